@@ -1,0 +1,39 @@
+# TINpass: `make run` starts the whole stack on SQLite with demo data;
+# `make test` runs the linters and the whole suite (SQLite, then PostgreSQL).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PACKAGES := libs/policy services/identity services/provider_data services/gateway
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: install run test lint pytest login bench clean
+
+install: $(STAMP)
+
+$(STAMP): $(PYPROJECTS) constraints.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements-dev.txt \
+		$(foreach p,$(PACKAGES),-e $(p))
+	touch $(STAMP)
+
+run: install
+	$(PY) deploy/run_local.py
+
+login: install
+	$(PY) deploy/demo_login.py
+
+test: install
+	VENV=$(VENV) bash deploy/test.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) data test-output

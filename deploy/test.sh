@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole suite: linters, then pytest on SQLite, then pytest on PostgreSQL.
+# PostgreSQL is required when CI=true or TINPASS_REQUIRE_POSTGRES=1; elsewhere a
+# machine without it runs the SQLite suite and says the PostgreSQL run was not made.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+PG_URL=${TINPASS_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}
+export TINPASS_TEST_POSTGRES_URL="$PG_URL"
+
+echo "== lint: ruff and mypy"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy"
+
+echo "== pytest on SQLite"
+TINPASS_TEST_DB=sqlite "$PY" -m pytest "$@"
+
+require_pg=0
+if [ "${CI:-}" = "true" ] || [ "${TINPASS_REQUIRE_POSTGRES:-0}" = "1" ]; then require_pg=1; fi
+
+if "$PY" deploy/pg_available.py "$PG_URL"; then
+  echo "== pytest on PostgreSQL ($PG_URL)"
+  TINPASS_TEST_DB=postgresql "$PY" -m pytest "$@"
+elif [ "$require_pg" = "1" ]; then
+  echo "PostgreSQL is required here (CI) but $PG_URL cannot be reached." >&2
+  exit 1
+else
+  echo "NOTE: PostgreSQL at $PG_URL cannot be reached: the PostgreSQL run was NOT made."
+fi
