@@ -1,0 +1,72 @@
+"""Identity settings: one pydantic-settings class, read from environment variables.
+
+Outside development the class refuses the built-in development secrets, so a
+deployment cannot start with a key everybody knows.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
+DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key-change-me-0123456789"
+DEV_CLIENT_SECRET_PEPPER = "dev-only-client-secret-pepper-change-me-0123456789"
+
+
+class Settings(BaseSettings):
+    """Everything the identity service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///data/identity.db",
+        validation_alias="DATABASE_URL",
+    )
+    issuer: str = Field(default="http://127.0.0.1:8000", validation_alias="TINPASS_ISSUER")
+    api_audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    secret_key: str = DEV_SECRET_KEY
+    key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
+    client_secret_pepper: str = DEV_CLIENT_SECRET_PEPPER
+    signing_alg: Literal["RS256", "ES256"] = "RS256"
+
+    access_token_ttl: int = 300
+    id_token_ttl: int = 300
+    refresh_token_ttl: int = 60 * 60 * 24 * 14
+    authorization_code_ttl: int = 60
+    sso_session_ttl: int = 60 * 60 * 8
+    client_assertion_max_lifetime: int = 300
+    key_cache_seconds: float = 15.0
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_development(self) -> Settings:
+        if self.environment == "development" or self.environment == "test":
+            return self
+        defaults = {
+            "IDENTITY_SECRET_KEY": (self.secret_key, DEV_SECRET_KEY),
+            "IDENTITY_KEY_ENCRYPTION_KEY": (self.key_encryption_key, DEV_KEY_ENCRYPTION_KEY),
+            "IDENTITY_CLIENT_SECRET_PEPPER": (
+                self.client_secret_pepper,
+                DEV_CLIENT_SECRET_PEPPER,
+            ),
+        }
+        bad = [name for name, (value, default) in defaults.items() if value == default]
+        if bad:
+            raise ValueError(f"set {', '.join(bad)}: the development defaults are refused here")
+        return self
+
+    @cached_property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def max_token_lifetime(self) -> int:
+        """The longest a JWT signed by a key can stay valid (for key retirement)."""
+        return max(self.access_token_ttl, self.id_token_ttl)
