@@ -20,7 +20,7 @@ DEV_CLIENT_SECRET_PEPPER = "dev-only-client-secret-pepper-change-me-0123456789"
 class Settings(BaseSettings):
     """Everything the identity service reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", populate_by_name=True)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(

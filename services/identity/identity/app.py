@@ -1,0 +1,57 @@
+"""The identity service: an OpenID Provider (FastAPI application factory).
+
+Run with `uvicorn --factory identity.app:create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from identity.db import create_engine, session_factory
+from identity.keys import KeyStore, ensure_keys
+from identity.oauth.server import TinpassAuthorizationServer
+from identity.settings import Settings
+from identity.web import authorize, endpoints
+from identity.web.protocol import request_id
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        sessionmaker = session_factory(engine)
+        async with sessionmaker() as session:
+            await ensure_keys(session, settings)
+            await session.commit()
+        app.state.settings = settings
+        app.state.sessionmaker = sessionmaker
+        app.state.keystore = KeyStore(sessionmaker, settings)
+        app.state.oauth_server = TinpassAuthorizationServer(settings)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="TINpass identity", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(endpoints.router)
+    app.include_router(authorize.router)
+
+    @app.middleware("http")
+    async def request_ids(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.request_id = request_id(request)
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    return app

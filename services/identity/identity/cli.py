@@ -1,0 +1,199 @@
+"""`identity`: the operator command line of the identity service.
+
+Each command is one transaction against the database named by DATABASE_URL.
+Passwords are read from the terminal or standard input, never from arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity import admin_ops
+from identity.db import create_engine, migrate, session_factory
+from identity.keys import rotate_keys
+from identity.models import SigningKey
+from identity.seed import seed_demo
+from identity.settings import Settings
+
+Command = Callable[[AsyncSession, Settings, argparse.Namespace], Awaitable[Any]]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="identity", description="Operate the TINpass identity service."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
+    org = commands.add_parser("create-org", help="create an organization")
+    org.add_argument("name")
+    org.add_argument("--parent", help="id of the parent organization (for a sub-organization)")
+    tin = commands.add_parser("add-tin", help="add a Tax ID to an organization")
+    tin.add_argument("org_id")
+    tin.add_argument("tin", help="nine digits, e.g. 12-3456789")
+    tin.add_argument("--label", default="")
+    user = commands.add_parser(
+        "create-user", help="create a user (password asked for, or --password-stdin)"
+    )
+    user.add_argument("username")
+    user.add_argument("email")
+    user.add_argument("--given-name", default="")
+    user.add_argument("--family-name", default="")
+    user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    member = commands.add_parser(
+        "add-membership", help="let a user act for an organization and some of its TINs"
+    )
+    member.add_argument("user_id")
+    member.add_argument("org_id")
+    member.add_argument("--role", choices=admin_ops.ROLES, default="subscriber")
+    member.add_argument(
+        "--tin", action="append", default=[], help="a TIN the user may act for (repeatable)"
+    )
+    member.add_argument(
+        "--plan-role", action="append", default=[], help="e.g. billing, clinical (repeatable)"
+    )
+    client = commands.add_parser(
+        "create-client", help="register an OAuth client (prints a secret once)"
+    )
+    client.add_argument("client_id")
+    client.add_argument("name")
+    client.add_argument("--kind", choices=["confidential", "public", "integrator"], required=True)
+    client.add_argument("--auth-method", choices=admin_ops.AUTH_METHODS, required=True)
+    client.add_argument("--grant-type", action="append", required=True)
+    client.add_argument("--scope", required=True)
+    client.add_argument("--redirect-uri", action="append", default=[])
+    client.add_argument("--org-id")
+    client.add_argument("--tin", action="append", default=[])
+    client.add_argument(
+        "--jwks-file", type=Path, help="the client's public keys, for private_key_jwt"
+    )
+    seed = commands.add_parser("seed-demo", help="create the demo data (idempotent)")
+    seed.add_argument("--data-dir", type=Path, default=Path("data"))
+    rotate = commands.add_parser(
+        "rotate-keys", help="promote the next signing key and prepare a new one"
+    )
+    rotate.add_argument("--alg", choices=["RS256", "ES256"])
+    commands.add_parser("list-keys", help="list signing keys and their state")
+    return parser
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
+async def _create_user(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
+    password = _password(args)
+    user = await admin_ops.create_user(
+        session, args.username, args.email, password, args.given_name, args.family_name
+    )
+    return f"user {user.id}"
+
+
+async def _create_client(
+    session: AsyncSession, settings: Settings, args: argparse.Namespace
+) -> str:
+    jwks = json.loads(args.jwks_file.read_text()) if args.jwks_file else None
+    client, secret = await admin_ops.create_client(
+        session,
+        settings,
+        args.client_id,
+        args.name,
+        kind=args.kind,
+        grant_types=args.grant_type,
+        scope=args.scope,
+        auth_method=args.auth_method,
+        redirect_uris=args.redirect_uri,
+        org_id=args.org_id,
+        tins=args.tin,
+        jwks=jwks,
+    )
+    shown = f"\nclient secret (shown once): {secret}" if secret else ""
+    return f"client {client.client_id}{shown}"
+
+
+async def _list_keys(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
+    rows = await session.scalars(select(SigningKey).order_by(SigningKey.created_at))
+    return (
+        "\n".join(
+            f"{r.kid}  {r.alg}  {r.status:<8} publish_until={r.publish_until or '-'}" for r in rows
+        )
+        or "no keys"
+    )
+
+
+async def _seed(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
+    credentials = await seed_demo(session, settings, args.data_dir)
+    where = args.data_dir / "demo-credentials.json"
+    return (
+        f"demo ready; credentials in {where}, integrator key in {credentials.integrator_key_path}"
+    )
+
+
+COMMANDS: dict[str, Command] = {
+    "create-org": lambda s, _, a: _describe(
+        admin_ops.create_organization(s, a.name, a.parent), "organization"
+    ),
+    "add-tin": lambda s, _, a: _describe(
+        admin_ops.add_tax_id(s, a.org_id, a.tin, a.label), "tax id"
+    ),
+    "create-user": _create_user,
+    "add-membership": lambda s, _, a: _describe(
+        admin_ops.add_membership(s, a.user_id, a.org_id, a.role, a.tin, a.plan_role), "membership"
+    ),
+    "create-client": _create_client,
+    "seed-demo": _seed,
+    "rotate-keys": lambda s, settings, a: _describe(
+        rotate_keys(s, settings, a.alg), "active key", "kid"
+    ),
+    "list-keys": _list_keys,
+}
+
+
+async def _describe(created: Awaitable[Any], what: str, attribute: str = "id") -> str:
+    return f"{what} {getattr(await created, attribute)}"
+
+
+async def _run(command: Command, settings: Settings, args: argparse.Namespace) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            message: str = await command(session, settings, args)
+            await session.commit()
+            return message
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    try:
+        if args.command == "migrate":
+            migrate(settings.database_url)
+            print("database is up to date")
+            return 0
+        print(asyncio.run(_run(COMMANDS[args.command], settings, args)))
+    except ValueError as error:
+        print(f"identity {args.command}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

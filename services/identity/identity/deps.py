@@ -1,0 +1,48 @@
+"""FastAPI dependencies of the identity service, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.keys import KeyStore
+from identity.oauth.server import TinpassAuthorizationServer
+from identity.settings import Settings
+from identity.store import OAuthStore
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; handlers commit once, anything unhandled rolls back."""
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_keystore(request: Request) -> KeyStore:
+    keystore: KeyStore = request.app.state.keystore
+    return keystore
+
+
+def get_server(request: Request) -> TinpassAuthorizationServer:
+    server: TinpassAuthorizationServer = request.app.state.oauth_server
+    return server
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+KeyStoreDep = Annotated[KeyStore, Depends(get_keystore)]
+ServerDep = Annotated[TinpassAuthorizationServer, Depends(get_server)]
+
+
+def get_store(session: SessionDep, settings: SettingsDep) -> OAuthStore:
+    return OAuthStore(session, settings.client_secret_pepper)
+
+
+StoreDep = Annotated[OAuthStore, Depends(get_store)]

@@ -1,0 +1,119 @@
+"""RFC 6749 grants as small classes; storage through `identity.store`.
+
+Authorization codes are single-use: a second use is a replay, which revokes
+everything the code issued (RFC 6749 §4.1.2). Refresh tokens rotate on every use;
+presenting a rotated one again revokes the whole family (RFC 9700 §4.14.2).
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+
+from identity.oauth.bridge import current, on_loop
+from identity.oauth.models import CodeInfo, RefreshInfo, Subject
+from identity.store import NewCode
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+
+def _load_subject(source: CodeInfo | RefreshInfo, sid: str | None) -> Subject | None:
+    """The user with fresh organization context (TINs and roles as they are now)."""
+    load = partial(
+        current().store.load_subject,
+        source.user_id,
+        source.organization_id,
+        auth_time=source.auth_time,
+        acr=source.acr,
+        amr=source.amr,
+        sid=sid,
+    )
+    result: Subject | None = on_loop(load)
+    return result
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        ctx = current()
+        subject: Subject = request.user
+        data = request.payload.data
+        info = CodeInfo(
+            client_id=request.client.client_id,
+            user_id=subject.user_id,
+            sso_session_id=subject.sid,
+            organization_id=subject.organization_id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            auth_time=subject.auth_time,
+            acr=subject.acr,
+            amr=subject.amr,
+            family_id=str(uuid.uuid4()),
+        )
+        on_loop(ctx.store.save_code, NewCode(code, info, ctx.settings.authorization_code_ttl))
+        ctx.emit("authorization_code.issued", client_id=info.client_id, user_id=info.user_id)
+
+    def query_authorization_code(self, code: str, client: Any) -> CodeInfo | None:
+        ctx = current()
+        info, replayed = on_loop(ctx.store.claim_code, code, client.client_id)
+        if replayed and info is not None:
+            on_loop(ctx.store.revoke_family, info.family_id)
+            ctx.emit(
+                "authorization_code.replayed",
+                client_id=info.client_id,
+                user_id=info.user_id,
+                outcome="failure",
+            )
+            return None
+        return info
+
+    def delete_authorization_code(self, authorization_code: CodeInfo) -> None:
+        """Codes are marked used when claimed, so a replay can still be recognised."""
+
+    def authenticate_user(self, authorization_code: CodeInfo) -> Subject | None:
+        return _load_subject(authorization_code, authorization_code.sso_session_id)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshInfo | None:
+        ctx = current()
+        info, reused = on_loop(ctx.store.find_refresh, refresh_token)
+        if info is None:
+            return None
+        if reused:
+            on_loop(ctx.store.revoke_family, info.family_id)
+            ctx.emit(
+                "refresh_token.reused",
+                client_id=info.client_id,
+                user_id=info.user_id,
+                outcome="failure",
+                family_id=info.family_id,
+            )
+            return None
+        return None if info.is_expired() or info.is_revoked() else info
+
+    def authenticate_user(self, refresh_token: RefreshInfo) -> Subject | None:
+        return _load_subject(refresh_token, refresh_token.sso_session_id)
+
+    def revoke_old_credential(self, refresh_token: RefreshInfo) -> None:
+        ctx = current()
+        on_loop(ctx.store.mark_rotated, refresh_token.id)
+        ctx.emit(
+            "refresh_token.rotated",
+            client_id=refresh_token.client_id,
+            user_id=refresh_token.user_id,
+        )
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]

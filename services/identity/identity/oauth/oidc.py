@@ -1,0 +1,76 @@
+"""OpenID Connect Core 1.0: ID tokens and userinfo claims.
+
+The ID token carries iss, sub, aud, exp, iat, auth_time, nonce, acr and amr,
+signed with the active key (its `kid` in the header). Userinfo claims follow the
+granted scopes (§5.4) plus TINpass's organization context.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oidc.core import OpenIDCode, UserInfo
+from joserfc.jwk import KeySet
+
+from identity.oauth.bridge import current, on_loop
+from identity.oauth.models import ClientInfo, Subject
+from identity.oauth.rfc9068 import signing_key_set
+
+
+def user_claims(subject: Subject, scope: str) -> dict[str, Any]:
+    scopes = set(scope.split())
+    claims: dict[str, Any] = {"sub": subject.user_id}
+    if "profile" in scopes:
+        claims.update(
+            preferred_username=subject.username,
+            given_name=subject.given_name,
+            family_name=subject.family_name,
+            name=f"{subject.given_name} {subject.family_name}".strip(),
+        )
+    if "email" in scopes:
+        claims.update(email=subject.email)
+    if subject.organization_id:
+        claims.update(
+            org_id=subject.organization_id,
+            org_name=subject.organization_name,
+            tax_ids=list(subject.tax_ids),
+            roles=list(subject.roles),
+        )
+    return claims
+
+
+class TinpassOpenIDCode(OpenIDCode):
+    """The OIDC extension of the authorization code grant."""
+
+    def __init__(self) -> None:
+        super().__init__(require_nonce=False)
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return bool(on_loop(current().store.nonce_used, request.payload.client_id, nonce))
+
+    def resolve_client_private_key(self, client: ClientInfo) -> KeySet:
+        return signing_key_set()
+
+    def get_client_algorithm(self, client: ClientInfo) -> str:
+        return current().signing.alg
+
+    def get_encode_header(self, client: ClientInfo) -> dict[str, str]:
+        signing = current().signing
+        return {"alg": signing.alg, "kid": signing.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: ClientInfo) -> dict[str, Any]:
+        settings = current().settings
+        now = int(time.time())
+        return {
+            "iss": settings.issuer,
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + settings.id_token_ttl,
+        }
+
+    def generate_user_info(self, user: Subject, scope: str) -> UserInfo:
+        claims = user_claims(user, scope)
+        if user.sid:
+            claims["sid"] = user.sid
+        return UserInfo(claims)

@@ -1,0 +1,76 @@
+"""RFC 9068: JSON Web Token (JWT) profile for OAuth 2.0 access tokens.
+
+Access tokens are signed JWTs (`typ: at+jwt`) whose `aud` is the provider-data
+API. Extra claims come from claim hooks (`identity.oauth.tin_projection`), so
+grants never decide what a token says.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from joserfc.jwk import KeySet
+
+from identity.oauth.bridge import current
+from identity.oauth.models import ClientInfo, Subject
+from identity.settings import Settings
+
+ClaimsHook = Callable[[ClientInfo, str, Subject | None, str], dict[str, Any]]
+
+
+def signing_key_set() -> KeySet:
+    """The active signing key of the current request, as a one-key set (kid kept)."""
+    return KeySet([current().signing.key])
+
+
+class AccessTokenGenerator(JWTBearerTokenGenerator):
+    """Authlib's RFC 9068 generator, keyed by the active signing key."""
+
+    def __init__(self, settings: Settings, claim_hooks: list[ClaimsHook]) -> None:
+        super().__init__(
+            issuer=settings.issuer,
+            alg=settings.signing_alg,
+            refresh_token_generator=self._refresh_token,
+            expires_generator=lambda client, grant_type: settings.access_token_ttl,
+        )
+        self.settings = settings
+        self.claim_hooks = claim_hooks
+
+    @property
+    def alg(self) -> str:
+        return current().signing.alg
+
+    @alg.setter
+    def alg(self, value: str) -> None:
+        """The algorithm follows the active key; the constructor's value is ignored."""
+
+    @staticmethod
+    def _refresh_token(**_: Any) -> str:
+        return generate_token(48)
+
+    def get_jwks(self) -> KeySet:
+        return signing_key_set()
+
+    def get_audiences(self, client: ClientInfo, user: Subject | None, scope: str) -> str:
+        return self.settings.api_audience
+
+    def get_auth_time(self, user: Subject | None) -> int | None:
+        return user.auth_time if user else None
+
+    def get_acr(self, user: Subject | None) -> str | None:
+        return (user.acr or None) if user else None
+
+    def get_amr(self, user: Subject | None) -> list[str] | None:
+        return list(user.amr) if user and user.amr else None
+
+    def get_extra_claims(
+        self, client: ClientInfo, grant_type: str, user: Subject | None, scope: str
+    ) -> dict[str, Any]:
+        claims: dict[str, Any] = {"nbf": int(time.time())}
+        for hook in self.claim_hooks:
+            claims.update(hook(client, grant_type, user, scope))
+        return claims

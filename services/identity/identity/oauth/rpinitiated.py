@@ -1,0 +1,31 @@
+"""OpenID Connect RP-Initiated Logout 1.0: the end_session endpoint.
+
+With a valid `id_token_hint` the SSO session ends at once and the browser goes
+to the `post_logout_redirect_uri`, only when that URI is registered for the
+client. Without one, the user confirms on a CSRF-protected page first, so a
+cross-site link cannot sign anybody out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
+
+from identity.oauth.bridge import current, on_loop
+
+
+class TinpassEndSessionEndpoint(EndSessionEndpoint):
+    def get_server_jwks(self) -> dict[str, Any]:
+        return current().jwks
+
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
+        ctx = current()
+        if ctx.sso_session_id:
+            on_loop(ctx.store.end_sso_session, ctx.sso_session_id)
+            client = end_session_request.client
+            ctx.emit(
+                "session.ended",
+                client_id=client.client_id if client else None,
+                sid=ctx.sso_session_id,
+            )

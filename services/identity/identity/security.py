@@ -1,0 +1,83 @@
+"""Secrets and hashing: passwords (argon2id), client secrets, token digests, TINs.
+
+Passwords use argon2id through passlib's CryptContext (OWASP Password Storage
+Cheat Sheet); bcrypt hashes from an import verify and are rehashed at the next
+login, as are argon2 hashes with outdated parameters. Client secrets are
+high-entropy random strings, so a keyed fast hash (HMAC-SHA256 with a pepper)
+suffices and authenticating a client never costs a password hash. Codes,
+refresh tokens and session cookies are stored as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+import anyio.to_thread
+from passlib.context import CryptContext
+
+pwd_context = CryptContext(
+    schemes=["argon2", "bcrypt"],
+    default="argon2",
+    deprecated=["bcrypt"],
+    argon2__type="ID",
+    argon2__memory_cost=19456,
+    argon2__time_cost=2,
+    argon2__parallelism=1,
+)
+
+_DUMMY_HASH = pwd_context.hash(secrets.token_urlsafe(16))
+_TIN = re.compile(r"^\d{2}-?\d{7}$")
+
+
+def hash_password(password: str) -> str:
+    hashed: str = pwd_context.hash(password)
+    return hashed
+
+
+def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None]:
+    """(ok, new hash when the stored one is outdated). None costs the same as a real check."""
+    if hashed is None:
+        pwd_context.verify(password, _DUMMY_HASH)
+        return False, None
+    ok, new_hash = pwd_context.verify_and_update(password, hashed)
+    return bool(ok), new_hash
+
+
+async def verify_password_async(password: str, hashed: str | None) -> tuple[bool, str | None]:
+    return await anyio.to_thread.run_sync(verify_password, password, hashed)
+
+
+async def hash_password_async(password: str) -> str:
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
+def generate_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def client_secret_digest(secret: str, pepper: str) -> str:
+    return hmac.new(pepper.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_client_secret(secret: str, digest: str | None, pepper: str) -> bool:
+    candidate = client_secret_digest(secret, pepper)
+    return hmac.compare_digest(candidate, digest or "0" * len(candidate))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_tin(value: str) -> str:
+    """A Tax ID as nine digits; accepts `12-3456789` or `123456789`."""
+    text = value.strip()
+    if not _TIN.match(text):
+        raise ValueError(f"a Tax ID has exactly nine digits, like 12-3456789 (got {value!r})")
+    return text.replace("-", "")
+
+
+def format_tin(tin: str) -> str:
+    return f"{tin[:2]}-{tin[2:]}"

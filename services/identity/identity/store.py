@@ -1,0 +1,358 @@
+"""Storage for the OAuth 2.0 / OpenID Connect protocol, on one AsyncSession.
+
+One small interface, implemented once with async SQLAlchemy: the protocol code
+asks for snapshots (`identity.oauth.models`) and records what it issued. The
+caller owns the transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from identity.models import (
+    AuthorizationCode,
+    Client,
+    IssuedAccessToken,
+    Membership,
+    RefreshToken,
+    SsoSession,
+    UsedClientAssertion,
+    User,
+)
+from identity.oauth.models import (
+    AccessInfo,
+    ClientContext,
+    ClientInfo,
+    CodeInfo,
+    RefreshInfo,
+    Subject,
+)
+from identity.security import token_digest
+
+
+def _ts(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def _dt(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NewCode:
+    code: str
+    info: CodeInfo
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class NewTokens:
+    client_id: str
+    user_id: str | None
+    family_id: str | None
+    scope: str
+    access_jti: str
+    access_expires_at: int
+    refresh_token: str | None
+    refresh_expires_in: int
+    subject: Subject | None
+
+
+class OAuthStore:
+    """Protocol storage over the request's session (no commits here)."""
+
+    def __init__(self, session: AsyncSession, pepper: str) -> None:
+        self.session = session
+        self.pepper = pepper
+
+    # -- clients -----------------------------------------------------------
+    async def get_client(self, client_id: str) -> ClientInfo | None:
+        row = await self.session.get(Client, client_id)
+        if row is None:
+            return None
+        return ClientInfo(
+            client_id=row.client_id,
+            name=row.name,
+            secret_digest=row.secret_digest,
+            token_endpoint_auth_method=row.token_endpoint_auth_method,
+            redirect_uris=tuple(row.redirect_uris),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+            grant_types=tuple(row.grant_types),
+            response_types=tuple(row.response_types),
+            scope=row.scope,
+            jwks=row.jwks,
+            organization_id=row.organization_id,
+            pepper=self.pepper,
+        )
+
+    async def client_context(self, client_id: str) -> ClientContext:
+        row = await self.session.scalar(
+            select(Client)
+            .options(selectinload(Client.tax_ids))
+            .where(Client.client_id == client_id)
+        )
+        if row is None:
+            return ClientContext(organization_id=None, tax_ids=())
+        return ClientContext(row.organization_id, tuple(sorted(t.tin for t in row.tax_ids)))
+
+    async def remember_assertion(self, client_id: str, jti: str, expires_at: int) -> bool:
+        """Record a client assertion's jti; False when it was seen before (RFC 7523 §3)."""
+        await self.session.execute(
+            delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now())
+        )
+        seen = await self.session.get(UsedClientAssertion, (client_id, jti))
+        if seen is not None:
+            return False
+        self.session.add(
+            UsedClientAssertion(client_id=client_id, jti=jti, expires_at=_dt(expires_at))
+        )
+        await self.session.flush()
+        return True
+
+    # -- subjects ----------------------------------------------------------
+    async def load_subject(
+        self,
+        user_id: str,
+        organization_id: str | None,
+        *,
+        auth_time: int,
+        acr: str,
+        amr: Iterable[str],
+        sid: str | None,
+    ) -> Subject | None:
+        """The user with fresh organization context, or None if they may not sign in."""
+        user = await self.session.get(User, user_id)
+        if user is None or user.status != "active":
+            return None
+        membership = await self._membership(user_id, organization_id)
+        org = membership.organization if membership else None
+        if org is not None and org.status != "active":
+            return None
+        return Subject(
+            user_id=user.id,
+            username=user.username,
+            email=user.email,
+            given_name=user.given_name,
+            family_name=user.family_name,
+            organization_id=org.id if org else None,
+            organization_name=org.name if org else None,
+            tax_ids=tuple(sorted(t.tin for t in membership.tax_ids)) if membership else (),
+            roles=tuple([membership.role, *membership.plan_roles]) if membership else (),
+            auth_time=auth_time,
+            acr=acr,
+            amr=tuple(amr),
+            sid=sid,
+        )
+
+    async def _membership(self, user_id: str, organization_id: str | None) -> Membership | None:
+        query = (
+            select(Membership)
+            .options(selectinload(Membership.tax_ids), selectinload(Membership.organization))
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.created_at, Membership.id)
+        )
+        if organization_id:
+            query = query.where(Membership.organization_id == organization_id)
+        return (await self.session.scalars(query)).first()
+
+    # -- authorization codes ----------------------------------------------
+    async def save_code(self, new: NewCode) -> None:
+        info = new.info
+        self.session.add(
+            AuthorizationCode(
+                code_digest=token_digest(new.code),
+                client_id=info.client_id,
+                user_id=info.user_id,
+                sso_session_id=info.sso_session_id,
+                organization_id=info.organization_id,
+                redirect_uri=info.redirect_uri,
+                scope=info.scope,
+                nonce=info.nonce,
+                code_challenge=info.code_challenge,
+                code_challenge_method=info.code_challenge_method,
+                auth_time=_dt(info.auth_time),
+                acr=info.acr,
+                amr=list(info.amr),
+                family_id=info.family_id,
+                expires_at=now() + timedelta(seconds=new.expires_in),
+            )
+        )
+        await self.session.flush()
+
+    async def claim_code(self, code: str, client_id: str) -> tuple[CodeInfo | None, bool]:
+        """Use a code once: (info, replayed). A used code is a replay (RFC 6749 §4.1.2)."""
+        digest = token_digest(code)
+        row = await self.session.get(AuthorizationCode, digest)
+        if row is None or row.client_id != client_id:
+            return None, False
+        result = await self.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.code_digest == digest, AuthorizationCode.used_at.is_(None))
+            .values(used_at=now())
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return _code_info(row), True
+        if row.expires_at <= now():
+            return None, False
+        return _code_info(row), False
+
+    async def nonce_used(self, client_id: str, nonce: str) -> bool:
+        found = await self.session.scalar(
+            select(AuthorizationCode.code_digest).where(
+                AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce
+            )
+        )
+        return found is not None
+
+    # -- tokens ------------------------------------------------------------
+    async def save_tokens(self, new: NewTokens) -> None:
+        self.session.add(
+            IssuedAccessToken(
+                jti=new.access_jti,
+                client_id=new.client_id,
+                user_id=new.user_id,
+                family_id=new.family_id,
+                scope=new.scope,
+                expires_at=_dt(new.access_expires_at),
+            )
+        )
+        if new.refresh_token and new.subject and new.family_id:
+            subject = new.subject
+            self.session.add(
+                RefreshToken(
+                    token_digest=token_digest(new.refresh_token),
+                    family_id=new.family_id,
+                    client_id=new.client_id,
+                    user_id=subject.user_id,
+                    sso_session_id=subject.sid,
+                    organization_id=subject.organization_id,
+                    scope=new.scope,
+                    auth_time=_dt(subject.auth_time),
+                    acr=subject.acr,
+                    amr=list(subject.amr),
+                    expires_at=now() + timedelta(seconds=new.refresh_expires_in),
+                )
+            )
+        await self.session.flush()
+
+    async def find_refresh(self, token: str) -> tuple[RefreshInfo | None, bool]:
+        """(info, reused): a rotated refresh token presented again is reuse (RFC 9700 §4.14)."""
+        row = await self.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_digest == token_digest(token))
+        )
+        if row is None:
+            return None, False
+        return _refresh_info(row), row.rotated_at is not None and row.revoked_at is None
+
+    async def mark_rotated(self, refresh_id: str) -> bool:
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == refresh_id, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=now())
+        )
+        return getattr(result, "rowcount", 0) == 1
+
+    async def revoke_family(self, family_id: str) -> None:
+        stamp = now()
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=stamp)
+        )
+        await self.session.execute(
+            update(IssuedAccessToken)
+            .where(IssuedAccessToken.family_id == family_id, IssuedAccessToken.revoked_at.is_(None))
+            .values(revoked_at=stamp)
+        )
+
+    async def find_access(self, jti: str, claims: dict[str, Any]) -> AccessInfo | None:
+        row = await self.session.get(IssuedAccessToken, jti)
+        if row is None:
+            return None
+        return AccessInfo(
+            jti=row.jti,
+            client_id=row.client_id,
+            user_id=row.user_id,
+            family_id=row.family_id,
+            scope=row.scope,
+            expires_at=_ts(row.expires_at),
+            revoked=row.revoked_at is not None,
+            claims=claims,
+        )
+
+    async def revoke_access(self, jti: str) -> None:
+        await self.session.execute(
+            update(IssuedAccessToken)
+            .where(IssuedAccessToken.jti == jti, IssuedAccessToken.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+
+    # -- SSO sessions ------------------------------------------------------
+    async def active_session(self, cookie: str | None) -> SsoSession | None:
+        if not cookie:
+            return None
+        row = await self.session.scalar(
+            select(SsoSession).where(SsoSession.cookie_digest == token_digest(cookie))
+        )
+        if row is None or row.ended_at is not None or row.expires_at <= now():
+            return None
+        return row
+
+    async def end_sso_session(self, session_id: str) -> None:
+        stamp = now()
+        await self.session.execute(
+            update(SsoSession)
+            .where(SsoSession.id == session_id, SsoSession.ended_at.is_(None))
+            .values(ended_at=stamp)
+        )
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.sso_session_id == session_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=stamp)
+        )
+
+
+def _code_info(row: AuthorizationCode) -> CodeInfo:
+    return CodeInfo(
+        client_id=row.client_id,
+        user_id=row.user_id,
+        sso_session_id=row.sso_session_id,
+        organization_id=row.organization_id,
+        redirect_uri=row.redirect_uri,
+        scope=row.scope,
+        nonce=row.nonce,
+        code_challenge=row.code_challenge,
+        code_challenge_method=row.code_challenge_method,
+        auth_time=_ts(row.auth_time),
+        acr=row.acr,
+        amr=tuple(row.amr),
+        family_id=row.family_id,
+    )
+
+
+def _refresh_info(row: RefreshToken) -> RefreshInfo:
+    return RefreshInfo(
+        id=row.id,
+        family_id=row.family_id,
+        client_id=row.client_id,
+        user_id=row.user_id,
+        sso_session_id=row.sso_session_id,
+        organization_id=row.organization_id,
+        scope=row.scope,
+        auth_time=_ts(row.auth_time),
+        acr=row.acr,
+        amr=tuple(row.amr),
+        expires_at=_ts(row.expires_at),
+        revoked=row.revoked_at is not None or row.rotated_at is not None,
+    )

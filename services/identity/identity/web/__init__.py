@@ -1,0 +1,1 @@
+"""The identity service's HTTP layer: FastAPI routes over the protocol code."""

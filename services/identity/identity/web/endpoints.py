@@ -1,0 +1,235 @@
+"""Token, introspection, revocation, userinfo, end_session, discovery and JWKS.
+
+Each endpoint reads the request, runs Authlib's step in a worker thread (see
+`identity.oauth.bridge`), writes the step's audit events and commits once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from joserfc import jwt
+from joserfc.errors import JoseError
+from starlette.responses import Response
+
+from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep
+from identity.keys import key_set
+from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
+from identity.oauth.discovery import provider_metadata
+from identity.oauth.oidc import user_claims
+from identity.oauth.tokens import SIGNING_ALGORITHMS
+from identity.web import csrf
+from identity.web.authorize import SSO_COOKIE
+from identity.web.pages import render
+from identity.web.protocol import commit, protocol_context
+
+router = APIRouter()
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@router.get("/.well-known/openid-configuration")
+async def openid_configuration(settings: SettingsDep) -> JSONResponse:
+    return JSONResponse(provider_metadata(settings))
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def oauth_authorization_server(settings: SettingsDep) -> JSONResponse:
+    return JSONResponse(provider_metadata(settings))
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(keystore: KeyStoreDep) -> JSONResponse:
+    return JSONResponse(await keystore.public_jwks(), headers={"Cache-Control": "max-age=60"})
+
+
+async def _endpoint(
+    request: Request, settings: Any, store: Any, keystore: Any, step: Any
+) -> Response:
+    oauth_request = await bridged_request(request, settings)
+    ctx = await protocol_context(request, store, settings, keystore)
+    result: ProtocolResponse | None = await run_protocol(ctx, step, oauth_request)
+    await commit(ctx)
+    if result is None:
+        return Response(status_code=204)
+    response = result.to_starlette()
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.post("/token")
+async def token(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    keystore: KeyStoreDep,
+    server: ServerDep,
+) -> Response:
+    return await _endpoint(request, settings, store, keystore, server.create_token_response)
+
+
+@router.post("/introspect")
+async def introspect(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    keystore: KeyStoreDep,
+    server: ServerDep,
+) -> Response:
+    return await _endpoint(
+        request,
+        settings,
+        store,
+        keystore,
+        lambda r: server.create_endpoint_response("introspection", r),
+    )
+
+
+@router.post("/revoke")
+async def revoke(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    keystore: KeyStoreDep,
+    server: ServerDep,
+) -> Response:
+    return await _endpoint(
+        request,
+        settings,
+        store,
+        keystore,
+        lambda r: server.create_endpoint_response("revocation", r),
+    )
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"])
+async def userinfo(
+    request: Request, settings: SettingsDep, store: StoreDep, keystore: KeyStoreDep
+) -> Response:
+    """OIDC Core §5.3: claims about the token's user, read fresh."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value:
+        return _bearer_error(None, "An access token is required.")
+    try:
+        decoded = jwt.decode(
+            value,
+            key_set(await keystore.public_jwks()),
+            algorithms=SIGNING_ALGORITHMS,
+        )
+    except (JoseError, ValueError):
+        return _bearer_error("invalid_token", "The access token is not valid.")
+    claims = decoded.claims
+    known = await store.find_access(str(claims.get("jti")), dict(claims))
+    if (
+        known is None
+        or known.is_revoked()
+        or known.is_expired()
+        or claims.get("iss") != settings.issuer
+    ):
+        return _bearer_error("invalid_token", "The access token is expired or revoked.")
+    if "openid" not in str(claims.get("scope", "")).split() or not known.user_id:
+        return _bearer_error("insufficient_scope", "The access token lacks the openid scope.", 403)
+    subject = await store.load_subject(
+        known.user_id,
+        claims.get("org_id"),
+        auth_time=int(claims.get("auth_time", 0)),
+        acr="",
+        amr=(),
+        sid=None,
+    )
+    if subject is None:
+        return _bearer_error("invalid_token", "The account is no longer active.")
+    return JSONResponse(user_claims(subject, str(claims["scope"])), headers=NO_STORE)
+
+
+def _bearer_error(error: str | None, description: str, status: int = 401) -> JSONResponse:
+    challenge = 'Bearer realm="tinpass"'
+    body: dict[str, str] = {"error": error or "invalid_request", "error_description": description}
+    if error:
+        challenge += f', error="{error}", error_description="{description}"'
+    return JSONResponse(
+        body, status_code=status, headers={"WWW-Authenticate": challenge, **NO_STORE}
+    )
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+async def end_session(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    keystore: KeyStoreDep,
+    server: ServerDep,
+) -> Response:
+    """RP-initiated logout: immediate with a valid id_token_hint, confirmed otherwise."""
+    sso = await store.active_session(request.cookies.get(SSO_COOKIE))
+    oauth_request = await bridged_request(request, settings)
+    ctx = await protocol_context(request, store, settings, keystore)
+    ctx.sso_session_id = sso.id if sso else None
+    confirmed = request.method == "POST" and csrf.valid(
+        request, settings.secret_key, oauth_request.form.get("csrf_token")
+    )
+
+    def step(req: Any) -> tuple[str, Any]:
+        try:
+            validated = server.validate_endpoint_request("end_session", req)
+        except OAuth2Error as error:
+            return "error", error
+        if validated.needs_confirmation and not confirmed and sso is not None:
+            return "confirm", None
+        return "done", server.create_endpoint_response("end_session", validated)
+
+    kind, value = await run_protocol(ctx, step, oauth_request)
+    await commit(ctx)
+    return _logout_response(request, settings, kind, value, sso is not None)
+
+
+def _logout_response(
+    request: Request, settings: Any, kind: str, value: Any, had_session: bool
+) -> Response:
+    if kind == "error":
+        return render(
+            request,
+            "message.html",
+            status_code=400,
+            title="Sign-out request not valid",
+            message=f"{value.description or value.error}.",
+            error=True,
+        )
+    if kind == "confirm":
+        token, new_cookie = csrf.issue(request, settings.secret_key)
+        user = "your account"
+        response = render(request, "logout.html", title="Sign out", csrf_token=token, username=user)
+        csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
+        return response
+    response = (
+        value.to_starlette()
+        if value is not None
+        else render(
+            request,
+            "message.html",
+            title="You are signed out",
+            message="You are signed out of TINpass. Close the browser to finish.",
+        )
+    )
+    response.delete_cookie(SSO_COOKIE, path="/")
+    return response
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(keystore: KeyStoreDep) -> JSONResponse:
+    try:
+        material = await keystore.signing_key()
+    except Exception as error:
+        return JSONResponse(
+            {"status": "unavailable", "detail": type(error).__name__}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "signing_kid": material.kid, "time": int(time.time())})

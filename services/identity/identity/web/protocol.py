@@ -1,0 +1,65 @@
+"""Running one protocol step: context in, audit events and one commit out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+
+from identity import audit
+from identity.keys import KeyStore
+from identity.oauth.bridge import ProtocolContext
+from identity.settings import Settings
+from identity.store import OAuthStore
+
+
+def request_id(request: Request) -> str:
+    supplied = request.headers.get("x-request-id", "")
+    if 0 < len(supplied) <= 64 and supplied.replace("-", "").isalnum():
+        return supplied
+    return str(uuid.uuid4())
+
+
+def source_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def protocol_context(
+    request: Request, store: OAuthStore, settings: Settings, keystore: KeyStore
+) -> ProtocolContext:
+    return ProtocolContext(
+        store=store,
+        settings=settings,
+        signing=await keystore.signing_key(),
+        jwks=await keystore.public_jwks(),
+        request_id=request.state.request_id,
+        source_address=source_address(request),
+    )
+
+
+async def write_events(ctx: ProtocolContext) -> None:
+    """Write the step's events into its own transaction (the caller commits)."""
+    for event, details in ctx.events:
+        data: dict[str, Any] = dict(details)
+        user_id = data.pop("user_id", None)
+        client_id = data.get("client_id")
+        outcome = data.pop("outcome", "success")
+        await audit.record(
+            ctx.store.session,
+            event,
+            actor_type="user" if user_id else "client",
+            actor_id=user_id or client_id,
+            target_type="client" if client_id else None,
+            target_id=client_id,
+            outcome=outcome,
+            details=data,
+            source_address=ctx.source_address,
+            request_id=ctx.request_id,
+        )
+    ctx.events.clear()
+
+
+async def commit(ctx: ProtocolContext) -> None:
+    await write_events(ctx)
+    await ctx.store.session.commit()

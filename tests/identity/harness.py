@@ -1,0 +1,65 @@
+"""A running identity service (ASGI, lifespan started) on a fresh seeded database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import httpx
+from fastapi import FastAPI
+from identity.app import create_app
+from identity.db import create_engine, migrate, session_factory
+from identity.seed import DemoCredentials, seed_demo
+from identity.settings import Settings
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.support.databases import fresh_database
+
+ISSUER = "http://127.0.0.1:8000"
+PASSWORD = "Demo.Passw0rd-2026"
+PORTAL = "cascade-portal"
+PORTAL_REDIRECT = "http://127.0.0.1:8080/portal/callback"
+CLI = "tinpass-cli"
+CLI_REDIRECT = "http://127.0.0.1:8765/callback"
+
+
+@dataclass
+class IdentityHarness:
+    app: FastAPI
+    settings: Settings
+    credentials: DemoCredentials
+    data_dir: Path
+
+    def transport(self) -> httpx.ASGITransport:
+        return httpx.ASGITransport(app=self.app)
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=self.transport(), base_url=ISSUER, **kwargs)
+
+    def session(self) -> AsyncSession:
+        maker: async_sessionmaker[AsyncSession] = self.app.state.sessionmaker
+        return maker()
+
+    def integrator_key(self) -> dict[str, Any]:
+        key: dict[str, Any] = json.loads(Path(self.credentials.integrator_key_path).read_text())
+        return key
+
+
+@asynccontextmanager
+async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[IdentityHarness]:
+    async with fresh_database("identity", tmp) as url:
+        await anyio.to_thread.run_sync(migrate, url)
+        settings = Settings(environment="test", database_url=url, issuer=ISSUER, **overrides)
+        engine = create_engine(url)
+        async with session_factory(engine)() as session:
+            credentials = await seed_demo(session, settings, tmp)
+            await session.commit()
+        await engine.dispose()
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            yield IdentityHarness(app, settings, credentials, tmp)

@@ -1,0 +1,149 @@
+"""Authorization code, refresh token and client credentials grants (RFC 6749)."""
+
+from __future__ import annotations
+
+from joserfc import jws
+
+from tests.identity.flows import exchange_portal_code, portal_code, portal_tokens
+from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness
+from tests.support.oidc import Pkce, authorize_url, jwt_claims, query_of, sign_in
+
+
+async def test_code_flow_issues_tokens_with_the_users_tins(identity: IdentityHarness) -> None:
+    tokens = await portal_tokens(identity, "sam.biller")
+    assert tokens["token_type"] == "Bearer"
+    assert {"access_token", "refresh_token", "id_token", "expires_in"} <= tokens.keys()
+    access = jwt_claims(tokens["access_token"])
+    assert access["aud"] == "provider-data"
+    assert access["iss"] == identity.settings.issuer
+    assert access["client_id"] == PORTAL
+    assert access["tax_ids"] == ["123456789"]
+    assert "billing" in access["roles"] and "subscriber" in access["roles"]
+    assert isinstance(access["org_id"], str)
+    assert "eligibility:read" in str(access["scope"]).split()
+    header = jws.extract_compact(tokens["access_token"].encode()).headers()
+    assert header["typ"] == "at+jwt" and header["kid"]
+
+
+async def test_administrator_token_carries_both_tins(identity: IdentityHarness) -> None:
+    tokens = await portal_tokens(identity, "ever.admin")
+    assert sorted(jwt_claims(tokens["access_token"])["tax_ids"]) == ["123456789", "987654321"]  # type: ignore[type-var]
+
+
+async def test_code_replay_fails_and_revokes_what_it_issued(identity: IdentityHarness) -> None:
+    async with identity.client() as browser:
+        code, pkce = await portal_code(identity, browser, "sam.biller")
+        assert pkce is not None
+        first = await exchange_portal_code(identity, browser, code, pkce.verifier)
+        assert first.status_code == 200
+        replay = await exchange_portal_code(identity, browser, code, pkce.verifier)
+        assert replay.status_code == 400
+        assert replay.json()["error"] == "invalid_grant"
+        refresh = await browser.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]},
+            auth=(PORTAL, identity.credentials.portal_secret),
+        )
+    assert refresh.status_code == 400
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+async def test_wrong_pkce_verifier_is_refused(identity: IdentityHarness) -> None:
+    async with identity.client() as browser:
+        code, _ = await portal_code(identity, browser, "sam.biller")
+        response = await exchange_portal_code(identity, browser, code, Pkce.new().verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+async def test_missing_pkce_verifier_is_refused_when_a_challenge_was_sent(
+    identity: IdentityHarness,
+) -> None:
+    async with identity.client() as browser:
+        code, _ = await portal_code(identity, browser, "sam.biller")
+        response = await exchange_portal_code(identity, browser, code, None)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_plain_pkce_is_refused(identity: IdentityHarness) -> None:
+    pkce = Pkce.new()
+    url = authorize_url(
+        PORTAL, PORTAL_REDIRECT, None, code_challenge=pkce.verifier, code_challenge_method="plain"
+    )
+    async with identity.client() as browser:
+        response = await sign_in(browser, url, "sam.biller", PASSWORD)
+    assert response.status_code == 302
+    assert query_of(response.headers["location"])["error"] == "invalid_request"
+
+
+async def test_wrong_client_secret_is_invalid_client_401(identity: IdentityHarness) -> None:
+    async with identity.client() as browser:
+        code, pkce = await portal_code(identity, browser, "sam.biller")
+        assert pkce is not None
+        response = await browser.post(
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": PORTAL_REDIRECT,
+                "code_verifier": pkce.verifier,
+            },
+            auth=(PORTAL, "not-the-secret"),
+        )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(identity: IdentityHarness) -> None:
+    tokens = await portal_tokens(identity, "sam.biller")
+    auth = (PORTAL, identity.credentials.portal_secret)
+    async with identity.client() as client:
+        first = await client.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=auth,
+        )
+        assert first.status_code == 200, first.text
+        rotated = first.json()["refresh_token"]
+        assert rotated != tokens["refresh_token"]
+        reuse = await client.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=auth,
+        )
+        assert reuse.status_code == 400
+        assert reuse.json()["error"] == "invalid_grant"
+        after = await client.post(
+            "/token", data={"grant_type": "refresh_token", "refresh_token": rotated}, auth=auth
+        )
+    assert after.status_code == 400, "the whole family is revoked after reuse"
+    assert after.json()["error"] == "invalid_grant"
+
+
+async def test_client_credentials_with_a_secret_carries_the_clients_tins(
+    identity: IdentityHarness,
+) -> None:
+    async with identity.client() as client:
+        response = await client.post(
+            "/token",
+            data={"grant_type": "client_credentials", "scope": "claims:read"},
+            auth=("acme-curl", identity.credentials.curl_secret),
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "refresh_token" not in body
+    access = jwt_claims(body["access_token"])
+    assert access["sub"] == "acme-curl"
+    assert sorted(access["tax_ids"]) == ["123456789", "987654321"]  # type: ignore[type-var]
+    assert access["scope"] == "claims:read"
+    assert access["roles"] == ["integrator"]
+
+
+async def test_public_client_cannot_use_client_credentials(identity: IdentityHarness) -> None:
+    async with identity.client() as client:
+        response = await client.post(
+            "/token", data={"grant_type": "client_credentials", "client_id": "tinpass-cli"}
+        )
+    assert response.status_code in (400, 401)
+    assert response.json()["error"] in ("invalid_client", "unauthorized_client")
