@@ -12,12 +12,12 @@ from typing import Any
 import anyio.to_thread
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from identity.app import create_app
 from identity.db import create_engine, migrate, session_factory
 from identity.seed import DemoCredentials, seed_demo
 from identity.settings import Settings
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tests.support.databases import fresh_database
 
 ISSUER = "http://127.0.0.1:8000"

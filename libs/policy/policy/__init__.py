@@ -1,1 +1,28 @@
-"""policy."""
+"""policy: TINpass's shared token verification and access decisions.
+
+Framework-free: resource services and gateways verify RFC 9068 access tokens
+against a cached JWKS (`TokenVerifier`) and ask `decide` whether a principal may
+perform an action on a resource, with a reason.
+"""
+
+from policy.decision import ACTIONS, Decision, Resource, Rule, decide
+from policy.errors import InvalidToken
+from policy.jwks import JWKSCache, JWKSUnavailable
+from policy.principal import Principal
+from policy.problems import PROBLEM_JSON, problem
+from policy.verifier import TokenVerifier
+
+__all__ = [
+    "ACTIONS",
+    "PROBLEM_JSON",
+    "Decision",
+    "InvalidToken",
+    "JWKSCache",
+    "JWKSUnavailable",
+    "Principal",
+    "Resource",
+    "Rule",
+    "TokenVerifier",
+    "decide",
+    "problem",
+]

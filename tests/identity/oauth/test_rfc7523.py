@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from identity.models import Client
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import update
 
+from identity.models import Client
 from tests.identity.harness import ISSUER, IdentityHarness
 from tests.support.oidc import jwt_claims
 

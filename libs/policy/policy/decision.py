@@ -1,0 +1,118 @@
+"""Access decisions: one table of action -> scope, roles and TIN rule.
+
+`decide` never allows by default: an unknown action is denied. Every decision
+carries a machine-readable reason and an explanation a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from policy.principal import Principal
+
+TinRule = Literal["provider_record", "billing", "none"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    scope: str
+    roles: frozenset[str] = frozenset()
+    tin: TinRule = "provider_record"
+
+
+ACTIONS: Mapping[str, Rule] = {
+    "eligibility.read": Rule(scope="eligibility:read"),
+    "claims.read": Rule(scope="claims:read"),
+    "claim.read": Rule(scope="claims:read", tin="billing"),
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    tax_ids: frozenset[str]
+
+    @classmethod
+    def plan(cls, provider_tins: Iterable[str]) -> Resource:
+        """The plan's provider records whose TINs could match the request."""
+        return cls("plan", frozenset(provider_tins))
+
+    @classmethod
+    def claim(cls, billing_tin: str) -> Resource:
+        return cls("claim", frozenset([billing_tin]))
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    action: str
+    reason: str
+    explanation: str
+    matched_tax_ids: frozenset[str] = frozenset()
+
+
+def format_tin(tin: str) -> str:
+    return f"{tin[:2]}-{tin[2:]}"
+
+
+def _deny(action: str, reason: str, explanation: str) -> Decision:
+    return Decision(False, action, reason, explanation)
+
+
+def decide(principal: Principal, action: str, resource: Resource) -> Decision:
+    rule = ACTIONS.get(action)
+    if rule is None:
+        return _deny(
+            action, "unknown_action", f"The action {action!r} is not one this service knows."
+        )
+    if rule.scope not in principal.scopes:
+        return _deny(
+            action,
+            "insufficient_scope",
+            f"This token was not granted the scope {rule.scope!r}. Sign in again through an "
+            "application that asks for it, or ask your administrator to grant it to your client.",
+        )
+    if rule.roles and not rule.roles & principal.roles:
+        return _deny(
+            action,
+            "missing_role",
+            f"This needs one of the roles {', '.join(sorted(rule.roles))}; your account has "
+            f"{', '.join(sorted(principal.roles)) or 'none'}. "
+            "Ask your organization's TINpass administrator.",
+        )
+    if rule.tin == "none":
+        return Decision(True, action, "allowed", "Allowed.")
+    return _decide_tin(principal, action, rule, resource)
+
+
+def _decide_tin(principal: Principal, action: str, rule: Rule, resource: Resource) -> Decision:
+    if not principal.tax_ids:
+        return _deny(
+            action,
+            "no_tax_ids",
+            "Your account carries no Tax IDs, so it cannot act for any provider. "
+            "Ask your organization's TINpass administrator to grant you the Tax IDs you work for.",
+        )
+    matched = principal.tax_ids & resource.tax_ids
+    if matched:
+        return Decision(
+            True,
+            action,
+            "allowed",
+            "Allowed: a Tax ID of your account matches.",
+            frozenset(matched),
+        )
+    if rule.tin == "billing":
+        return _deny(
+            action, "tin_not_billed", "This claim was not billed under any of your Tax IDs."
+        )
+    shown = ", ".join(format_tin(t) for t in sorted(principal.tax_ids))
+    return _deny(
+        action,
+        "no_matching_provider_record",
+        f"The Tax IDs on your account ({shown}) match no provider record at this health plan. "
+        "Ask your organization's TINpass administrator to check the Tax IDs on your account, "
+        "or contact the plan's provider services to register your Tax ID.",
+    )
