@@ -1,0 +1,74 @@
+"""Access to patient data: the TIN decision against provider records, and its audit.
+
+Every decision goes through `policy.decide`; every access, allowed or denied, is
+written as an AccessEvent in the request's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from policy import Decision, Principal, Resource, decide
+from provider_data.models import AccessEvent, ProviderRecord
+from provider_data.problems import Problem
+
+
+async def providers_in_effect(
+    session: AsyncSession, tax_ids: frozenset[str], on: date
+) -> list[ProviderRecord]:
+    """The plan's provider records under these TINs that are in effect on a date."""
+    if not tax_ids:
+        return []
+    query = (
+        select(ProviderRecord)
+        .where(ProviderRecord.tin.in_(sorted(tax_ids)), ProviderRecord.effective_from <= on)
+        .where(or_(ProviderRecord.effective_to.is_(None), ProviderRecord.effective_to >= on))
+        .order_by(ProviderRecord.tin, ProviderRecord.npi)
+    )
+    return list(await session.scalars(query))
+
+
+def record(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    decision: Decision,
+    *,
+    member_id: str | None = None,
+    tax_id: str | None = None,
+) -> None:
+    session.add(
+        AccessEvent(
+            subject=principal.subject,
+            client_id=principal.client_id,
+            org_id=principal.org_id,
+            action=decision.action,
+            member_id=member_id,
+            tax_id=tax_id or (min(decision.matched_tax_ids) if decision.matched_tax_ids else None),
+            allowed=decision.allowed,
+            reason=decision.reason,
+            request_id=request.headers.get("x-request-id"),
+        )
+    )
+
+
+async def authorize_plan(
+    session: AsyncSession, request: Request, principal: Principal, action: str, on: date
+) -> tuple[Decision, list[ProviderRecord]]:
+    """Allow only when the token's TINs match a provider record in effect; else a 403 problem."""
+    records = await providers_in_effect(session, principal.tax_ids, on)
+    decision = decide(principal, action, Resource.plan(r.tin for r in records))
+    if not decision.allowed:
+        record(session, request, principal, decision)
+        await session.commit()
+        raise refusal(decision)
+    return decision, [r for r in records if r.tin in decision.matched_tax_ids]
+
+
+def refusal(decision: Decision) -> Problem:
+    slug = decision.reason.replace("_", "-")
+    return Problem(403, "Access denied", decision.explanation, slug, reason=decision.reason)

@@ -1,0 +1,89 @@
+"""RFC 9457 problem details for every error these services answer.
+
+Each problem has a stable `type` (policy.problems) and a detail a person can act
+on; 401 answers carry the RFC 6750 challenge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from policy import PROBLEM_JSON, problem
+from policy.rfc6750 import www_authenticate
+
+
+class Problem(Exception):
+    def __init__(
+        self, status: int, title: str, detail: str, type_slug: str, **extensions: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.type_slug = status, title, detail, type_slug
+        self.extensions = extensions
+        self.headers: dict[str, str] = {}
+
+
+def unauthorized(error: str, description: str) -> Problem:
+    failure = Problem(401, "Authentication required", description, "unauthorized")
+    failure.headers["WWW-Authenticate"] = www_authenticate(
+        error if error != "invalid_request" else None,
+        description if error != "invalid_request" else None,
+    )
+    return failure
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, "Not found", f"No {what} was found that your account may see.", "not-found")
+
+
+def _response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    body = problem(exc.status, exc.title, exc.detail, type_slug=exc.type_slug, **exc.extensions)
+    return _response(exc.status, body, exc.headers)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    body = problem(422, "The request is not valid", detail, type_slug="validation", errors=errors)
+    return _response(422, body)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed"}
+    title = titles.get(exc.status_code, "Request failed")
+    body = problem(exc.status_code, title, str(exc.detail), type_slug=f"http-{exc.status_code}")
+    return _response(exc.status_code, body)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    body = problem(
+        500,
+        "Internal error",
+        "The service failed to answer. Try again; if it persists, contact the plan.",
+        type_slug="internal-error",
+        request_id=getattr(request.state, "request_id", None),
+    )
+    return _response(500, body)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,32 @@
+"""Provider-data settings: one pydantic-settings class, read from the environment."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PROVIDER_DATA_", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///data/plan.db", validation_alias="DATABASE_URL"
+    )
+    issuer: str = Field(default="http://127.0.0.1:8000", validation_alias="TINPASS_ISSUER")
+    jwks_uri: str = Field(default="", validation_alias="TINPASS_JWKS_URI")
+    audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
+    plan_name: str = Field(default="Cascade Health Plan", validation_alias="PLAN_NAME")
+    max_page_size: int = 100
+
+    @model_validator(mode="after")
+    def _derive_jwks_uri(self) -> Settings:
+        if not self.jwks_uri:
+            self.jwks_uri = self.issuer.rstrip("/") + "/.well-known/jwks.json"
+        if self.environment == "production" and not self.issuer.startswith("https://"):
+            raise ValueError("TINPASS_ISSUER must be an https URL outside development")
+        return self

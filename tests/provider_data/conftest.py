@@ -1,0 +1,72 @@
+"""A migrated, seeded plan database and both apps, reached over ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from policy import TokenVerifier
+from provider_data import claims, eligibility
+from provider_data.db import create_engine, migrate, session_factory
+from provider_data.seed import seed_demo
+from provider_data.settings import Settings
+from tests.support.databases import fresh_database
+from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI, TestIssuer
+
+
+@dataclass
+class Plan:
+    issuer: TestIssuer
+    eligibility: httpx.AsyncClient
+    claims: httpx.AsyncClient
+    sessions: async_sessionmaker[AsyncSession]
+
+    def auth(self, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.mint(**claims)}"}
+
+
+async def _serve(
+    stack: AsyncExitStack,
+    factory: Callable[..., FastAPI],
+    settings: Settings,
+    verifier: TokenVerifier,
+) -> httpx.AsyncClient:
+    app = factory(settings, verifier=verifier)
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    transport = httpx.ASGITransport(app=app)
+    return await stack.enter_async_context(
+        httpx.AsyncClient(transport=transport, base_url="http://plan.test")
+    )
+
+
+@pytest.fixture(scope="module")
+async def plan(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plan]:
+    issuer = TestIssuer()
+    async with (
+        fresh_database("plan", tmp_path_factory.mktemp("plan")) as url,
+        AsyncExitStack() as stack,
+    ):
+        await anyio.to_thread.run_sync(migrate, url)
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            await seed_demo(session)
+            await session.commit()
+        settings = Settings(environment="test", database_url=url, issuer=ISSUER, audience=AUDIENCE)
+        jwks_client = await stack.enter_async_context(issuer.http_client())
+        verifier = TokenVerifier(ISSUER, AUDIENCE, JWKS_URI, http_client=jwks_client)
+        yield Plan(
+            issuer,
+            await _serve(stack, eligibility.create_app, settings, verifier),
+            await _serve(stack, claims.create_app, settings, verifier),
+            sessions,
+        )

@@ -1,0 +1,43 @@
+"""NPI check digits, the demo seed's idempotence and the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio.to_thread
+import pytest
+from sqlalchemy import func, select
+
+from provider_data import cli, npi
+from provider_data.db import create_engine, session_factory
+from provider_data.models import Claim, ProviderRecord
+from tests.support.databases import fresh_database
+
+
+def test_npi_check_digit() -> None:
+    assert npi.is_valid("1234567893")
+    assert not npi.is_valid("1234567890")
+    assert not npi.is_valid("12345")
+    assert npi.make("123456789") == "1234567893"
+    with pytest.raises(ValueError):
+        npi.check_digit("12345")
+
+
+async def test_cli_migrates_and_seeds_idempotently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with fresh_database("plancli", tmp_path) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert await anyio.to_thread.run_sync(cli.main, ["migrate"]) == 0
+        assert await anyio.to_thread.run_sync(cli.main, ["seed-demo"]) == 0
+        assert await anyio.to_thread.run_sync(cli.main, ["seed-demo"]) == 0
+        output = capsys.readouterr().out
+        assert "demo plan data created" in output and "already present" in output
+        engine = create_engine(url)
+        async with session_factory(engine)() as session:
+            providers = list(await session.scalars(select(ProviderRecord)))
+            claims = await session.scalar(select(func.count()).select_from(Claim))
+        await engine.dispose()
+    assert {p.tin for p in providers} == {"123456789", "987654321", "444444444"}
+    assert all(npi.is_valid(p.npi) for p in providers)
+    assert claims == 24
