@@ -1,0 +1,191 @@
+"""The plan's edge: token check, routing to eligibility and claims, request ids.
+
+Every request to an API route needs a valid bearer token (verified with
+libs/policy against the cached JWKS) before any upstream call. Upstreams are
+reached over one pooled HTTP client with timeouts; a failing upstream answers
+502, a slow one 504, as RFC 9457 problems. Run with
+`uvicorn --factory gateway.app:create_app`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from gateway import proxy
+from gateway.settings import Settings
+from policy import PROBLEM_JSON, InvalidToken, JWKSUnavailable, TokenVerifier, problem
+from policy.rfc6750 import bearer_token, www_authenticate
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _problem(
+    status: int, title: str, detail: str, slug: str, request_id: str, **headers: str
+) -> JSONResponse:
+    body = problem(status, title, detail, type_slug=slug, request_id=request_id)
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={"X-Request-ID": request_id, **headers},
+    )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+async def forward(request: Request, service: str) -> Response:
+    """Verify the token at the edge, then pass the request to the named upstream."""
+    settings: Settings = request.app.state.settings
+    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    try:
+        await request.app.state.verifier.verify(bearer_token(request.headers.get("authorization")))
+    except InvalidToken as error:
+        silent = error.error == "invalid_request"
+        challenge = www_authenticate(
+            None if silent else error.error, None if silent else error.description
+        )
+        return _problem(
+            401,
+            "Authentication required",
+            error.description,
+            "unauthorized",
+            request_id,
+            **{"WWW-Authenticate": challenge},
+        )
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return _problem(
+            413,
+            "Request too large",
+            f"The body may be at most {settings.max_body_bytes} bytes.",
+            "request-too-large",
+            request_id,
+        )
+    return await _send(request, request.app.state.upstreams[service], body, request_id)
+
+
+async def _send(request: Request, base: str, body: bytes, request_id: str) -> Response:
+    upstream = httpx.URL(base).join(request.url.path).copy_with(query=request.url.query.encode())
+    try:
+        reply = await request.app.state.upstream.request(
+            request.method,
+            upstream,
+            content=body,
+            headers=proxy.request_headers(request.headers.items(), request_id),
+        )
+    except httpx.TimeoutException:
+        return _problem(
+            504,
+            "Upstream timed out",
+            "The plan's service did not answer in time. Try again shortly.",
+            "upstream-timeout",
+            request_id,
+        )
+    except httpx.TransportError:
+        return _problem(
+            502,
+            "Upstream unavailable",
+            "The plan's service cannot be reached. Try again shortly.",
+            "upstream-unavailable",
+            request_id,
+        )
+    headers: dict[str, Any] = dict(proxy.response_headers(reply.headers.multi_items()))
+    headers["X-Request-ID"] = request_id
+    return Response(content=reply.content, status_code=reply.status_code, headers=headers)
+
+
+router = APIRouter()
+
+
+@router.api_route("/eligibility/{path:path}", methods=METHODS)
+async def eligibility(request: Request, path: str) -> Response:
+    return await forward(request, "eligibility")
+
+
+@router.api_route("/claims/{path:path}", methods=METHODS)
+async def claims(request: Request, path: str) -> Response:
+    return await forward(request, "claims")
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the issuer's keys are loaded and every upstream answers /healthz."""
+    checks = {"jwks": "ok" if request.app.state.verifier.jwks_loaded else "not loaded"}
+    for name, base in request.app.state.upstreams.items():
+        try:
+            reply = await request.app.state.upstream.get(httpx.URL(base).join("/healthz"))
+            checks[name] = "ok" if reply.status_code == 200 else f"status {reply.status_code}"
+        except httpx.HTTPError:
+            checks[name] = "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = http_client or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(max_connections=settings.max_connections),
+        )
+        app.state.settings = settings
+        app.state.upstream = client
+        app.state.upstreams = {
+            "eligibility": settings.eligibility_url,
+            "claims": settings.claims_url,
+        }
+        app.state.verifier = verifier or TokenVerifier(
+            settings.issuer, settings.audience, settings.jwks_uri
+        )
+        with contextlib.suppress(JWKSUnavailable):
+            await app.state.verifier.prime()
+        try:
+            yield
+        finally:
+            if http_client is None:
+                await client.aclose()
+            if verifier is None:
+                await app.state.verifier.aclose()
+
+    app = FastAPI(title="TINpass gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.include_router(router)
+    return app
