@@ -74,7 +74,7 @@ async def submit_login(
     fields = form_fields(page.text)
     action = fields.pop("__action__")
     fields.update(username=username, password=password)
-    return await browser.post(action, data=fields)
+    return await browser.post(page.url.join(action), data=fields)
 
 
 async def sign_in(

@@ -1,0 +1,106 @@
+"""`make login`: sign in through the browser as a command-line relying party.
+
+The public client `tinpass-cli` runs the authorization code flow with PKCE
+(RFC 7636) and a loopback redirect (RFC 8252 §7.3): open the printed URL, sign
+in, and the access token is printed and saved to data/token.txt for curl.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+ISSUER = os.environ.get("TINPASS_ISSUER", "http://127.0.0.1:8000")
+REDIRECT = "http://127.0.0.1:8765/callback"
+DATA = Path(os.environ.get("TINPASS_DATA_DIR", "data"))
+
+
+class _Callback(BaseHTTPRequestHandler):
+    result: dict[str, str] = {}
+    done = threading.Event()
+
+    def do_GET(self) -> None:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        _Callback.result = query
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(b"TINpass: you can close this tab and return to the terminal.\n")
+        _Callback.done.set()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def main() -> int:
+    verifier = secrets.token_urlsafe(48)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    state = secrets.token_urlsafe(16)
+    params = {
+        "response_type": "code",
+        "client_id": "tinpass-cli",
+        "redirect_uri": REDIRECT,
+        "scope": "openid profile eligibility:read claims:read",
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "nonce": secrets.token_urlsafe(12),
+    }
+    server = HTTPServer(("127.0.0.1", 8765), _Callback)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(
+        "Open this URL in your browser and sign in (e.g. sam.biller / Demo.Passw0rd-2026):\n\n"
+        f"  {ISSUER}/authorize?{urlencode(params)}\n"
+    )
+    _Callback.done.wait()
+    server.shutdown()
+    result = _Callback.result
+    if result.get("state") != state or "code" not in result:
+        print(
+            f"Sign-in failed: {result.get('error', 'state mismatch')}: "
+            f"{result.get('error_description', '')}"
+        )
+        return 1
+    response = httpx.post(
+        f"{ISSUER}/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": result["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": "tinpass-cli",
+            "code_verifier": verifier,
+        },
+    )
+    if response.status_code != 200:
+        print(f"Token request failed: {response.text}")
+        return 1
+    access = response.json()["access_token"]
+    DATA.mkdir(exist_ok=True)
+    (DATA / "token.txt").write_text(access)
+    claims = json.loads(base64.urlsafe_b64decode(access.split(".")[1] + "=="))
+    print("Access token saved to data/token.txt. Its claims:")
+    print(
+        json.dumps(
+            {k: claims[k] for k in ("sub", "org_id", "tax_ids", "roles", "scope", "exp")}, indent=2
+        )
+    )
+    print(
+        '\nTry:  curl -s -H "Authorization: Bearer $(cat data/token.txt)" http://127.0.0.1:8080/claims/v1/claims'
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
