@@ -1,0 +1,134 @@
+"""The operator command line, run against a real database."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import anyio.to_thread
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from identity import cli
+from identity.models import Client, Membership, SigningKey, User
+from identity.security import verify_password
+
+
+async def run(*argv: str) -> int:
+    code: int = await anyio.to_thread.run_sync(cli.main, list(argv))
+    return code
+
+
+@pytest.fixture(autouse=True)
+def database(identity_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", identity_db_url)
+
+
+async def test_operator_builds_an_organization(
+    sessions: async_sessionmaker[AsyncSession],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert await run("create-org", "Northwind Clinic") == 0
+    org_id = capsys.readouterr().out.split()[-1]
+    assert await run("add-tin", org_id, "11-2223333", "--label", "Northwind") == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("Long.Enough-Passw0rd\n"))
+    assert await run("create-user", "Nia.Reyes", "nia@northwind.example", "--password-stdin") == 0
+    user_id = capsys.readouterr().out.split()[-1]
+    assert (
+        await run("add-membership", user_id, org_id, "--tin", "112223333", "--plan-role", "billing")
+        == 0
+    )
+    async with sessions() as session:
+        user = await session.get(User, user_id)
+        membership = await session.scalar(select(Membership).where(Membership.user_id == user_id))
+    assert user is not None and user.username_normalized == "nia.reyes"
+    assert verify_password("Long.Enough-Passw0rd", user.password_hash)[0]
+    assert membership is not None and membership.plan_roles == ["billing"]
+
+
+async def test_duplicate_username_is_a_clear_error_with_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("pw-one-1234567\n"))
+    assert await run("create-user", "dup.user", "a@example.org", "--password-stdin") == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("pw-two-1234567\n"))
+    assert await run("create-user", "DUP.USER", "b@example.org", "--password-stdin") == 2
+    assert "username 'DUP.USER' is taken" in capsys.readouterr().err
+
+
+async def test_bad_tin_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await run("create-org", "Tin Test") == 0
+    org_id = capsys.readouterr().out.split()[-1]
+    assert await run("add-tin", org_id, "12-34") == 2
+    assert "nine digits" in capsys.readouterr().err
+
+
+async def test_create_client_prints_its_secret_once_and_stores_a_digest(
+    sessions: async_sessionmaker[AsyncSession], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await run(
+        "create-client",
+        "rp-1",
+        "Relying party",
+        "--kind",
+        "confidential",
+        "--auth-method",
+        "client_secret_post",
+        "--grant-type",
+        "authorization_code",
+        "--scope",
+        "openid",
+        "--redirect-uri",
+        "https://rp.example/cb",
+    )
+    assert code == 0
+    secret = capsys.readouterr().out.strip().split()[-1]
+    async with sessions() as session:
+        client = await session.get(Client, "rp-1")
+    assert client is not None and client.secret_digest and secret not in client.secret_digest
+    assert client.response_types == ["code"]
+
+
+async def test_rotate_and_list_keys(
+    sessions: async_sessionmaker[AsyncSession], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await run("rotate-keys") == 0
+    assert await run("list-keys") == 0
+    listing = capsys.readouterr().out
+    assert "active" in listing and "next" in listing and "retired" in listing
+    async with sessions() as session:
+        assert len(list(await session.scalars(select(SigningKey)))) == 3
+
+
+async def test_seed_demo_is_idempotent(
+    tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    assert await run("seed-demo", "--data-dir", str(tmp_path)) == 0
+    first = json.loads((tmp_path / "demo-credentials.json").read_text())
+    assert await run("seed-demo", "--data-dir", str(tmp_path)) == 0
+    assert json.loads((tmp_path / "demo-credentials.json").read_text()) == first
+    assert (tmp_path / "demo-credentials.json").stat().st_mode & 0o777 == 0o600
+    async with sessions() as session:
+        users = sorted(u.username for u in await session.scalars(select(User)))
+    assert users == ["ever.admin", "hana.harb", "sam.biller"]
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    for command in (
+        "migrate",
+        "create-org",
+        "add-tin",
+        "create-user",
+        "add-membership",
+        "create-client",
+        "seed-demo",
+        "rotate-keys",
+        "list-keys",
+    ):
+        assert command in text
