@@ -41,7 +41,7 @@ async def test_private_keys_are_encrypted_at_rest(
     assert row is not None
     material = await KeyStore(sessions, settings).signing_key()
     assert material.kid == row.kid
-    private_exponent = material.key.as_dict(private=True)["d"]
+    private_exponent = str(material.key.as_dict(private=True)["d"])
     assert private_exponent and private_exponent not in row.private_jwk_encrypted
     with pytest.raises(ValueError):
         json.loads(row.private_jwk_encrypted)
