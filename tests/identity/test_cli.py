@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio.to_thread
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import cli
-from identity.models import Client, Membership, SigningKey, User
+from identity.models import AuditEvent, Client, Membership, SigningKey, User
 from identity.security import verify_password
 
 
@@ -132,3 +133,37 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         "list-keys",
     ):
         assert command in text
+
+
+async def test_audit_verify_and_export(
+    sessions: async_sessionmaker[AsyncSession], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert await run("create-org", "Audit Clinic") == 0
+    assert await run("create-org", "Second Clinic") == 0
+    assert await run("audit", "verify") == 0
+    assert "2 events verified" in capsys.readouterr().out
+    today = datetime.now(UTC).date().isoformat()
+    target = tmp_path / "audit.csv"
+    assert (
+        await run(
+            "audit",
+            "export",
+            "--from",
+            today,
+            "--to",
+            today,
+            "--format",
+            "csv",
+            "--output",
+            str(target),
+        )
+        == 0
+    )
+    assert target.read_text().count("organization.created") == 2
+    async with sessions() as session:
+        await session.execute(
+            update(AuditEvent).where(AuditEvent.seq == 1).values(outcome="failure")
+        )
+        await session.commit()
+    assert await run("audit", "verify") == 1
+    assert "BROKEN at event 1" in capsys.readouterr().err

@@ -1,17 +1,61 @@
-"""The audit trail: append-only events named `resource.action`.
+"""The audit trail: append-only events named `resource.action`, hash-chained.
 
 `record` adds the event to the caller's session and flushes; it never commits,
 so an event is written in the same transaction as the change it records and a
 change whose event cannot be written does not happen.
+
+Each event carries a sequence number, the previous event's hash and a SHA-256
+hash over its own canonical content and that previous hash. Writers take the
+next sequence number with an UPDATE of the single chain-head row, which both
+PostgreSQL (row lock) and SQLite (write lock) hold until commit, so the chain
+never forks. `verify` walks the chain and names the first altered, removed or
+reordered event.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.models import AuditEvent
+from identity.models import AuditChainHead, AuditEvent
+
+GENESIS = "0" * 64
+FIELDS = (
+    "event",
+    "actor_type",
+    "actor_id",
+    "organization_id",
+    "target_type",
+    "target_id",
+    "outcome",
+    "reason",
+    "source_address",
+    "request_id",
+)
+EXPORT_FIELDS = ("seq", "occurred_at", *FIELDS, "details", "prev_hash", "hash")
+
+
+def event_hash(row: AuditEvent, seq: int, prev_hash: str) -> str:
+    content: dict[str, Any] = {name: getattr(row, name) for name in FIELDS}
+    content.update(
+        seq=seq,
+        occurred_at=row.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        details=row.details or {},
+        prev_hash=prev_hash,
+    )
+    canonical = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def record(
@@ -32,6 +76,7 @@ async def record(
     if "." not in event:
         raise ValueError(f"event names are resource.action, not {event!r}")
     row = AuditEvent(
+        occurred_at=datetime.now(UTC),
         event=event,
         actor_type=actor_type,
         actor_id=actor_id,
@@ -44,6 +89,98 @@ async def record(
         source_address=source_address,
         request_id=request_id,
     )
+    seq, prev_hash = await _next_link(session)
+    row.seq, row.prev_hash = seq, prev_hash
+    row.hash = event_hash(row, seq, prev_hash)
+    await session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .values(last_hash=row.hash)
+        .execution_options(synchronize_session=False)
+    )
     session.add(row)
     await session.flush()
     return row
+
+
+async def _next_link(session: AsyncSession) -> tuple[int, str]:
+    """Take the next sequence number; the UPDATE holds the chain head until commit."""
+    result = await session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .values(seq=AuditChainHead.seq + 1)
+        .returning(AuditChainHead.seq, AuditChainHead.last_hash)
+        .execution_options(synchronize_session=False)
+    )
+    seq, last_hash = result.one()
+    return int(seq), str(last_hash)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"audit trail intact: {self.checked} events verified"
+        return f"audit trail BROKEN at event {self.first_bad_seq}: {self.problem}"
+
+
+async def verify(session: AsyncSession) -> Verification:
+    expected, prev = 1, GENESIS
+    rows = await session.stream_scalars(select(AuditEvent).order_by(AuditEvent.seq))
+    async for row in rows:
+        if row.seq != expected:
+            return Verification(
+                False, expected - 1, expected, f"event {expected} is missing (removed or reordered)"
+            )
+        if row.prev_hash != prev:
+            return Verification(
+                False,
+                expected - 1,
+                row.seq,
+                "it does not follow the event before it (removed or reordered)",
+            )
+        if event_hash(row, row.seq, row.prev_hash) != row.hash:
+            return Verification(False, expected - 1, row.seq, "its content was altered")
+        expected, prev = expected + 1, row.hash
+    head = await session.get(AuditChainHead, 1)
+    if head is None or head.seq != expected - 1 or head.last_hash != prev:
+        last = head.seq if head else expected
+        return Verification(
+            False, expected - 1, expected, f"events {expected} to {last} were removed from the end"
+        )
+    return Verification(True, expected - 1)
+
+
+async def export(
+    session: AsyncSession, start: datetime, end: datetime, fmt: str
+) -> AsyncIterator[str]:
+    """Events with start <= occurred_at < end, as JSON lines or CSV (with their hashes)."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.occurred_at >= start, AuditEvent.occurred_at < end)
+        .order_by(AuditEvent.seq)
+    )
+    if fmt == "csv":
+        yield ",".join(EXPORT_FIELDS) + "\r\n"
+    async for row in await session.stream_scalars(query):
+        values = _exported(row)
+        if fmt == "jsonl":
+            yield json.dumps(values, sort_keys=True, ensure_ascii=False) + "\n"
+        else:
+            buffer = io.StringIO()
+            csv.writer(buffer).writerow(
+                json.dumps(values[name], sort_keys=True) if name == "details" else values[name]
+                for name in EXPORT_FIELDS
+            )
+            yield buffer.getvalue()
+
+
+def _exported(row: AuditEvent) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(row, name) for name in EXPORT_FIELDS}
+    values["occurred_at"] = row.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return values
