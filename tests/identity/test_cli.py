@@ -53,9 +53,9 @@ async def test_operator_builds_an_organization(
 async def test_duplicate_username_is_a_clear_error_with_exit_2(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("pw-one-1234567\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("first-Passphrase-2026\n"))
     assert await run("create-user", "dup.user", "a@example.org", "--password-stdin") == 0
-    monkeypatch.setattr("sys.stdin", io.StringIO("pw-two-1234567\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("second-Passphrase-2026\n"))
     assert await run("create-user", "DUP.USER", "b@example.org", "--password-stdin") == 2
     assert "username 'DUP.USER' is taken" in capsys.readouterr().err
 

@@ -8,13 +8,15 @@ act on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
-from identity.models import Client, Membership, Organization, TaxId, User
+from identity.accounts import check_new_password
+from identity.models import Client, Membership, Organization, PasswordHistory, TaxId, User
 from identity.security import (
     client_secret_digest,
     format_tin,
@@ -80,12 +82,14 @@ async def add_tax_id(session: AsyncSession, org_id: str, tin: str, label: str = 
 
 async def create_user(
     session: AsyncSession,
+    settings: Settings,
     username: str,
     email: str,
     password: str,
     given_name: str = "",
     family_name: str = "",
 ) -> User:
+    """A user whose username and password pass the deployment's policy."""
     name, address = username.strip(), email.strip()
     if not name or "@" not in address:
         raise ValueError("a user needs a username and a valid e-mail address")
@@ -93,6 +97,7 @@ async def create_user(
         raise ValueError(f"the username {name!r} is taken")
     if await session.scalar(select(User).where(User.email_normalized == address.lower())):
         raise ValueError(f"the e-mail address {address!r} already belongs to an account")
+    await check_new_password(session, settings, None, name, password)
     user = User(
         username=name,
         username_normalized=name.casefold(),
@@ -101,9 +106,11 @@ async def create_user(
         given_name=given_name,
         family_name=family_name,
         password_hash=await hash_password_async(password),
+        password_changed_at=datetime.now(UTC),
     )
     session.add(user)
     await session.flush()
+    session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash or ""))
     await _audit(session, "user.created", "user", user.id, username=name)
     return user
 

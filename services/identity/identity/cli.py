@@ -121,7 +121,7 @@ def _password(args: argparse.Namespace) -> str:
 async def _create_user(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
     password = _password(args)
     user = await admin_ops.create_user(
-        session, args.username, args.email, password, args.given_name, args.family_name
+        session, settings, args.username, args.email, password, args.given_name, args.family_name
     )
     return f"user {user.id}"
 

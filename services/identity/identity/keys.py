@@ -13,23 +13,19 @@ without a restart.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import anyio
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, KeySet, KeySetSerialization, RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import audit
+from identity.crypto import seal, unseal
 from identity.models import SigningKey
 from identity.settings import Settings
 
@@ -62,24 +58,12 @@ def import_private(data: dict[str, Any]) -> SigningJWK:
     return ECKey.import_key(data)
 
 
-def _aead(settings: Settings) -> AESGCM:
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"tinpass-signing-keys", info=b"aes-256-gcm"
-    ).derive(settings.key_encryption_key.encode())
-    return AESGCM(derived)
-
-
 def encrypt_private(settings: Settings, kid: str, key: SigningJWK) -> str:
-    nonce = os.urandom(12)
-    plaintext = json.dumps(key.as_dict(private=True)).encode()
-    sealed = _aead(settings).encrypt(nonce, plaintext, kid.encode())
-    return base64.b64encode(nonce + sealed).decode()
+    return seal(settings, "signing-keys", json.dumps(key.as_dict(private=True)).encode(), kid)
 
 
 def decrypt_private(settings: Settings, kid: str, blob: str) -> SigningJWK:
-    raw = base64.b64decode(blob)
-    plaintext = _aead(settings).decrypt(raw[:12], raw[12:], kid.encode())
-    return import_private(json.loads(plaintext))
+    return import_private(json.loads(unseal(settings, "signing-keys", blob, kid)))
 
 
 def key_set(data: dict[str, Any]) -> KeySet:

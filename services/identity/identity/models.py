@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -84,6 +85,8 @@ class Organization(Base):
         ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
     )
     status: Mapped[str] = mapped_column(String(32), default="active")
+    password_policy: Mapped[str | None] = mapped_column(String(32))
+    mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tax_ids: Mapped[list[TaxId]] = relationship(back_populates="organization")
@@ -117,6 +120,17 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(32), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
+    password_changed_at: Mapped[datetime | None] = mapped_column()
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column()
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_confirmed_at is not None
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -152,6 +166,7 @@ class Client(Base):
     response_types: Mapped[list[str]] = mapped_column(default=list)
     scope: Mapped[str] = mapped_column(Text, default="")
     jwks: Mapped[dict[str, Any] | None] = mapped_column()
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
     organization_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
@@ -171,8 +186,12 @@ class SsoSession(Base):
     amr: Mapped[list[str]] = mapped_column(default=list)
     acr: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    source_address: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuthorizationCode(Base):
@@ -215,6 +234,7 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column()
     rotated_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    successor_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class IssuedAccessToken(Base):
@@ -286,3 +306,51 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class PasswordHistory(Base):
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class ActionToken(Base):
+    """A single-use, expiring link: password reset, e-mail confirmation."""
+
+    __tablename__ = "action_tokens"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class BackchannelDelivery(Base):
+    """A logout token to deliver to a client's back-channel URI, with retries."""
+
+    __tablename__ = "backchannel_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(36))
+    sid: Mapped[str] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    failed_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -59,7 +59,7 @@ async def seed_demo(session: AsyncSession, settings: Settings, data_dir: Path) -
             )
         return await _reset_secrets(session, settings, data_dir)
     evergreen, harbor = await _organizations(session)
-    await _users(session, evergreen, harbor)
+    await _users(session, settings, evergreen, harbor)
     credentials = await _clients(session, settings, evergreen, data_dir)
     _write_private(credentials_file, json.dumps(credentials.as_json(), indent=2))
     return credentials
@@ -74,7 +74,7 @@ async def _organizations(session: AsyncSession) -> tuple[str, str]:
     return evergreen.id, harbor.id
 
 
-async def _users(session: AsyncSession, evergreen: str, harbor: str) -> None:
+async def _users(session: AsyncSession, settings: Settings, evergreen: str, harbor: str) -> None:
     people = [
         (
             "ever.admin",
@@ -108,7 +108,9 @@ async def _users(session: AsyncSession, evergreen: str, harbor: str) -> None:
         ),
     ]
     for username, email, given, family, org, role, tins, plan_roles in people:
-        user = await admin_ops.create_user(session, username, email, PASSWORD, given, family)
+        user = await admin_ops.create_user(
+            session, settings, username, email, PASSWORD, given, family
+        )
         await admin_ops.add_membership(session, user.id, org, role, tins, plan_roles)
 
 

@@ -45,6 +45,25 @@ class Settings(BaseSettings):
     client_assertion_max_lifetime: int = 300
     key_cache_seconds: float = 15.0
 
+    password_policy: Literal["nist", "payer-classic"] = "nist"
+    lockout_threshold: int = 5
+    lockout_base_seconds: int = 300
+    lockout_max_seconds: int = 86_400
+    login_rate_limit: str = "20/minute"
+    token_rate_limit: str = "300/minute"
+    rate_limit_storage: str = "memory://"
+    sso_idle_timeout: int = 30 * 60
+    refresh_grace_seconds: int = 10
+    reset_link_ttl: int = 30 * 60
+    email_link_ttl: int = 24 * 60 * 60
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "TINpass <no-reply@tinpass.example>"
+    outbox_dir: str = "data/outbox"
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Settings:
         if self.environment == "development" or self.environment == "test":
