@@ -54,7 +54,9 @@ class IdentityHarness:
 async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[IdentityHarness]:
     async with fresh_database("identity", tmp) as url:
         await anyio.to_thread.run_sync(migrate, url)
-        settings = Settings(environment="test", database_url=url, issuer=ISSUER, **overrides)
+        # Tests sign in many times from one address; throttling has its own tests.
+        options = {"login_rate_limit": "10000/minute", **overrides}
+        settings = Settings(environment="test", database_url=url, issuer=ISSUER, **options)
         engine = create_engine(url)
         async with session_factory(engine)() as session:
             credentials = await seed_demo(session, settings, tmp)

@@ -17,7 +17,8 @@ from identity.db import create_engine, session_factory
 from identity.keys import KeyStore, ensure_keys
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
-from identity.web import authorize, endpoints
+from identity.throttle import Throttle
+from identity.web import authorize, endpoints, login
 from identity.web.protocol import request_id
 
 
@@ -35,15 +36,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = sessionmaker
         app.state.keystore = KeyStore(sessionmaker, settings)
         app.state.oauth_server = TinpassAuthorizationServer(settings)
+        app.state.throttle = Throttle(
+            settings.rate_limit_storage,
+            {"login": settings.login_rate_limit, "token": settings.token_rate_limit},
+        )
         try:
             yield
         finally:
+            await app.state.throttle.aclose()
             await engine.dispose()
 
     app = FastAPI(title="TINpass identity", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(endpoints.router)
     app.include_router(authorize.router)
+    app.include_router(login.router)
 
     @app.middleware("http")
     async def request_ids(

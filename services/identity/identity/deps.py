@@ -12,6 +12,7 @@ from identity.keys import KeyStore
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.store import OAuthStore
+from identity.throttle import Throttle
 
 
 def get_settings(request: Request) -> Settings:
@@ -30,6 +31,11 @@ def get_keystore(request: Request) -> KeyStore:
     return keystore
 
 
+def get_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
+
+
 def get_server(request: Request) -> TinpassAuthorizationServer:
     server: TinpassAuthorizationServer = request.app.state.oauth_server
     return server
@@ -39,6 +45,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 KeyStoreDep = Annotated[KeyStore, Depends(get_keystore)]
 ServerDep = Annotated[TinpassAuthorizationServer, Depends(get_server)]
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
 def get_store(session: SessionDep, settings: SettingsDep) -> OAuthStore:

@@ -10,27 +10,25 @@ successful login resumes it in the same transaction.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oidc.core.errors import LoginRequiredError
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
 from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep
-from identity.models import SsoSession, User
+from identity.mfa import ACR_MFA
+from identity.models import SsoSession
 from identity.oauth.bridge import (
     BridgedRequest,
     ProtocolContext,
     bridged_request,
     run_protocol,
-    stored_authorization_request,
 )
 from identity.oauth.models import Subject
 from identity.oauth.server import TinpassAuthorizationServer
-from identity.security import generate_secret, token_digest, verify_password_async
 from identity.settings import Settings
 from identity.store import OAuthStore
 from identity.web import csrf
@@ -40,7 +38,6 @@ from identity.web.protocol import commit, protocol_context
 router = APIRouter()
 
 SSO_COOKIE = "tinpass_sso"
-GENERIC_LOGIN_ERROR = "The username or password is incorrect. Check both and try again."
 
 
 @router.get("/authorize")
@@ -101,16 +98,30 @@ def _authorization_step(
             return "response", server.handle_error_response(oauth_request, error)
         return "error", error
     if not fresh and _needs_login(grant, subject):
+        if "none" in str(oauth_request.payload.data.get("prompt") or "").split():
+            required = LoginRequiredError(redirect_uri=grant.redirect_uri)
+            required.state = oauth_request.payload.state
+            return "response", server.handle_error_response(oauth_request, required)
         client = oauth_request.client
         return "login", client.name if client else None
     response = server.create_authorization_response(oauth_request, grant_user=subject, grant=grant)
     return "response", response
 
 
+def requests_mfa(data: Any) -> bool:
+    """The relying party asked for multi-factor authentication (acr_values)."""
+    values = str(data.get("acr_values") or "").split()
+    return ACR_MFA in values or "mfa" in values
+
+
 def _needs_login(grant: Any, subject: Subject | None) -> bool:
+    """No session, prompt=login, an exceeded max_age, or a step-up to MFA."""
+    data = grant.request.payload.data
     if subject is None or grant.prompt == "login":
         return True
-    max_age = grant.request.payload.data.get("max_age")
+    if requests_mfa(data) and subject.acr != ACR_MFA:
+        return True
+    max_age = data.get("max_age")
     if max_age is not None and max_age.isdigit():
         return int(time.time()) - subject.auth_time >= int(max_age)
     return False
@@ -141,123 +152,41 @@ def login_page(
     username: str = "",
     status_code: int = 200,
 ) -> Response:
-    token, new_cookie = csrf.issue(request, settings.secret_key)
-    pairs = (
-        [(k, v) for k, values in dict(authorization).items() for v in values]
-        if authorization
-        else []
-    )
-    response = render(
+    return step_page(
         request,
+        settings,
         "login.html",
+        authorization,
         status_code=status_code,
         title="Sign in",
-        csrf_token=token,
-        authorization_request=urlencode(pairs),
         client_name=client_name,
         error=error,
         username=username,
     )
+
+
+def step_page(
+    request: Request,
+    settings: Settings,
+    template: str,
+    authorization: Any,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A page of the login, carrying the authorization request and a CSRF token."""
+    token, new_cookie = csrf.issue(request, settings.secret_key)
+    if isinstance(authorization, list):
+        pairs = authorization
+    else:
+        pairs = [(k, v) for k, values in dict(authorization or {}).items() for v in values]
+    response = render(
+        request,
+        template,
+        status_code=status_code,
+        csrf_token=token,
+        authorization_request=urlencode(pairs),
+        **context,
+    )
     csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
     return response
-
-
-@router.get("/login")
-async def login_form(request: Request, settings: SettingsDep) -> Response:
-    return login_page(request, settings, None, None)
-
-
-@router.post("/login")
-async def login(
-    request: Request,
-    settings: SettingsDep,
-    store: StoreDep,
-    keystore: KeyStoreDep,
-    server: ServerDep,
-) -> Response:
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    pairs = parse_qsl(fields.get("authorization_request", ""), keep_blank_values=True)
-    authorization: dict[str, list[str]] = {}
-    for key, value in pairs:
-        authorization.setdefault(key, []).append(value)
-    username = fields.get("username", "")[:64]
-    if not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
-        return login_page(
-            request,
-            settings,
-            authorization,
-            None,
-            username=username,
-            status_code=400,
-            error="This form expired or was not sent from TINpass. Please sign in again.",
-        )
-    ctx = await protocol_context(request, store, settings, keystore)
-    user = await _check_credentials(ctx, username, fields.get("password", ""))
-    if user is None:
-        await commit(ctx)
-        return login_page(
-            request,
-            settings,
-            authorization,
-            None,
-            username=username,
-            status_code=401,
-            error=GENERIC_LOGIN_ERROR,
-        )
-    sso, cookie = await _start_session(ctx, user)
-    if pairs:
-        oauth_request = stored_authorization_request(pairs, settings)
-        response = await resume(request, ctx, server, oauth_request, sso, fresh=True)
-    else:
-        await commit(ctx)
-        response = render(
-            request,
-            "message.html",
-            title="You are signed in",
-            message=f"You are signed in to TINpass as {user.username}.",
-        )
-    response.set_cookie(
-        SSO_COOKIE,
-        cookie,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        max_age=settings.sso_session_ttl,
-        path="/",
-    )
-    return response
-
-
-async def _check_credentials(ctx: ProtocolContext, username: str, password: str) -> User | None:
-    """Verify a password; unknown users cost the same (a dummy hash is verified)."""
-    session = ctx.store.session
-    user = await session.scalar(select(User).where(User.username_normalized == username.casefold()))
-    usable = user is not None and user.status == "active"
-    ok, new_hash = await verify_password_async(
-        password, user.password_hash if usable and user else None
-    )
-    if not ok or user is None:
-        ctx.emit("login.failed", outcome="failure", reason="invalid_credentials", username=username)
-        return None
-    if new_hash:
-        user.password_hash = new_hash
-    user.last_login_at = datetime.now(UTC)
-    ctx.emit("login.succeeded", user_id=user.id, amr=["pwd"])
-    return user
-
-
-async def _start_session(ctx: ProtocolContext, user: User) -> tuple[SsoSession, str]:
-    cookie = generate_secret()
-    now = datetime.now(UTC)
-    sso = SsoSession(
-        cookie_digest=token_digest(cookie),
-        user_id=user.id,
-        auth_time=now,
-        amr=["pwd"],
-        acr="urn:tinpass:acr:pwd",
-        expires_at=now + timedelta(seconds=ctx.settings.sso_session_ttl),
-    )
-    ctx.store.session.add(sso)
-    await ctx.store.session.flush()
-    return sso, cookie
