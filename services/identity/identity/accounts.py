@@ -14,7 +14,7 @@ import anyio.to_thread
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity import audit
+from identity import audit, backchannel_logout
 from identity.models import PasswordHistory, RefreshToken, SsoSession, User
 from identity.password_policy import (
     PolicyViolation,
@@ -125,4 +125,5 @@ async def end_sessions(
             (RefreshToken.sso_session_id != keep) | RefreshToken.sso_session_id.is_(None)
         )
     await session.execute(revoke.values(revoked_at=stamp))
+    await backchannel_logout.queue(session, user_id, ended)
     return ended

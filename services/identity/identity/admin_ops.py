@@ -180,6 +180,7 @@ async def create_client(
     tins: Sequence[str] = (),
     jwks: dict[str, Any] | None = None,
     post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret in clear, shown only this once."""
     _check_client_shape(kind, auth_method, jwks, org_id)
@@ -200,6 +201,7 @@ async def create_client(
         scope=scope,
         jwks=jwks,
         organization_id=org_id,
+        backchannel_logout_uri=backchannel_logout_uri,
     )
     if tins:
         if org_id is None:

@@ -5,14 +5,18 @@ Run with `uvicorn --factory identity.app:create_app`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from identity.backchannel_logout import Sender
 from identity.db import create_engine, session_factory
 from identity.keys import KeyStore, ensure_keys
 from identity.oauth.server import TinpassAuthorizationServer
@@ -35,6 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessionmaker = sessionmaker
         app.state.keystore = KeyStore(sessionmaker, settings)
+        http = httpx.AsyncClient(timeout=5)
+        sender = Sender(sessionmaker, app.state.keystore, settings, http)
+        app.state.backchannel = sender
+        sending = asyncio.create_task(sender.run(settings.backchannel_interval))
         app.state.oauth_server = TinpassAuthorizationServer(settings)
         app.state.throttle = Throttle(
             settings.rate_limit_storage,
@@ -43,6 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+            await http.aclose()
             await app.state.throttle.aclose()
             await engine.dispose()
 

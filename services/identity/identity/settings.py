@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"
     sso_idle_timeout: int = 30 * 60
     refresh_grace_seconds: int = 10
+    backchannel_interval: float = 1.0
     reset_link_ttl: int = 30 * 60
     email_link_ttl: int = 24 * 60 * 60
     smtp_host: str | None = None

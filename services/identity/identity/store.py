@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from identity import backchannel_logout
 from identity.models import (
     AuthorizationCode,
     Client,
@@ -299,28 +300,26 @@ class OAuthStore:
         )
 
     # -- SSO sessions ------------------------------------------------------
-    async def active_session(self, cookie: str | None) -> SsoSession | None:
+    async def active_session(self, cookie: str | None, idle_timeout: int) -> SsoSession | None:
+        """The browser's SSO session, unless it ended, expired or sat idle too long."""
         if not cookie:
             return None
         row = await self.session.scalar(
             select(SsoSession).where(SsoSession.cookie_digest == token_digest(cookie))
         )
-        if row is None or row.ended_at is not None or row.expires_at <= now():
+        if row is None or row.ended_at is not None:
             return None
+        stamp = now()
+        if row.expires_at <= stamp or row.last_seen_at + timedelta(seconds=idle_timeout) <= stamp:
+            await backchannel_logout.end_session(self.session, row, "timeout")
+            return None
+        row.last_seen_at = stamp
         return row
 
-    async def end_sso_session(self, session_id: str) -> None:
-        stamp = now()
-        await self.session.execute(
-            update(SsoSession)
-            .where(SsoSession.id == session_id, SsoSession.ended_at.is_(None))
-            .values(ended_at=stamp)
-        )
-        await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.sso_session_id == session_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=stamp)
-        )
+    async def end_sso_session(self, session_id: str, reason: str = "logout") -> None:
+        row = await self.session.get(SsoSession, session_id)
+        if row is not None and row.ended_at is None:
+            await backchannel_logout.end_session(self.session, row, reason)
 
 
 def _code_info(row: AuthorizationCode) -> CodeInfo:

@@ -49,7 +49,7 @@ async def authorize(
     server: ServerDep,
 ) -> Response:
     oauth_request = await bridged_request(request, settings)
-    sso = await store.active_session(request.cookies.get(SSO_COOKIE))
+    sso = await store.active_session(request.cookies.get(SSO_COOKIE), settings.sso_idle_timeout)
     ctx = await protocol_context(request, store, settings, keystore)
     return await resume(request, ctx, server, oauth_request, sso, fresh=False)
 

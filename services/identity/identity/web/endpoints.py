@@ -165,7 +165,7 @@ async def end_session(
     server: ServerDep,
 ) -> Response:
     """RP-initiated logout: immediate with a valid id_token_hint, confirmed otherwise."""
-    sso = await store.active_session(request.cookies.get(SSO_COOKIE))
+    sso = await store.active_session(request.cookies.get(SSO_COOKIE), settings.sso_idle_timeout)
     oauth_request = await bridged_request(request, settings)
     ctx = await protocol_context(request, store, settings, keystore)
     ctx.sso_session_id = sso.id if sso else None
