@@ -122,9 +122,18 @@ class Sender:
             await asyncio.sleep(interval)
 
     async def sweep_timeouts(self) -> int:
-        """End sessions past their absolute or idle timeout, and queue their notices."""
+        """End sessions past their absolute or idle timeout, and queue their notices;
+        forget rotated refresh tokens' responses once their grace window is over."""
         cutoff = now() - timedelta(seconds=self.settings.sso_idle_timeout)
+        grace = now() - timedelta(seconds=self.settings.refresh_grace_seconds)
         async with self.sessionmaker() as session:
+            await session.execute(
+                update(RefreshToken)
+                .where(
+                    RefreshToken.rotated_at < grace, RefreshToken.successor_encrypted.is_not(None)
+                )
+                .values(successor_encrypted=None)
+            )
             expired = list(
                 await session.scalars(
                     select(SsoSession)

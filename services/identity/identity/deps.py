@@ -49,7 +49,7 @@ ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
 def get_store(session: SessionDep, settings: SettingsDep) -> OAuthStore:
-    return OAuthStore(session, settings.client_secret_pepper)
+    return OAuthStore(session, settings)
 
 
 StoreDep = Annotated[OAuthStore, Depends(get_store)]

@@ -7,8 +7,9 @@ caller owns the transaction; nothing here commits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from identity import backchannel_logout
+from identity.crypto import seal, unseal
 from identity.models import (
     AuthorizationCode,
     Client,
@@ -36,6 +38,7 @@ from identity.oauth.models import (
     Subject,
 )
 from identity.security import token_digest
+from identity.settings import Settings
 
 
 def _ts(value: datetime) -> int:
@@ -73,9 +76,10 @@ class NewTokens:
 class OAuthStore:
     """Protocol storage over the request's session (no commits here)."""
 
-    def __init__(self, session: AsyncSession, pepper: str) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.session = session
-        self.pepper = pepper
+        self.settings = settings
+        self.pepper = settings.client_secret_pepper
 
     # -- clients -----------------------------------------------------------
     async def get_client(self, client_id: str) -> ClientInfo | None:
@@ -247,20 +251,36 @@ class OAuthStore:
             )
         await self.session.flush()
 
-    async def find_refresh(self, token: str) -> tuple[RefreshInfo | None, bool]:
-        """(info, reused): a rotated refresh token presented again is reuse (RFC 9700 §4.14)."""
+    async def find_refresh(self, token: str, grace: int = 0) -> tuple[RefreshInfo | None, bool]:
+        """(info, reused): a rotated refresh token presented again is reuse (RFC 9700 §4.14),
+        unless it comes back within `grace` seconds of its rotation: then `info.successor`
+        is the token response its rotation issued, for the caller to answer again."""
         row = await self.session.scalar(
             select(RefreshToken).where(RefreshToken.token_digest == token_digest(token))
         )
         if row is None:
             return None, False
-        return _refresh_info(row), row.rotated_at is not None and row.revoked_at is None
+        info = _refresh_info(row)
+        rotated = row.rotated_at is not None and row.revoked_at is None
+        within_grace = (
+            rotated
+            and row.rotated_at is not None
+            and row.rotated_at + timedelta(seconds=grace) > now()
+        )
+        if within_grace and row.successor_encrypted:
+            sealed = unseal(self.settings, "refresh-successor", row.successor_encrypted, row.id)
+            return replace(info, successor=json.loads(sealed)), False
+        return info, rotated
 
-    async def mark_rotated(self, refresh_id: str) -> bool:
+    async def mark_rotated(self, refresh_id: str, successor: dict[str, Any]) -> bool:
+        """Rotate once; keep the response it issued (sealed) for the grace window."""
+        sealed = seal(
+            self.settings, "refresh-successor", json.dumps(successor).encode(), refresh_id
+        )
         result = await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.id == refresh_id, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=now())
+            .values(rotated_at=now(), successor_encrypted=sealed)
         )
         return getattr(result, "rowcount", 0) == 1
 
@@ -354,4 +374,5 @@ def _refresh_info(row: RefreshToken) -> RefreshInfo:
         amr=tuple(row.amr),
         expires_at=_ts(row.expires_at),
         revoked=row.revoked_at is not None or row.rotated_at is not None,
+        rotated_at=_ts(row.rotated_at) if row.rotated_at else None,
     )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from joserfc import jws
+from datetime import UTC, datetime, timedelta
 
+import httpx
+from joserfc import jws
+from sqlalchemy import update
+
+from identity.models import RefreshToken
 from tests.identity.flows import exchange_portal_code, portal_code, portal_tokens
 from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness
 from tests.support.oidc import Pkce, authorize_url, jwt_claims, query_of, sign_in
@@ -95,30 +100,52 @@ async def test_wrong_client_secret_is_invalid_client_401(identity: IdentityHarne
     assert response.json()["error"] == "invalid_client"
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_family(identity: IdentityHarness) -> None:
-    tokens = await portal_tokens(identity, "sam.biller")
-    auth = (PORTAL, identity.credentials.portal_secret)
+async def refresh(identity: IdentityHarness, token: str) -> httpx.Response:
     async with identity.client() as client:
-        first = await client.post(
+        return await client.post(
             "/token",
-            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-            auth=auth,
+            data={"grant_type": "refresh_token", "refresh_token": token},
+            auth=(PORTAL, identity.credentials.portal_secret),
         )
-        assert first.status_code == 200, first.text
-        rotated = first.json()["refresh_token"]
-        assert rotated != tokens["refresh_token"]
-        reuse = await client.post(
-            "/token",
-            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-            auth=auth,
+
+
+async def age_rotation(identity: IdentityHarness, seconds: int) -> None:
+    async with identity.session() as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.rotated_at.is_not(None))
+            .values(rotated_at=datetime.now(UTC) - timedelta(seconds=seconds))
         )
-        assert reuse.status_code == 400
-        assert reuse.json()["error"] == "invalid_grant"
-        after = await client.post(
-            "/token", data={"grant_type": "refresh_token", "refresh_token": rotated}, auth=auth
-        )
+        await session.commit()
+
+
+async def test_refresh_rotates_and_reuse_after_the_grace_window_revokes_the_family(
+    identity: IdentityHarness,
+) -> None:
+    tokens = await portal_tokens(identity, "sam.biller")
+    first = await refresh(identity, tokens["refresh_token"])
+    assert first.status_code == 200, first.text
+    rotated = first.json()["refresh_token"]
+    assert rotated != tokens["refresh_token"]
+    await age_rotation(identity, identity.settings.refresh_grace_seconds + 1)
+    reuse = await refresh(identity, tokens["refresh_token"])
+    assert reuse.status_code == 400
+    assert reuse.json()["error"] == "invalid_grant"
+    after = await refresh(identity, rotated)
     assert after.status_code == 400, "the whole family is revoked after reuse"
     assert after.json()["error"] == "invalid_grant"
+
+
+async def test_parallel_refresh_within_the_grace_window_gets_the_same_pair(
+    identity: IdentityHarness,
+) -> None:
+    tokens = await portal_tokens(identity, "sam.biller")
+    first = await refresh(identity, tokens["refresh_token"])
+    second = await refresh(identity, tokens["refresh_token"])
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json(), "a second tab gets the pair the first one got"
+    onward = await refresh(identity, first.json()["refresh_token"])
+    assert onward.status_code == 200, "the family is still good"
 
 
 async def test_client_credentials_with_a_secret_carries_the_clients_tins(

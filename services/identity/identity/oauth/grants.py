@@ -87,7 +87,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshInfo | None:
         ctx = current()
-        info, reused = on_loop(ctx.store.find_refresh, refresh_token)
+        info, reused = on_loop(
+            ctx.store.find_refresh, refresh_token, ctx.settings.refresh_grace_seconds
+        )
         if info is None:
             return None
         if reused:
@@ -100,14 +102,31 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 family_id=info.family_id,
             )
             return None
+        if info.successor is not None:
+            return info
         return None if info.is_expired() or info.is_revoked() else info
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        """Within the grace window a rotated token gets the pair its rotation issued."""
+        token: RefreshInfo = self.request.refresh_token
+        if token.successor is not None:
+            current().emit(
+                "refresh_token.reissued", client_id=token.client_id, user_id=token.user_id
+            )
+            return 200, dict(token.successor), self.TOKEN_RESPONSE_HEADER
+        response: tuple[int, dict[str, Any], Any] = super().create_token_response()
+        return response
+
+    def save_token(self, token: dict[str, Any]) -> Any:
+        self.issued = dict(token)
+        return super().save_token(token)
 
     def authenticate_user(self, refresh_token: RefreshInfo) -> Subject | None:
         return _load_subject(refresh_token, refresh_token.sso_session_id)
 
     def revoke_old_credential(self, refresh_token: RefreshInfo) -> None:
         ctx = current()
-        on_loop(ctx.store.mark_rotated, refresh_token.id)
+        on_loop(ctx.store.mark_rotated, refresh_token.id, self.issued)
         ctx.emit(
             "refresh_token.rotated",
             client_id=refresh_token.client_id,

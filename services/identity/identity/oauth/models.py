@@ -152,6 +152,8 @@ class RefreshInfo(TokenMixin):
     amr: tuple[str, ...]
     expires_at: int
     revoked: bool
+    rotated_at: int | None = None
+    successor: dict[str, Any] | None = field(default=None, repr=False)
 
     def check_client(self, client: ClientInfo) -> bool:
         return self.client_id == client.client_id
