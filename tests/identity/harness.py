@@ -56,7 +56,12 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
         await anyio.to_thread.run_sync(migrate, url)
         # Tests sign in many times from one address; throttling has its own tests.
         # The back-channel sender is driven by the tests themselves, not its loop.
-        options = {"login_rate_limit": "10000/minute", "backchannel_interval": 3600.0, **overrides}
+        options = {
+            "login_rate_limit": "10000/minute",
+            "token_rate_limit": "10000/minute",
+            "backchannel_interval": 3600.0,
+            **overrides,
+        }
         settings = Settings(environment="test", database_url=url, issuer=ISSUER, **options)
         engine = create_engine(url)
         async with session_factory(engine)() as session:

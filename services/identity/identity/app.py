@@ -23,6 +23,7 @@ from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.throttle import Throttle
 from identity.web import authorize, endpoints, login
+from identity.web.headers import security_headers
 from identity.web.protocol import request_id
 
 
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(endpoints.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
+
+    app.middleware("http")(security_headers(settings.secure_cookies))
 
     @app.middleware("http")
     async def request_ids(

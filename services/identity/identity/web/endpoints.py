@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from starlette.responses import Response
 
-from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep
+from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep
 from identity.keys import key_set
 from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
 from identity.oauth.discovery import provider_metadata
@@ -25,7 +25,7 @@ from identity.oauth.tokens import SIGNING_ALGORITHMS
 from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
 from identity.web.pages import render
-from identity.web.protocol import commit, protocol_context
+from identity.web.protocol import commit, protocol_context, source_address
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -67,7 +67,15 @@ async def token(
     store: StoreDep,
     keystore: KeyStoreDep,
     server: ServerDep,
+    throttle: ThrottleDep,
 ) -> Response:
+    wait = await throttle.retry_after("token", source_address(request) or "unknown")
+    if wait is not None:
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": f"Too many requests; retry in {wait} s.",
+        }
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait), **NO_STORE})
     return await _endpoint(request, settings, store, keystore, server.create_token_response)
 
 

@@ -1,0 +1,68 @@
+"""Security headers on every page, and throttling of the token endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from identity.web.headers import security_headers
+from tests.identity.harness import PORTAL, PORTAL_REDIRECT, IdentityHarness, running_identity
+from tests.support.oidc import Pkce, authorize_url
+
+
+async def test_pages_carry_security_headers(identity: IdentityHarness) -> None:
+    async with identity.client() as browser:
+        for response in (
+            await browser.get(authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new())),
+            await browser.get("/.well-known/openid-configuration"),
+        ):
+            csp = response.headers["content-security-policy"]
+            assert "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
+            assert "unsafe-inline" not in csp
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert "strict-transport-security" not in response.headers, "HSTS only behind https"
+
+
+async def test_login_page_has_no_inline_script(identity: IdentityHarness) -> None:
+    async with identity.client() as browser:
+        page = await browser.get("/login")
+    assert "<script" not in page.text and " on" + "load=" not in page.text
+
+
+@pytest.fixture(scope="module")
+async def throttled_tokens(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[IdentityHarness]:
+    async with running_identity(
+        tmp_path_factory.mktemp("tls"), token_rate_limit="2/minute"
+    ) as harness:
+        yield harness
+
+
+async def test_token_endpoint_is_throttled_per_address(throttled_tokens: IdentityHarness) -> None:
+    auth = ("acme-curl", throttled_tokens.credentials.curl_secret)
+    async with throttled_tokens.client() as client:
+        answers = [
+            await client.post("/token", data={"grant_type": "client_credentials"}, auth=auth)
+            for _ in range(3)
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["error"] == "temporarily_unavailable"
+    assert int(answers[2].headers["retry-after"]) > 0
+
+
+async def test_hsts_is_sent_behind_https() -> None:
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    app.middleware("http")(security_headers(secure=True))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://id.example"
+    ) as client:
+        response = await client.get("/")
+    assert response.headers["strict-transport-security"].startswith("max-age=31536000")
