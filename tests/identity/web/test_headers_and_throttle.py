@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
@@ -60,7 +61,7 @@ async def test_token_endpoint_is_throttled_per_address(throttled_tokens: Identit
 
 async def test_hsts_is_sent_behind_https() -> None:
     app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
-    app.middleware("http")(security_headers(secure=True))
+    app.add_middleware(BaseHTTPMiddleware, dispatch=security_headers(secure=True))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://id.example"
     ) as client:
