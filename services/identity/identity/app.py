@@ -19,10 +19,11 @@ from starlette.responses import Response
 from identity.backchannel_logout import Sender
 from identity.db import create_engine, session_factory
 from identity.keys import KeyStore, ensure_keys
+from identity.mail import Mailer
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.throttle import Throttle
-from identity.web import authorize, endpoints, login
+from identity.web import account, authorize, endpoints, login, recovery
 from identity.web.headers import security_headers
 from identity.web.protocol import request_id
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.backchannel = sender
         sending = asyncio.create_task(sender.run(settings.backchannel_interval))
         app.state.oauth_server = TinpassAuthorizationServer(settings)
+        app.state.mailer = Mailer(settings)
         app.state.throttle = Throttle(
             settings.rate_limit_storage,
             {"login": settings.login_rate_limit, "token": settings.token_rate_limit},
@@ -64,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(endpoints.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
+    app.include_router(recovery.router)
+    app.include_router(account.router)
+    app.include_router(account.confirm_router)
 
     app.middleware("http")(security_headers(settings.secure_cookies))
 

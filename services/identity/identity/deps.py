@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.keys import KeyStore
+from identity.mail import Mailer
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.store import OAuthStore
@@ -36,6 +37,11 @@ def get_throttle(request: Request) -> Throttle:
     return throttle
 
 
+def get_mailer(request: Request) -> Mailer:
+    mailer: Mailer = request.app.state.mailer
+    return mailer
+
+
 def get_server(request: Request) -> TinpassAuthorizationServer:
     server: TinpassAuthorizationServer = request.app.state.oauth_server
     return server
@@ -46,6 +52,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 KeyStoreDep = Annotated[KeyStore, Depends(get_keystore)]
 ServerDep = Annotated[TinpassAuthorizationServer, Depends(get_server)]
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 def get_store(session: SessionDep, settings: SettingsDep) -> OAuthStore:

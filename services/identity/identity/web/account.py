@@ -1,0 +1,449 @@
+"""A signed-in user's own account: profile, password, e-mail, two-step sign-in,
+recovery codes, sessions and signing out everywhere. Every change needs the SSO
+session and a CSRF token, and is audited in its transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from identity import accounts, action_tokens, audit, mfa
+from identity.deps import MailerDep, SessionDep, SettingsDep, StoreDep
+from identity.models import SsoSession, User
+from identity.password_policy import PolicyViolation
+from identity.security import verify_password_async
+from identity.settings import Settings
+from identity.web import csrf, tickets
+from identity.web.authorize import SSO_COOKIE
+from identity.web.forms import Field, form_page, posted
+from identity.web.pages import render
+from identity.web.protocol import request_id, source_address
+
+router = APIRouter(prefix="/account")
+confirm_router = APIRouter()
+
+
+class Account:
+    def __init__(self, sso: SsoSession, user: User) -> None:
+        self.sso, self.user = sso, user
+
+
+async def _account(request: Request, store: Any, settings: Settings) -> Account | None:
+    sso = await store.active_session(request.cookies.get(SSO_COOKIE), settings.sso_idle_timeout)
+    user = await store.session.get(User, sso.user_id) if sso else None
+    return Account(sso, user) if sso and user and user.status == "active" else None
+
+
+def _to_login() -> Response:
+    return RedirectResponse("/login", status_code=303)
+
+
+async def _audit(request: Request, session: Any, event: str, user: User, **details: Any) -> None:
+    await audit.record(
+        session,
+        event,
+        actor_type="user",
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        details=details,
+        source_address=source_address(request),
+        request_id=request_id(request),
+    )
+
+
+async def _overview(
+    request: Request,
+    settings: Settings,
+    store: Any,
+    account: Account,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    sessions = list(
+        await store.session.scalars(
+            select(SsoSession)
+            .where(SsoSession.user_id == account.user.id, SsoSession.ended_at.is_(None))
+            .order_by(SsoSession.auth_time.desc())
+        )
+    )
+    token, new_cookie = csrf.issue(request, settings.secret_key)
+    response = render(
+        request,
+        "account.html",
+        status_code=status_code,
+        title="Your account",
+        user=account.user,
+        sessions=sessions,
+        current=account.sso.id,
+        csrf_token=token,
+        notice=notice,
+        recovery_left=await mfa.remaining_recovery_codes(store.session, account.user),
+    )
+    csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
+    await store.session.commit()
+    return response
+
+
+@router.get("")
+async def overview(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    return await _overview(request, settings, store, account) if account else _to_login()
+
+
+def _password_form(
+    request: Request,
+    settings: Settings,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    errors = errors or {}
+    return form_page(
+        request,
+        settings,
+        title="Change your password",
+        action="/account/password",
+        submit="Change it",
+        status_code=status_code,
+        fields=[
+            Field(
+                "current",
+                "Current password",
+                "password",
+                "current-password",
+                errors=errors.get("current", []),
+            ),
+            Field(
+                "password",
+                "New password",
+                "password",
+                "new-password",
+                errors=errors.get("password", []),
+            ),
+            Field("confirm", "The new password again", "password", "new-password"),
+        ],
+    )
+
+
+@router.get("/password")
+async def password_form(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    return (
+        _password_form(request, settings)
+        if await _account(request, store, settings)
+        else _to_login()
+    )
+
+
+@router.post("/password")
+async def change_password(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    fields = await posted(request)
+    if account is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return _to_login()
+    ok, _ = await verify_password_async(fields.get("current", ""), account.user.password_hash)
+    if not ok:
+        return _password_form(
+            request, settings, {"current": ["The current password is not right."]}, 400
+        )
+    if fields.get("password") != fields.get("confirm"):
+        return _password_form(
+            request, settings, {"password": ["The two new passwords differ."]}, 400
+        )
+    try:
+        await accounts.set_password(
+            store.session, settings, account.user, fields.get("password", "")
+        )
+    except PolicyViolation as violation:
+        await store.session.rollback()
+        return _password_form(
+            request, settings, {"password": [v.message for v in violation.violations]}, 400
+        )
+    ended = await accounts.end_sessions(
+        store.session, account.user.id, "password_changed", keep=account.sso.id
+    )
+    await _audit(
+        request, store.session, "password.changed", account.user, other_sessions_ended=len(ended)
+    )
+    return await _overview(
+        request, settings, store, account, "Your password is changed; other sessions ended."
+    )
+
+
+@router.get("/profile")
+async def profile_form(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    if account is None:
+        return _to_login()
+    return form_page(
+        request,
+        settings,
+        title="Your name",
+        action="/account/profile",
+        submit="Save",
+        fields=[
+            Field(
+                "given_name", "Given name", autocomplete="given-name", value=account.user.given_name
+            ),
+            Field(
+                "family_name",
+                "Family name",
+                autocomplete="family-name",
+                value=account.user.family_name,
+            ),
+        ],
+    )
+
+
+@router.post("/profile")
+async def update_profile(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    fields = await posted(request)
+    if account is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return _to_login()
+    before = {"given_name": account.user.given_name, "family_name": account.user.family_name}
+    account.user.given_name = fields.get("given_name", "").strip()[:100]
+    account.user.family_name = fields.get("family_name", "").strip()[:100]
+    after = {"given_name": account.user.given_name, "family_name": account.user.family_name}
+    await _audit(
+        request, store.session, "profile.updated", account.user, before=before, after=after
+    )
+    return await _overview(request, settings, store, account, "Your name is saved.")
+
+
+@router.get("/email")
+async def email_form(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    if await _account(request, store, settings) is None:
+        return _to_login()
+    return _email_form(request, settings)
+
+
+def _email_form(
+    request: Request,
+    settings: Settings,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    errors = errors or {}
+    return form_page(
+        request,
+        settings,
+        title="Change your e-mail address",
+        action="/account/email",
+        submit="Send a confirmation link",
+        status_code=status_code,
+        intro="We send a link to the new address; the change happens when you open it.",
+        fields=[
+            Field("email", "New e-mail address", "email", "email", errors=errors.get("email", [])),
+            Field(
+                "current",
+                "Your password",
+                "password",
+                "current-password",
+                errors=errors.get("current", []),
+            ),
+        ],
+    )
+
+
+@router.post("/email")
+async def change_email(
+    request: Request, settings: SettingsDep, store: StoreDep, mailer: MailerDep
+) -> Response:
+    account = await _account(request, store, settings)
+    fields = await posted(request)
+    if account is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return _to_login()
+    address = fields.get("email", "").strip()
+    if "@" not in address or len(address) > 254:
+        return _email_form(
+            request, settings, {"email": ["Enter an e-mail address like name@example.org."]}, 400
+        )
+    ok, _ = await verify_password_async(fields.get("current", ""), account.user.password_hash)
+    if not ok:
+        return _email_form(request, settings, {"current": ["The password is not right."]}, 400)
+    token = await action_tokens.issue(
+        store.session, "email_change", account.user.id, settings.email_link_ttl, email=address
+    )
+    await _audit(request, store.session, "email.change_requested", account.user)
+    response = await _overview(
+        request, settings, store, account, f"We sent a confirmation link to {address}."
+    )
+    link = f"{settings.issuer.rstrip('/')}/confirm-email?token={token}"
+    await mailer.send(
+        address,
+        "Confirm your new TINpass e-mail address",
+        f"Open this link to use this address for TINpass account {account.user.username}:\n"
+        f"{link}\n",
+    )
+    await mailer.send(
+        account.user.email,
+        "Your TINpass e-mail address is being changed",
+        f"Someone signed in as {account.user.username} asked to move the account to another "
+        "address. If it was not you, reset your password and tell your administrator.",
+    )
+    return response
+
+
+@confirm_router.get("/confirm-email")
+async def confirm_email(request: Request, session: SessionDep, token: str = "") -> Response:
+    row = await action_tokens.use(session, "email_change", token)
+    user = await session.get(User, row.user_id) if row else None
+    address = str(row.data.get("email", "")) if row else ""
+    taken = (
+        await session.scalar(select(User.id).where(User.email_normalized == address.lower()))
+        if row
+        else None
+    )
+    if user is None or taken is not None:
+        await session.rollback()
+        message = (
+            "That address already belongs to an account."
+            if taken
+            else "This link expired or was used."
+        )
+        return render(
+            request,
+            "message.html",
+            status_code=400,
+            title="Not changed",
+            message=message,
+            error=True,
+        )
+    before = user.email
+    user.email, user.email_normalized = address, address.lower()
+    await audit.record(
+        session,
+        "email.changed",
+        actor_type="user",
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        details={"before": before, "after": address},
+        request_id=request_id(request),
+    )
+    await session.commit()
+    return render(
+        request,
+        "message.html",
+        title="E-mail address changed",
+        message=f"Your address is now {address}.",
+    )
+
+
+@router.post("/sessions/end-all")
+async def end_everywhere(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    fields = await posted(request)
+    if account is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return _to_login()
+    ended = await accounts.end_sessions(store.session, account.user.id, "signed_out_everywhere")
+    await _audit(
+        request, store.session, "sessions.ended_everywhere", account.user, sessions=len(ended)
+    )
+    await store.session.commit()
+    response = render(
+        request,
+        "message.html",
+        title="Signed out everywhere",
+        message=f"All {len(ended)} of your sessions are signed out.",
+        link="/login",
+        link_text="Sign in",
+    )
+    response.delete_cookie(SSO_COOKIE, path="/")
+    return response
+
+
+@router.get("/mfa")
+async def mfa_form(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    if account is None:
+        return _to_login()
+    secret = mfa.start_enrollment(settings, account.user)
+    await store.session.commit()
+    return _enroll(request, settings, account.user, secret)
+
+
+def _enroll(
+    request: Request, settings: Settings, user: User, secret: str, error: str | None = None
+) -> Response:
+    token, new_cookie = csrf.issue(request, settings.secret_key)
+    ticket = tickets.issue(request, settings.secret_key, "account-enroll", 600, uid=user.id)
+    response = render(
+        request,
+        "enroll.html",
+        status_code=400 if error else 200,
+        title="Two-step sign-in",
+        secret=secret,
+        qr=mfa.qr_data_uri(mfa.provisioning_uri(secret, user)),
+        csrf_token=token,
+        ticket=ticket,
+        authorization_request="",
+        action="/account/mfa",
+        error=error,
+    )
+    csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
+    return response
+
+
+@router.post("/mfa")
+async def confirm_mfa(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    fields = await posted(request)
+    if account is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return _to_login()
+    secret = mfa.secret_of(settings, account.user)
+    if secret is None or not mfa.confirm_enrollment(settings, account.user, fields.get("code", "")):
+        await store.session.commit()
+        return _enroll(
+            request,
+            settings,
+            account.user,
+            secret or "",
+            "That code is not right; try the current one.",
+        )
+    account.sso.amr, account.sso.acr = ["pwd", "otp"], mfa.ACR_MFA
+    account.sso.auth_time = datetime.now(UTC)
+    return await _show_codes(request, settings, store, account, "mfa.enrolled")
+
+
+@router.post("/recovery-codes")
+async def regenerate_codes(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    account = await _account(request, store, settings)
+    fields = await posted(request)
+    if (
+        account is None
+        or not account.user.mfa_enabled
+        or not csrf.valid(request, settings.secret_key, fields.get("csrf_token"))
+    ):
+        return _to_login()
+    return await _show_codes(request, settings, store, account, "recovery_codes.regenerated")
+
+
+async def _show_codes(
+    request: Request, settings: Settings, store: Any, account: Account, event: str
+) -> Response:
+    codes = await mfa.new_recovery_codes(store.session, account.user)
+    await _audit(request, store.session, event, account.user)
+    await store.session.commit()
+    token, new_cookie = csrf.issue(request, settings.secret_key)
+    response = render(
+        request,
+        "recovery.html",
+        title="Save your recovery codes",
+        codes=codes,
+        csrf_token=token,
+        ticket="",
+        authorization_request="",
+        action="/account/done",
+    )
+    csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
+    return response
+
+
+@router.post("/done")
+async def done(request: Request) -> Response:
+    return RedirectResponse("/account", status_code=303)
