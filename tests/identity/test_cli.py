@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio.to_thread
@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import cli
-from identity.models import AuditEvent, Client, Membership, SigningKey, User
+from identity.models import AuditEvent, Client, Membership, Organization, SigningKey, User
+from identity.password_policy import policy_for
 from identity.security import verify_password
 
 
@@ -167,3 +168,42 @@ async def test_audit_verify_and_export(
         await session.commit()
     assert await run("audit", "verify") == 1
     assert "BROKEN at event 1" in capsys.readouterr().err
+
+
+async def test_unlock_suspend_and_organization_security(
+    sessions: async_sessionmaker[AsyncSession], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert await run("seed-demo", "--data-dir", str(tmp_path)) == 0
+    async with sessions() as session:
+        await session.execute(
+            update(User)
+            .where(User.username == "sam.biller")
+            .values(locked_until=datetime.now(UTC) + timedelta(hours=1))
+        )
+        await session.commit()
+        harbor = await session.scalar(
+            select(Organization.id).where(Organization.name == "Harbor Billing Services")
+        )
+    assert await run("unlock", "SAM.BILLER") == 0
+    assert await run("suspend", "hana.harb") == 0
+    assert (
+        await run(
+            "set-org-security",
+            str(harbor),
+            "--password-policy",
+            "payer-classic",
+            "--require-mfa",
+            "yes",
+        )
+        == 0
+    )
+    assert await run("unlock", "nobody") == 2
+    async with sessions() as session:
+        sam = await session.scalar(select(User).where(User.username == "sam.biller"))
+        hana = await session.scalar(select(User).where(User.username == "hana.harb"))
+        org = await session.get(Organization, harbor)
+        policy = await policy_for(session, hana.id if hana else None, "nist")
+    assert sam is not None and sam.locked_until is None
+    assert hana is not None and hana.status == "suspended"
+    assert org is not None and org.mfa_required and policy.name == "payer-classic"
+    assert "no user 'nobody'" in capsys.readouterr().err

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity import admin_ops, audit
+from identity import accounts, admin_ops, audit
 from identity.db import create_engine, migrate, session_factory
 from identity.keys import rotate_keys
-from identity.models import SigningKey
+from identity.models import Organization, SigningKey, User
 from identity.seed import seed_demo
 from identity.settings import Settings
 
@@ -86,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--alg", choices=["RS256", "ES256"])
     commands.add_parser("list-keys", help="list signing keys and their state")
+    unlock = commands.add_parser("unlock", help="unlock an account locked after failed sign-ins")
+    unlock.add_argument("username")
+    suspend = commands.add_parser("suspend", help="suspend an account: its sessions end at once")
+    suspend.add_argument("username")
+    policy = commands.add_parser(
+        "set-org-security", help="an organization's password policy and MFA rule"
+    )
+    policy.add_argument("org_id")
+    policy.add_argument("--password-policy", choices=["nist", "payer-classic", "default"])
+    policy.add_argument("--require-mfa", choices=["yes", "no"])
     audit_parser = commands.add_parser(
         "audit", help="verify or export the tamper-evident audit trail"
     )
@@ -185,6 +195,58 @@ async def _audit(session: AsyncSession, settings: Settings, args: argparse.Names
     return f"wrote {len(lines) - (args.format == 'csv')} events to {args.output}"
 
 
+async def _user(session: AsyncSession, username: str) -> User:
+    user = await session.scalar(select(User).where(User.username_normalized == username.casefold()))
+    if user is None:
+        raise ValueError(f"there is no user {username!r}")
+    return user
+
+
+async def _unlock(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
+    await accounts.unlock(session, await _user(session, args.username), "operator", "cli")
+    return f"{args.username} is unlocked"
+
+
+async def _suspend(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
+    user = await _user(session, args.username)
+    user.status = "suspended"
+    ended = await accounts.end_sessions(session, user.id, "suspended")
+    await audit.record(
+        session,
+        "user.suspended",
+        actor_type="operator",
+        actor_id="cli",
+        target_type="user",
+        target_id=user.id,
+        details={"sessions_ended": len(ended)},
+    )
+    return f"{args.username} is suspended; {len(ended)} sessions ended"
+
+
+async def _org_security(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
+    org = await session.get(Organization, args.org_id)
+    if org is None:
+        raise ValueError(f"there is no organization {args.org_id}")
+    before = {"password_policy": org.password_policy, "mfa_required": org.mfa_required}
+    if args.password_policy:
+        org.password_policy = None if args.password_policy == "default" else args.password_policy
+    if args.require_mfa:
+        org.mfa_required = args.require_mfa == "yes"
+    after = {"password_policy": org.password_policy, "mfa_required": org.mfa_required}
+    await audit.record(
+        session,
+        "organization.security_changed",
+        actor_type="operator",
+        actor_id="cli",
+        organization_id=org.id,
+        target_type="organization",
+        target_id=org.id,
+        details={"before": before, "after": after},
+    )
+    policy = org.password_policy or "deployment default"
+    return f"{org.name}: password policy {policy}, MFA required {org.mfa_required}"
+
+
 COMMANDS: dict[str, Command] = {
     "create-org": lambda s, _, a: _describe(
         admin_ops.create_organization(s, a.name, a.parent), "organization"
@@ -203,6 +265,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "list-keys": _list_keys,
     "audit": _audit,
+    "unlock": _unlock,
+    "suspend": _suspend,
+    "set-org-security": _org_security,
 }
 
 

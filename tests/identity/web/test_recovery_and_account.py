@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select, update
 
 from identity import mfa
-from identity.models import ActionToken, AuditEvent, User
+from identity.models import ActionToken, AuditEvent, Organization, User
+from identity.security import hash_password
 from tests.identity.harness import (
     PASSWORD,
     PORTAL,
@@ -242,3 +243,34 @@ async def test_self_service_mfa_and_regenerated_recovery_codes(
         assert not await mfa.use_recovery_code(session, user, first[0]), "old codes are replaced"
         assert await mfa.use_recovery_code(session, user, second[0])
         await session.rollback()
+
+
+async def test_an_organizations_policy_overrides_the_deployments(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, _ = mailing
+    async with identity.session() as session:
+        await session.execute(
+            update(Organization)
+            .where(Organization.name == "Harbor Billing Services")
+            .values(password_policy="payer-classic")
+        )
+        await session.execute(
+            update(User)
+            .where(User.username == "hana.harb")
+            .values(password_hash=hash_password(PASSWORD), locked_until=None, failed_logins=0)
+        )
+        await session.commit()
+    async with identity.client() as browser:
+        await signed_in(identity, browser, "hana.harb", PASSWORD)
+        form = await browser.get("/account/password")
+        spaced = await post_form(
+            browser, form, current=PASSWORD, password="Has spaces 1", confirm="Has spaces 1"
+        )
+        assert "may not contain spaces" in spaced.text, "payer-classic forbids spaces"
+        short = await post_form(
+            browser, spaced, current=PASSWORD, password="Short.1x", confirm="Short.1x"
+        )
+    assert short.status_code == 200 and "password is changed" in short.text, (
+        "8 characters pass payer-classic"
+    )
