@@ -28,6 +28,7 @@ class Plan:
     eligibility: httpx.AsyncClient
     claims: httpx.AsyncClient
     sessions: async_sessionmaker[AsyncSession]
+    database_url: str
 
     def auth(self, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.mint(**claims)}"}
@@ -69,4 +70,5 @@ async def plan(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plan]:
             await _serve(stack, eligibility.create_app, settings, verifier),
             await _serve(stack, claims.create_app, settings, verifier),
             sessions,
+            url,
         )

@@ -15,11 +15,9 @@ reordered event.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +25,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.models import AuditChainHead, AuditEvent
+from policy.audit import GENESIS, ChainVerifier, Verification, chain_hash
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "Verification", "export", "record", "verify"]
+
 FIELDS = (
     "event",
     "actor_type",
@@ -44,18 +44,18 @@ FIELDS = (
 EXPORT_FIELDS = ("seq", "occurred_at", *FIELDS, "details", "prev_hash", "hash")
 
 
-def event_hash(row: AuditEvent, seq: int, prev_hash: str) -> str:
+def event_content(row: AuditEvent, seq: int) -> dict[str, Any]:
     content: dict[str, Any] = {name: getattr(row, name) for name in FIELDS}
     content.update(
         seq=seq,
         occurred_at=row.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
         details=row.details or {},
-        prev_hash=prev_hash,
     )
-    canonical = json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return content
+
+
+def event_hash(row: AuditEvent, seq: int, prev_hash: str) -> str:
+    return chain_hash(prev_hash, event_content(row, seq))
 
 
 async def record(
@@ -116,44 +116,14 @@ async def _next_link(session: AsyncSession) -> tuple[int, str]:
     return int(seq), str(last_hash)
 
 
-@dataclass(frozen=True)
-class Verification:
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
-
-    def describe(self) -> str:
-        if self.ok:
-            return f"audit trail intact: {self.checked} events verified"
-        return f"audit trail BROKEN at event {self.first_bad_seq}: {self.problem}"
-
-
 async def verify(session: AsyncSession) -> Verification:
-    expected, prev = 1, GENESIS
+    verifier = ChainVerifier()
     rows = await session.stream_scalars(select(AuditEvent).order_by(AuditEvent.seq))
     async for row in rows:
-        if row.seq != expected:
-            return Verification(
-                False, expected - 1, expected, f"event {expected} is missing (removed or reordered)"
-            )
-        if row.prev_hash != prev:
-            return Verification(
-                False,
-                expected - 1,
-                row.seq,
-                "it does not follow the event before it (removed or reordered)",
-            )
-        if event_hash(row, row.seq, row.prev_hash) != row.hash:
-            return Verification(False, expected - 1, row.seq, "its content was altered")
-        expected, prev = expected + 1, row.hash
+        if not verifier.feed(row.seq, row.prev_hash, row.hash, event_content(row, row.seq)):
+            break
     head = await session.get(AuditChainHead, 1)
-    if head is None or head.seq != expected - 1 or head.last_hash != prev:
-        last = head.seq if head else expected
-        return Verification(
-            False, expected - 1, expected, f"events {expected} to {last} were removed from the end"
-        )
-    return Verification(True, expected - 1)
+    return verifier.finish(head.seq if head else None, head.last_hash if head else None)
 
 
 async def export(

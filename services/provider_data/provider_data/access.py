@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from policy import Decision, Principal, Resource, decide
-from provider_data.models import AccessEvent, ProviderRecord
+from policy.audit import AccessRecord
+from provider_data import audit
+from provider_data.models import ProviderRecord
 from provider_data.problems import Problem
 
 
@@ -32,7 +34,7 @@ async def providers_in_effect(
     return list(await session.scalars(query))
 
 
-def record(
+async def record(
     session: AsyncSession,
     request: Request,
     principal: Principal,
@@ -41,19 +43,15 @@ def record(
     member_id: str | None = None,
     tax_id: str | None = None,
 ) -> None:
-    session.add(
-        AccessEvent(
-            subject=principal.subject,
-            client_id=principal.client_id,
-            org_id=principal.org_id,
-            action=decision.action,
-            member_id=member_id,
-            tax_id=tax_id or (min(decision.matched_tax_ids) if decision.matched_tax_ids else None),
-            allowed=decision.allowed,
-            reason=decision.reason,
-            request_id=request.headers.get("x-request-id"),
-        )
+    """Write the access to the chained trail, in the request's transaction."""
+    access = AccessRecord.of(
+        principal,
+        decision,
+        member_id=member_id,
+        tax_id=tax_id,
+        request_id=request.headers.get("x-request-id"),
     )
+    await audit.record(session, access)
 
 
 async def authorize_plan(
@@ -63,7 +61,7 @@ async def authorize_plan(
     records = await providers_in_effect(session, principal.tax_ids, on)
     decision = decide(principal, action, Resource.plan(r.tin for r in records))
     if not decision.allowed:
-        record(session, request, principal, decision)
+        await record(session, request, principal, decision)
         await session.commit()
         raise refusal(decision)
     return decision, [r for r in records if r.tin in decision.matched_tax_ids]

@@ -101,7 +101,7 @@ async def list_claims(
     if service_date_to:
         query = query.where(Claim.service_date <= service_date_to)
     claims = [_out(c) for c in await session.scalars(query)]
-    access.record(session, request, principal, decision, member_id=member_id)
+    await access.record(session, request, principal, decision, member_id=member_id)
     await session.commit()
     return ClaimList(claims=claims, count=len(claims))
 
@@ -118,7 +118,7 @@ async def get_claim(
     if claim is None:
         raise not_found("claim")
     decision = decide(principal, "claim.read", Resource.claim(claim.billing_tin))
-    access.record(
+    await access.record(
         session,
         request,
         principal,

@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from policy.audit import Verification
+from provider_data import audit
 from provider_data.db import create_engine, migrate, session_factory
 from provider_data.seed import seed_demo
 from provider_data.settings import Settings
@@ -23,6 +25,15 @@ async def _seed(settings: Settings) -> bool:
         await engine.dispose()
 
 
+async def _verify(settings: Settings) -> Verification:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await audit.verify(session)
+    finally:
+        await engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="provider-data", description="Operate a plan's provider data."
@@ -30,11 +41,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     commands.add_parser("seed-demo", help="create the demo plan's data (idempotent)")
+    audit_parser = commands.add_parser(
+        "audit", help="the tamper-evident trail of access to patient data"
+    )
+    audit_commands = audit_parser.add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    audit_commands.add_parser(
+        "verify", help="walk the hash chain; name the first altered, removed or reordered event"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "migrate":
         migrate(settings.database_url)
         print("database is up to date")
+    elif args.command == "audit":
+        result = asyncio.run(_verify(settings))
+        print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
+        return 0 if result.ok else 1
     else:
         created = asyncio.run(_seed(settings))
         print("demo plan data created" if created else "demo plan data already present")

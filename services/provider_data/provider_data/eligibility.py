@@ -97,7 +97,7 @@ async def inquire(
         .where(Member.member_id == inquiry.member_id.upper())
     )
     answer = _answer(member, inquiry, on, matched)
-    access.record(
+    await access.record(
         session, request, principal, decision, member_id=inquiry.member_id, tax_id=matched.tin
     )
     await session.commit()

@@ -101,3 +101,16 @@ class AccessEvent(Base):
     allowed: Mapped[bool] = mapped_column()
     reason: Mapped[str] = mapped_column(String(60))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessChainHead(Base):
+    """The one row that orders the access trail: writers serialize on it."""
+
+    __tablename__ = "access_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
