@@ -67,6 +67,7 @@ class Stack:
             DATABASE_URL=self.identity_db if name == "identity" else self.plan_db,
             GATEWAY_ELIGIBILITY_URL=self.url("eligibility"),
             GATEWAY_CLAIMS_URL=self.url("claims"),
+            IDENTITY_OUTBOX_DIR=str(self.data_dir / "outbox"),
         )
         env.update(self.extra_env)
         return env
