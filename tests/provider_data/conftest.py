@@ -34,15 +34,22 @@ class Plan:
         return {"Authorization": f"Bearer {self.issuer.mint(**claims)}"}
 
 
-async def _serve(
+def plan_settings(url: str) -> Settings:
+    return Settings(environment="test", database_url=url, issuer=ISSUER, audience=AUDIENCE)
+
+
+async def serve(
     stack: AsyncExitStack,
     factory: Callable[..., FastAPI],
     settings: Settings,
     verifier: TokenVerifier,
+    *,
+    raise_app_exceptions: bool = True,
 ) -> httpx.AsyncClient:
+    """The app with its lifespan running, reached over ASGI until the stack closes."""
     app = factory(settings, verifier=verifier)
     await stack.enter_async_context(app.router.lifespan_context(app))
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     return await stack.enter_async_context(
         httpx.AsyncClient(transport=transport, base_url="http://plan.test")
     )
@@ -62,13 +69,13 @@ async def plan(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plan]:
         async with sessions() as session:
             await seed_demo(session)
             await session.commit()
-        settings = Settings(environment="test", database_url=url, issuer=ISSUER, audience=AUDIENCE)
+        settings = plan_settings(url)
         jwks_client = await stack.enter_async_context(issuer.http_client())
         verifier = TokenVerifier(ISSUER, AUDIENCE, JWKS_URI, http_client=jwks_client)
         yield Plan(
             issuer,
-            await _serve(stack, eligibility.create_app, settings, verifier),
-            await _serve(stack, claims.create_app, settings, verifier),
+            await serve(stack, eligibility.create_app, settings, verifier),
+            await serve(stack, claims.create_app, settings, verifier),
             sessions,
             url,
         )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import anyio
 import anyio.to_thread
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -13,18 +13,23 @@ from provider_data.models import AccessEvent
 from tests.provider_data.conftest import Plan
 
 
+async def events_of(plan: Plan, subject: str) -> list[AccessEvent]:
+    async with plan.sessions() as session:
+        query = select(AccessEvent).where(AccessEvent.subject == subject).order_by(AccessEvent.seq)
+        return list(await session.scalars(query))
+
+
 async def test_accesses_form_a_verifiable_chain_and_edits_are_named(
-    plan: Plan, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    plan: Plan, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     headers = plan.auth(sub="chain-check", tax_ids=["123456789"])
     for _ in range(3):
-        await plan.claims.get("/claims/v1/claims", headers=headers)
+        await plan.claims.get("/claims/v1/claims?member_id=M1000101", headers=headers)
     async with plan.sessions() as session:
         assert (await audit.verify(session)).ok
-        rows = list(
-            await session.scalars(select(AccessEvent).where(AccessEvent.subject == "chain-check"))
-        )
-        assert len(rows) == 3 and all(len(r.hash) == 64 for r in rows)
+    rows = await events_of(plan, "chain-check")
+    assert len(rows) == 3 and all(len(r.hash) == 64 for r in rows)
+    async with plan.sessions() as session:
         await session.execute(
             update(AccessEvent).where(AccessEvent.id == rows[1].id).values(allowed=False)
         )
@@ -41,3 +46,57 @@ async def test_accesses_form_a_verifiable_chain_and_edits_are_named(
         )
         await session.commit()
     assert await anyio.to_thread.run_sync(cli.main, ["audit", "verify"]) == 0
+    assert "audit trail intact" in capsys.readouterr().out
+
+
+async def test_concurrent_accesses_never_fork_the_chain(plan: Plan) -> None:
+    headers = plan.auth(sub="crowd", tax_ids=["123456789"])
+    answers: list[httpx.Response] = []
+
+    async def ask(member_id: str) -> None:
+        answers.append(
+            await plan.claims.get(
+                "/claims/v1/claims", params={"member_id": member_id}, headers=headers
+            )
+        )
+
+    async with anyio.create_task_group() as group:
+        for index in range(12):
+            group.start_soon(ask, "M1000101" if index % 2 else "M1000201")
+    assert [a.status_code for a in answers] == [200] * 12
+    rows = await events_of(plan, "crowd")
+    assert len(rows) == 12
+    async with plan.sessions() as session:
+        assert (await audit.verify(session)).ok
+
+
+async def test_a_claim_list_records_each_member_and_tin_it_disclosed(plan: Plan) -> None:
+    await plan.claims.get(
+        "/claims/v1/claims",
+        params={"limit": 100},
+        headers=plan.auth(sub="lister", tax_ids=["123456789", "987654321"]),
+    )
+    await plan.claims.get(
+        "/claims/v1/claims",
+        params={"member_id": "m9999999"},
+        headers=plan.auth(sub="lister", tax_ids=["123456789"]),
+    )
+    rows = await events_of(plan, "lister")
+    assert [(r.action, r.allowed, r.member_id, r.tax_id) for r in rows] == [
+        ("claims.read", True, "M1000101", "123456789"),
+        ("claims.read", True, "M1000101", "987654321"),
+        ("claims.read", True, "M1000201", "123456789"),
+        ("claims.read", True, "M1000201", "987654321"),
+        ("claims.read", True, "M9999999", "123456789"),
+    ]
+    assert len({r.request_id for r in rows}) == 2 and all(r.request_id for r in rows)
+
+
+async def test_the_request_id_is_the_events(plan: Plan) -> None:
+    response = await plan.claims.get(
+        "/claims/v1/claims",
+        params={"member_id": "M1000101"},
+        headers={**plan.auth(sub="traced"), "X-Request-ID": "req-7f3a"},
+    )
+    assert response.headers["x-request-id"] == "req-7f3a"
+    assert [r.request_id for r in await events_of(plan, "traced")] == ["req-7f3a"]

@@ -6,6 +6,7 @@ written as an AccessEvent in the request's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import or_, select
@@ -14,6 +15,7 @@ from starlette.requests import Request
 
 from policy import Decision, Principal, Resource, decide
 from policy.audit import AccessRecord
+from policy.rfc6750 import www_authenticate
 from provider_data import audit
 from provider_data.models import ProviderRecord
 from provider_data.problems import Problem
@@ -49,9 +51,29 @@ async def record(
         decision,
         member_id=member_id,
         tax_id=tax_id,
-        request_id=request.headers.get("x-request-id"),
+        request_id=getattr(request.state, "request_id", None),
     )
     await audit.record(session, access)
+
+
+async def record_disclosures(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    decision: Decision,
+    shown: Iterable[tuple[str, str]],
+    *,
+    member_filter: str | None = None,
+) -> None:
+    """One event per member and billing TIN whose data an answer disclosed.
+
+    An answer that disclosed nothing is still one event, with the member asked about.
+    """
+    pairs = sorted(set(shown))
+    if not pairs:
+        await record(session, request, principal, decision, member_id=member_filter)
+    for member_id, tax_id in pairs:
+        await record(session, request, principal, decision, member_id=member_id, tax_id=tax_id)
 
 
 async def authorize_plan(
@@ -68,5 +90,11 @@ async def authorize_plan(
 
 
 def refusal(decision: Decision) -> Problem:
+    """The 403 problem for a denied decision; RFC 6750's challenge when a scope is missing."""
     slug = decision.reason.replace("_", "-")
-    return Problem(403, "Access denied", decision.explanation, slug, reason=decision.reason)
+    failure = Problem(403, "Access denied", decision.explanation, slug, reason=decision.reason)
+    if decision.reason == "insufficient_scope":
+        failure.headers["WWW-Authenticate"] = www_authenticate(
+            "insufficient_scope", "the access token lacks the scope this request needs"
+        )
+    return failure

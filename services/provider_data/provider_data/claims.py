@@ -92,8 +92,9 @@ async def list_claims(
         .order_by(Claim.service_date.desc(), Claim.claim_number)
         .limit(limit)
     )
-    if member_id:
-        query = query.where(Member.member_id == member_id.upper())
+    member = member_id.strip().upper() if member_id else None
+    if member:
+        query = query.where(Member.member_id == member)
     if status:
         query = query.where(Claim.status == status)
     if service_date_from:
@@ -101,7 +102,10 @@ async def list_claims(
     if service_date_to:
         query = query.where(Claim.service_date <= service_date_to)
     claims = [_out(c) for c in await session.scalars(query)]
-    await access.record(session, request, principal, decision, member_id=member_id)
+    shown = ((c.member_id, c.billing_tin) for c in claims)
+    await access.record_disclosures(
+        session, request, principal, decision, shown, member_filter=member
+    )
     await session.commit()
     return ClaimList(claims=claims, count=len(claims))
 

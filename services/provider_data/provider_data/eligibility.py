@@ -91,14 +91,13 @@ async def inquire(
         session, request, principal, "eligibility.read", on
     )
     matched = ProviderOut(npi=providers[0].npi, tin=providers[0].tin, name=providers[0].name)
+    member_id = inquiry.member_id.strip().upper()
     member = await session.scalar(
-        select(Member)
-        .options(selectinload(Member.coverages))
-        .where(Member.member_id == inquiry.member_id.upper())
+        select(Member).options(selectinload(Member.coverages)).where(Member.member_id == member_id)
     )
     answer = _answer(member, inquiry, on, matched)
     await access.record(
-        session, request, principal, decision, member_id=inquiry.member_id, tax_id=matched.tin
+        session, request, principal, decision, member_id=member_id, tax_id=matched.tin
     )
     await session.commit()
     return answer

@@ -5,10 +5,26 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Money = Numeric(12, 2)
+CLAIM_STATUSES = ("received", "pended", "paid", "denied")
+NETWORK_STATUSES = ("in_network", "out_of_network")
+
+
+def one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
 
 
 def utcnow() -> datetime:
@@ -21,6 +37,9 @@ class Base(DeclarativeBase):
 
 class ProviderRecord(Base):
     __tablename__ = "provider_records"
+    __table_args__ = (
+        one_of("network_status", NETWORK_STATUSES, "ck_provider_records_network_status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     npi: Mapped[str] = mapped_column(String(10), unique=True)
@@ -65,6 +84,7 @@ class Coverage(Base):
 
 class Claim(Base):
     __tablename__ = "claims"
+    __table_args__ = (one_of("status", CLAIM_STATUSES, "ck_claims_status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     claim_number: Mapped[str] = mapped_column(String(30), unique=True)

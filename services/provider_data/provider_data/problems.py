@@ -63,12 +63,26 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return _response(422, body)
 
 
+def _routing_problem(request: Request, exc: StarletteHTTPException) -> Problem:
+    if exc.status_code == 404:
+        detail = (
+            f"There is no endpoint at {request.url.path}. "
+            "Check the path against the API description at /docs."
+        )
+        return Problem(404, "No such endpoint", detail, "no-such-endpoint")
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("allow", "")
+        detail = f"{request.method} is not accepted here; use {allowed or 'another method'}."
+        return Problem(405, "Method not allowed", detail, "method-not-allowed")
+    detail = str(exc.detail)
+    return Problem(exc.status_code, "Request failed", detail, f"http-{exc.status_code}")
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not found", 405: "Method not allowed"}
-    title = titles.get(exc.status_code, "Request failed")
-    body = problem(exc.status_code, title, str(exc.detail), type_slug=f"http-{exc.status_code}")
-    return _response(exc.status_code, body)
+    failure = _routing_problem(request, exc)
+    body = problem(failure.status, failure.title, failure.detail, type_slug=failure.type_slug)
+    return _response(failure.status, body, dict(exc.headers or {}))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -21,7 +21,6 @@ class Settings(BaseSettings):
     jwks_uri: str = Field(default="", validation_alias="TINPASS_JWKS_URI")
     audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
     plan_name: str = Field(default="Cascade Health Plan", validation_alias="PLAN_NAME")
-    max_page_size: int = 100
 
     @model_validator(mode="after")
     def _derive_jwks_uri(self) -> Settings:
