@@ -71,7 +71,8 @@ def _routing_problem(request: Request, exc: StarletteHTTPException) -> Problem:
         )
         return Problem(404, "No such endpoint", detail, "no-such-endpoint")
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("allow", "")
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        allowed = headers.get("allow", "")
         detail = f"{request.method} is not accepted here; use {allowed or 'another method'}."
         return Problem(405, "Method not allowed", detail, "method-not-allowed")
     detail = str(exc.detail)

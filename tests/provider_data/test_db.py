@@ -1,0 +1,138 @@
+"""The schema: made only by the Alembic migrations, on an empty database of either kind."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from provider_data.db import VERSION_TABLE, create_engine, migrate, session_factory
+from provider_data.models import Base, Claim, Coverage, Member, ProviderRecord
+from tests.support.databases import fresh_database
+
+TABLES = {
+    "provider_records",
+    "members",
+    "coverages",
+    "claims",
+    "access_events",
+    "access_chain_head",
+    VERSION_TABLE,
+}
+
+
+def _schema(connection: Connection) -> tuple[set[str], list[Any]]:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return set(inspect(connection).get_table_names()), compare_metadata(context, Base.metadata)
+
+
+async def test_migrations_make_the_models_schema_on_an_empty_database(tmp_path: Path) -> None:
+    async with fresh_database("planschema", tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                assert await connection.run_sync(lambda c: inspect(c).get_table_names()) == []
+            await anyio.to_thread.run_sync(migrate, url)
+            await anyio.to_thread.run_sync(migrate, url)
+            async with engine.connect() as connection:
+                tables, differences = await connection.run_sync(_schema)
+                versions = (await connection.execute(text(f"SELECT * FROM {VERSION_TABLE}"))).all()
+                head = (await connection.execute(text("SELECT * FROM access_chain_head"))).all()
+        finally:
+            await engine.dispose()
+    assert tables == TABLES
+    assert differences == [], "the models and the migrations disagree"
+    assert [tuple(v) for v in versions] == [("0003",)]
+    assert [tuple(h) for h in head] == [(1, 0, "0" * 64)]
+
+
+def _claim(member: Member, status: str) -> Claim:
+    zero = Decimal("0.00")
+    return Claim(
+        claim_number=f"C-TEST-{status}",
+        member=member,
+        billing_tin="123456789",
+        billing_npi="1234567893",
+        service_date=date(2026, 1, 5),
+        received_date=date(2026, 1, 9),
+        status=status,
+        billed_amount=Decimal("100.00"),
+        allowed_amount=zero,
+        paid_amount=zero,
+        patient_responsibility=zero,
+    )
+
+
+def _coverage(member_pk: int) -> Coverage:
+    money = Decimal("1.00")
+    return Coverage(
+        member_id=member_pk,
+        plan_name="Cascade Health Plan",
+        product="PPO",
+        effective_date=date(2026, 1, 1),
+        copay_office_visit=money,
+        deductible_individual=money,
+        deductible_met=money,
+        out_of_pocket_max=money,
+        out_of_pocket_met=money,
+    )
+
+
+def _member(member_id: str) -> Member:
+    return Member(
+        member_id=member_id, first_name="Ada", last_name="Ng", date_of_birth=date(1990, 1, 1)
+    )
+
+
+def _refused_rows() -> dict[str, list[Any]]:
+    provider = ProviderRecord(
+        npi="1234567893", tin="123456789", name="X", effective_from=date(2020, 1, 1)
+    )
+    provider.network_status = "somewhere"
+    member = _member("M7")
+    return {
+        "coverage of no member": [_coverage(424242)],
+        "claim status outside the set": [member, _claim(member, "lost")],
+        "network status outside the set": [provider],
+    }
+
+
+async def test_the_database_keeps_references_and_value_sets(tmp_path: Path) -> None:
+    async with fresh_database("planrules", tmp_path) as url:
+        await anyio.to_thread.run_sync(migrate, url)
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        try:
+            for rows in _refused_rows().values():
+                async with sessions() as session:
+                    session.add_all(rows)
+                    with pytest.raises(IntegrityError):
+                        await session.commit()
+            async with sessions() as session:
+                session.add(_claim(_member("M8"), "paid"))
+                await session.commit()
+                stored = list(await session.scalars(select(Claim.status)))
+        finally:
+            await engine.dispose()
+    assert stored == ["paid"]
+
+
+async def test_a_sqlite_database_gets_its_folder(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "plan.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await anyio.to_thread.run_sync(migrate, url)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert path.is_file() and keys == 1

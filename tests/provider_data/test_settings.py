@@ -1,0 +1,46 @@
+"""Settings come from the environment variables named in docs/architecture.md."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from provider_data.settings import Settings
+
+VARIABLES = ("DATABASE_URL", "TINPASS_ISSUER", "TINPASS_JWKS_URI", "TINPASS_AUDIENCE", "PLAN_NAME")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (*VARIABLES, "PROVIDER_DATA_ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_defaults(clean_env: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert settings.environment == "development"
+    assert settings.database_url == "sqlite+aiosqlite:///data/plan.db"
+    assert settings.issuer == "http://127.0.0.1:8000"
+    assert settings.jwks_uri == "http://127.0.0.1:8000/.well-known/jwks.json"
+    assert (settings.audience, settings.plan_name) == ("provider-data", "Cascade Health Plan")
+
+
+def test_environment_variables(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DATABASE_URL", "postgresql+asyncpg://plan@db/plan")
+    clean_env.setenv("TINPASS_ISSUER", "https://id.example.org/")
+    clean_env.setenv("TINPASS_AUDIENCE", "cascade-api")
+    clean_env.setenv("PLAN_NAME", "Harbor Health")
+    clean_env.setenv("PROVIDER_DATA_ENVIRONMENT", "production")
+    settings = Settings()
+    assert settings.database_url == "postgresql+asyncpg://plan@db/plan"
+    assert settings.jwks_uri == "https://id.example.org/.well-known/jwks.json"
+    assert (settings.audience, settings.plan_name) == ("cascade-api", "Harbor Health")
+    clean_env.setenv("TINPASS_JWKS_URI", "https://keys.example.org/jwks")
+    assert Settings().jwks_uri == "https://keys.example.org/jwks"
+
+
+def test_production_needs_an_https_issuer(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("PROVIDER_DATA_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="https"):
+        Settings()
