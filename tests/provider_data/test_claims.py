@@ -115,3 +115,21 @@ async def test_health(plan: Plan) -> None:
     assert (await plan.claims.get("/healthz")).json() == {"status": "ok"}
     ready = await plan.claims.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "jwks": "ok"}
+
+
+async def test_reading_an_own_claim_is_audited_as_allowed(plan: Plan) -> None:
+    found = await numbers_by_tin(plan)
+    number = found["987654321"][0]
+    response = await plan.claims.get(
+        f"/claims/v1/claims/{number}", headers=plan.auth(sub="reader", tax_ids=["987654321"])
+    )
+    async with plan.sessions() as session:
+        event = await session.scalar(select(AccessEvent).where(AccessEvent.subject == "reader"))
+    assert event is not None
+    assert (event.action, event.allowed, event.reason, event.tax_id, event.member_id) == (
+        "claim.read",
+        True,
+        "allowed",
+        "987654321",
+        response.json()["member_id"],
+    )

@@ -136,3 +136,13 @@ async def test_every_inquiry_is_an_access_event(plan: Plan) -> None:
         ("eligibility.read", True, "allowed", "987654321", "M1000101"),
         ("eligibility.read", False, "no_matching_provider_record", None, None),
     ]
+
+
+async def test_a_provider_record_must_be_in_effect_on_the_date_of_service(plan: Plan) -> None:
+    before_contract = await plan.eligibility.post(
+        "/eligibility/v1/inquiries",
+        json={**ACTIVE, "date_of_service": "2019-12-31"},
+        headers=plan.auth(),
+    )
+    assert before_contract.status_code == 403
+    assert before_contract.json()["reason"] == "no_matching_provider_record"

@@ -41,3 +41,11 @@ async def test_cli_migrates_and_seeds_idempotently(
     assert {p.tin for p in providers} == {"123456789", "987654321", "444444444"}
     assert all(npi.is_valid(p.npi) for p in providers)
     assert claims == 24
+
+
+def test_help_names_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    assert exit_.value.code == 0
+    usage = capsys.readouterr().out
+    assert all(command in usage for command in ("migrate", "seed-demo", "audit"))
