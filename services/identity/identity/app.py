@@ -16,6 +16,9 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from identity.admin import api as admin_api
+from identity.admin import problems as admin_problems
+from identity.admin.problems import AdminProblem
 from identity.backchannel_logout import Sender
 from identity.db import create_engine, session_factory
 from identity.keys import KeyStore, ensure_keys
@@ -69,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recovery.router)
     app.include_router(account.router)
     app.include_router(account.confirm_router)
+    app.include_router(admin_api.router)
+    app.include_router(admin_api.public)
+    app.add_exception_handler(AdminProblem, admin_problems.handle)
 
     app.middleware("http")(security_headers(settings.secure_cookies))
 

@@ -127,6 +127,7 @@ class User(Base):
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column()
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @property
     def mfa_enabled(self) -> bool:
@@ -354,3 +355,26 @@ class BackchannelDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
     failed_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Nomination(Base):
+    """An administrator's invitation to a subscriber: a single-use link that expires."""
+
+    __tablename__ = "nominations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    given_name: Mapped[str] = mapped_column(String(100), default="")
+    family_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(32), default="subscriber")
+    plan_roles: Mapped[list[str]] = mapped_column(default=list)
+    tax_ids: Mapped[list[str]] = mapped_column(default=list)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    accepted_at: Mapped[datetime | None] = mapped_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column()

@@ -143,6 +143,18 @@ async def _clients(
         auth_method="none",
         redirect_uris=["http://127.0.0.1:8765/callback"],
     )
+    console = settings.issuer.rstrip("/") + "/console/callback"
+    await admin_ops.create_client(
+        session,
+        settings,
+        "tinpass-console",
+        "TINpass administration",
+        kind="public",
+        grant_types=["authorization_code"],
+        scope="openid profile tinpass:admin",
+        auth_method="none",
+        redirect_uris=[console, "http://127.0.0.1:8766/callback"],
+    )
     key = RSAKey.generate_key(2048, parameters={"alg": "RS256", "use": "sig"}, private=True)
     private: dict[str, Any] = {**key.as_dict(private=True), "kid": key.thumbprint()}
     public = {k: v for k, v in private.items() if k not in {"d", "p", "q", "dp", "dq", "qi"}}

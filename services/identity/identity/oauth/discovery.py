@@ -7,7 +7,15 @@ from typing import Any
 from identity.oauth.rfc7523 import ASSERTION_ALGORITHMS
 from identity.settings import Settings
 
-SCOPES = ["openid", "profile", "email", "offline_access", "eligibility:read", "claims:read"]
+SCOPES = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "eligibility:read",
+    "claims:read",
+    "tinpass:admin",
+]
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 

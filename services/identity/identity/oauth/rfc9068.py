@@ -19,6 +19,7 @@ from identity.oauth.bridge import current
 from identity.oauth.models import ClientInfo, Subject
 from identity.settings import Settings
 
+ADMIN_SCOPE = "tinpass:admin"
 ClaimsHook = Callable[[ClientInfo, str, Subject | None, str], dict[str, Any]]
 
 
@@ -55,7 +56,12 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
     def get_jwks(self) -> KeySet:
         return signing_key_set()
 
-    def get_audiences(self, client: ClientInfo, user: Subject | None, scope: str) -> str:
+    def get_audiences(
+        self, client: ClientInfo, user: Subject | None, scope: str
+    ) -> str | list[str]:
+        """The provider-data API; with `tinpass:admin`, identity's own admin API too."""
+        if ADMIN_SCOPE in scope.split():
+            return [self.settings.api_audience, self.settings.issuer]
         return self.settings.api_audience
 
     def get_auth_time(self, user: Subject | None) -> int | None:

@@ -1,0 +1,1 @@
+"""Delegated administration: organizations administer themselves (OneHealthPort model)."""

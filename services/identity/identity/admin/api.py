@@ -1,0 +1,362 @@
+"""The admin REST API (`/api/v1/organizations/...`) and the nominee's acceptance pages.
+
+Every route takes the `CurrentAdministrator` and passes the organization id
+through `Administrator.organization`, the one authorization rule; each change
+commits once with its audit event. Errors are RFC 9457 problems.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from identity import action_tokens, audit
+from identity.admin import nominations, review, service
+from identity.admin.auth import CurrentAdministrator
+from identity.deps import MailerDep, SessionDep, SettingsDep
+from identity.models import Organization
+from identity.password_policy import PolicyViolation
+from identity.security import format_tin
+from identity.web import csrf
+from identity.web.forms import Field as FormField
+from identity.web.forms import form_page, posted
+from identity.web.pages import render
+from identity.web.protocol import request_id, source_address
+
+router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["administration"])
+public = APIRouter(tags=["nominations"])
+INVITATION_GONE = (
+    "This invitation expired, was cancelled or was already used. Ask your administrator."
+)
+
+
+class TinIn(BaseModel):
+    tin: str = Field(examples=["12-3456789"])
+    label: str = ""
+
+
+class SubOrganizationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MemberChange(BaseModel):
+    role: str | None = None
+    plan_roles: list[str] | None = None
+    tax_ids: list[str] | None = None
+
+
+class NominationIn(BaseModel):
+    email: str
+    given_name: str = ""
+    family_name: str = ""
+    role: str = "subscriber"
+    plan_roles: list[str] = []
+    tax_ids: list[str] = []
+
+
+def _actor(request: Request, admin: CurrentAdministrator) -> service.Actor:
+    return service.Actor(admin, request_id(request), source_address(request))
+
+
+def _org(org: Organization) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "parent_id": org.parent_id,
+        "status": org.status,
+        "tax_ids": sorted(format_tin(t.tin) for t in org.tax_ids),
+    }
+
+
+@router.get("")
+async def get_organization(
+    org_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    return _org(await service.organization(session, _actor(request, admin), org_id))
+
+
+@router.post("/tax-ids", status_code=201)
+async def add_tax_id(
+    org_id: str, body: TinIn, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    row = await service.add_tin(session, _actor(request, admin), org_id, body.tin, body.label)
+    await session.commit()
+    return {"tin": format_tin(row.tin), "label": row.label}
+
+
+@router.delete("/tax-ids/{tin}", status_code=204)
+async def remove_tax_id(
+    org_id: str, tin: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Response:
+    await service.remove_tin(session, _actor(request, admin), org_id, tin)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/sub-organizations", status_code=201)
+async def create_sub_organization(
+    org_id: str,
+    body: SubOrganizationIn,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+) -> Any:
+    child = await service.create_sub_organization(
+        session, _actor(request, admin), org_id, body.name
+    )
+    await session.commit()
+    return {"id": child.id, "name": child.name, "parent_id": child.parent_id}
+
+
+@router.get("/members")
+async def list_members(
+    org_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    return {"members": await review.rows(session, _actor(request, admin), org_id)}
+
+
+@router.patch("/members/{user_id}")
+async def change_member(
+    org_id: str,
+    user_id: str,
+    body: MemberChange,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+) -> Any:
+    row = await service.update_member(
+        session,
+        _actor(request, admin),
+        org_id,
+        user_id,
+        role=body.role,
+        plan_roles=body.plan_roles,
+        tax_ids=body.tax_ids,
+    )
+    await session.commit()
+    return service.describe(row)
+
+
+@router.delete("/members/{user_id}", status_code=204)
+async def remove_member(
+    org_id: str, user_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Response:
+    await service.remove_member(session, _actor(request, admin), org_id, user_id)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/members/{user_id}/suspend")
+async def suspend(
+    org_id: str, user_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    user = await service.set_status(session, _actor(request, admin), org_id, user_id, "suspended")
+    await session.commit()
+    return {"status": user.status}
+
+
+@router.post("/members/{user_id}/reactivate")
+async def reactivate(
+    org_id: str, user_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    user = await service.set_status(session, _actor(request, admin), org_id, user_id, "active")
+    await session.commit()
+    return {"status": user.status}
+
+
+@router.post("/members/{user_id}/password-reset", status_code=202)
+async def reset_password(
+    org_id: str,
+    user_id: str,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+) -> Any:
+    """Sends the member a reset link; no administrator sees or sets a password."""
+    actor = _actor(request, admin)
+    row = await service.membership(session, actor, org_id, user_id)
+    token = await action_tokens.issue(session, "password_reset", user_id, settings.reset_link_ttl)
+    await service.record(session, actor, "password.reset_requested", org_id, "user", user_id)
+    await session.commit()
+    link = f"{settings.issuer.rstrip('/')}/reset-password?token={token}"
+    await mailer.send(
+        row.user.email,
+        "Reset your TINpass password",
+        f"Your organization's administrator asked TINpass to let you choose a new password.\n"
+        f"Open this link within 30 minutes (it works once):\n{link}\n",
+    )
+    return {"status": "sent"}
+
+
+@router.post("/nominations", status_code=201)
+async def nominate(
+    org_id: str,
+    body: NominationIn,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+) -> Any:
+    actor = _actor(request, admin)
+    row, token = await nominations.nominate(session, actor, org_id, body.model_dump(), settings)
+    org = await service.organization(session, actor, org_id)
+    await session.commit()
+    await nominations.send(mailer, settings, row, org.name, token)
+    return {"id": row.id, "email": row.email, "expires_at": row.expires_at.isoformat()}
+
+
+@router.post("/nominations/{nomination_id}/resend")
+async def resend_nomination(
+    org_id: str,
+    nomination_id: str,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+) -> Any:
+    actor = _actor(request, admin)
+    row, token = await nominations.resend(session, actor, org_id, nomination_id)
+    org = await service.organization(session, actor, org_id)
+    await session.commit()
+    await nominations.send(mailer, settings, row, org.name, token)
+    return {"id": row.id, "expires_at": row.expires_at.isoformat()}
+
+
+@router.delete("/nominations/{nomination_id}", status_code=204)
+async def cancel_nomination(
+    org_id: str,
+    nomination_id: str,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+) -> Response:
+    await nominations.cancel(session, _actor(request, admin), org_id, nomination_id)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/access-review")
+async def access_review(
+    org_id: str,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    entries = await review.rows(session, _actor(request, admin), org_id)
+    if format == "csv":
+        return Response(
+            review.as_csv(entries),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="access-review.csv"'},
+        )
+    return JSONResponse({"members": entries})
+
+
+def _accept_form(
+    request: Request,
+    settings: Any,
+    token: str,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    errors = errors or {}
+    return form_page(
+        request,
+        settings,
+        title="Join your organization on TINpass",
+        action="/nominations/accept",
+        submit="Create my account",
+        status_code=status_code,
+        hidden={"token": token},
+        fields=[
+            FormField(
+                "username",
+                "Choose a username",
+                autocomplete="username",
+                errors=errors.get("username", []),
+            ),
+            FormField(
+                "password",
+                "Choose a password",
+                "password",
+                "new-password",
+                errors=errors.get("password", []),
+            ),
+        ],
+    )
+
+
+@public.get("/nominations/accept")
+async def accept_form(
+    request: Request, settings: SettingsDep, session: SessionDep, token: str = ""
+) -> Response:
+    if await nominations.open_nomination(session, token) is None:
+        return render(
+            request,
+            "message.html",
+            status_code=400,
+            title="Invitation not valid",
+            error=True,
+            message=INVITATION_GONE,
+        )
+    return _accept_form(request, settings, token)
+
+
+@public.post("/nominations/accept")
+async def accept(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    fields = await posted(request)
+    token = fields.get("token", "")
+    row = await nominations.open_nomination(session, token)
+    if row is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return render(
+            request,
+            "message.html",
+            status_code=400,
+            title="Invitation not valid",
+            error=True,
+            message=INVITATION_GONE,
+        )
+    try:
+        user = await nominations.accept(
+            session, settings, row, fields.get("username", ""), fields.get("password", "")
+        )
+    except PolicyViolation as violation:
+        await session.rollback()
+        by_field: dict[str, list[str]] = {}
+        for v in violation.violations:
+            by_field.setdefault(
+                "username" if v.code.startswith("username") else "password", []
+            ).append(v.message)
+        return _accept_form(request, settings, token, by_field, 400)
+    except ValueError as error:
+        await session.rollback()
+        return _accept_form(request, settings, token, {"username": [str(error)]}, 400)
+    await audit.record(
+        session,
+        "nomination.accepted",
+        actor_type="user",
+        actor_id=user.id,
+        organization_id=row.organization_id,
+        target_type="user",
+        target_id=user.id,
+        request_id=request_id(request),
+        source_address=source_address(request),
+    )
+    await session.commit()
+    return render(
+        request,
+        "message.html",
+        title="Your account is ready",
+        message=f"Welcome, {user.username}. You can now sign in.",
+        link="/login",
+        link_text="Sign in",
+    )

@@ -1,0 +1,136 @@
+"""Nominating subscribers: an e-mail with a single-use link that expires; following it,
+the nominee chooses a username and password (under the policy) and becomes active
+with exactly the role, plan roles and TINs the administrator chose."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity import admin_ops
+from identity.admin import service
+from identity.admin.problems import invalid, not_found
+from identity.mail import Mailer
+from identity.models import Membership, Nomination, TaxId, User
+from identity.security import generate_secret, token_digest
+from identity.settings import Settings
+
+LINK_TTL = timedelta(days=7)
+
+
+def _link(settings: Settings, token: str) -> str:
+    return f"{settings.issuer.rstrip('/')}/nominations/accept?token={token}"
+
+
+async def nominate(
+    session: AsyncSession,
+    actor: service.Actor,
+    org_id: str,
+    data: dict[str, Any],
+    settings: Settings,
+) -> tuple[Nomination, str]:
+    org = await service.organization(session, actor, org_id)
+    email = str(data.get("email", "")).strip()
+    if "@" not in email:
+        raise invalid("Enter the nominee's e-mail address, like name@example.org.", field="email")
+    role = str(data.get("role", "subscriber"))
+    if role not in service.ROLES:
+        raise invalid(f"role is one of {', '.join(service.ROLES)}", field="role")
+    grants = await service.grantable(session, actor, org_id, data.get("tax_ids", []))
+    token = generate_secret()
+    row = Nomination(
+        organization_id=org.id,
+        email=email,
+        given_name=str(data.get("given_name", ""))[:100],
+        family_name=str(data.get("family_name", ""))[:100],
+        role=role,
+        plan_roles=sorted(set(data.get("plan_roles", []))),
+        tax_ids=[t.tin for t in grants],
+        token_digest=token_digest(token),
+        created_by=actor.admin.user.id,
+        expires_at=datetime.now(UTC) + LINK_TTL,
+    )
+    session.add(row)
+    await session.flush()
+    await service.record(
+        session,
+        actor,
+        "subscriber.nominated",
+        org_id,
+        "nomination",
+        row.id,
+        after={"email": email, "role": role, "plan_roles": row.plan_roles, "tax_ids": row.tax_ids},
+    )
+    return row, token
+
+
+async def send(
+    mailer: Mailer, settings: Settings, row: Nomination, org_name: str, token: str
+) -> None:
+    await mailer.send(
+        row.email,
+        f"You are invited to TINpass by {org_name}",
+        f"{org_name} invites you to act for it through TINpass.\n\n"
+        f"Open this link within 7 days to choose your username and password (it works once):\n"
+        f"{_link(settings, token)}\n",
+    )
+
+
+async def pending(
+    session: AsyncSession, actor: service.Actor, org_id: str, nomination_id: str
+) -> Nomination:
+    await service.organization(session, actor, org_id)
+    row = await session.get(Nomination, nomination_id)
+    if row is None or row.organization_id != org_id or row.accepted_at or row.cancelled_at:
+        raise not_found("nomination")
+    return row
+
+
+async def resend(
+    session: AsyncSession, actor: service.Actor, org_id: str, nomination_id: str
+) -> tuple[Nomination, str]:
+    row = await pending(session, actor, org_id, nomination_id)
+    token = generate_secret()
+    row.token_digest, row.expires_at = token_digest(token), datetime.now(UTC) + LINK_TTL
+    await service.record(session, actor, "nomination.resent", org_id, "nomination", row.id)
+    return row, token
+
+
+async def cancel(
+    session: AsyncSession, actor: service.Actor, org_id: str, nomination_id: str
+) -> None:
+    row = await pending(session, actor, org_id, nomination_id)
+    row.cancelled_at = datetime.now(UTC)
+    await service.record(session, actor, "nomination.cancelled", org_id, "nomination", row.id)
+
+
+async def open_nomination(session: AsyncSession, token: str) -> Nomination | None:
+    row = await session.scalar(
+        select(Nomination).where(Nomination.token_digest == token_digest(token))
+    )
+    if row is None or row.accepted_at or row.cancelled_at or row.expires_at <= datetime.now(UTC):
+        return None
+    return row
+
+
+async def accept(
+    session: AsyncSession, settings: Settings, row: Nomination, username: str, password: str
+) -> User:
+    """Create the account and its membership; the link is used up."""
+    user = await admin_ops.create_user(
+        session, settings, username, row.email, password, row.given_name, row.family_name
+    )
+    member = Membership(
+        user_id=user.id,
+        organization_id=row.organization_id,
+        role=row.role,
+        plan_roles=list(row.plan_roles),
+    )
+    member.tax_ids = list(await session.scalars(select(TaxId).where(TaxId.tin.in_(row.tax_ids))))
+    session.add(member)
+    row.accepted_at = datetime.now(UTC)
+    await session.flush()
+    return user

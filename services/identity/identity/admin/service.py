@@ -1,0 +1,266 @@
+"""What an administrator does, each in the caller's transaction with its audit event
+(actor, organization, target, before and after, request id)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from identity import accounts, audit
+from identity.admin.auth import Administrator, subtree
+from identity.admin.problems import conflict, invalid, not_found
+from identity.models import Membership, Organization, TaxId, User, membership_tax_ids
+from identity.security import format_tin, normalize_tin
+
+ROLES = ("administrator", "subscriber")
+
+
+@dataclass(frozen=True)
+class Actor:
+    admin: Administrator
+    request_id: str | None
+    source_address: str | None
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    event: str,
+    org_id: str,
+    target_type: str,
+    target_id: str,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    await audit.record(
+        session,
+        event,
+        actor_type="user",
+        actor_id=actor.admin.user.id,
+        organization_id=org_id,
+        target_type=target_type,
+        target_id=target_id,
+        details={"before": before, "after": after},
+        request_id=actor.request_id,
+        source_address=actor.source_address,
+    )
+
+
+async def organization(session: AsyncSession, actor: Actor, org_id: str) -> Organization:
+    org = await session.scalar(
+        select(Organization)
+        .options(selectinload(Organization.tax_ids))
+        .where(Organization.id == actor.admin.organization(org_id))
+    )
+    if org is None:
+        raise not_found("organization")
+    return org
+
+
+async def subtree_tins(session: AsyncSession, actor: Actor, org_id: str) -> dict[str, TaxId]:
+    """The TINs of an organization and of its sub-organizations, by digits."""
+    orgs = await subtree(session, {org_id})
+    rows = await session.scalars(select(TaxId).where(TaxId.organization_id.in_(orgs)))
+    return {row.tin: row for row in rows}
+
+
+async def add_tin(session: AsyncSession, actor: Actor, org_id: str, tin: str, label: str) -> TaxId:
+    await organization(session, actor, org_id)
+    try:
+        digits = normalize_tin(tin)
+    except ValueError as error:
+        raise invalid(str(error), field="tin") from error
+    existing = await session.scalar(select(TaxId).where(TaxId.tin == digits))
+    if existing is not None:
+        raise conflict(
+            f"Tax ID {format_tin(digits)} is already registered to an organization. "
+            "If your organization also acts for it, ask TINpass operators to approve it.",
+            "tin-registered-elsewhere",
+        )
+    row = TaxId(organization_id=org_id, tin=digits, label=label.strip()[:200])
+    session.add(row)
+    await session.flush()
+    await record(session, actor, "tax_id.added", org_id, "tax_id", digits, after=format_tin(digits))
+    return row
+
+
+async def remove_tin(session: AsyncSession, actor: Actor, org_id: str, tin: str) -> None:
+    """Remove a TIN: no grant of it survives, so no later token carries it."""
+    await organization(session, actor, org_id)
+    digits = tin.replace("-", "")
+    row = await session.scalar(
+        select(TaxId).where(TaxId.organization_id == org_id, TaxId.tin == digits)
+    )
+    if row is None:
+        raise not_found("Tax ID")
+    await session.execute(
+        delete(membership_tax_ids).where(membership_tax_ids.c.tax_id_id == row.id)
+    )
+    await session.delete(row)
+    await record(
+        session, actor, "tax_id.removed", org_id, "tax_id", digits, before=format_tin(digits)
+    )
+
+
+async def create_sub_organization(
+    session: AsyncSession, actor: Actor, org_id: str, name: str
+) -> Organization:
+    await organization(session, actor, org_id)
+    if not name.strip():
+        raise invalid("A sub-organization needs a name.", field="name")
+    child = Organization(name=name.strip()[:200], parent_id=org_id, status="active")
+    session.add(child)
+    await session.flush()
+    await record(
+        session,
+        actor,
+        "organization.created",
+        child.id,
+        "organization",
+        child.id,
+        after={"name": child.name, "parent_id": org_id},
+    )
+    return child
+
+
+async def membership(session: AsyncSession, actor: Actor, org_id: str, user_id: str) -> Membership:
+    await organization(session, actor, org_id)
+    row = await session.scalar(
+        select(Membership)
+        .options(selectinload(Membership.tax_ids), selectinload(Membership.user))
+        .where(Membership.organization_id == org_id, Membership.user_id == user_id)
+    )
+    if row is None:
+        raise not_found("member")
+    return row
+
+
+def describe(row: Membership) -> dict[str, Any]:
+    return {
+        "role": row.role,
+        "plan_roles": sorted(row.plan_roles),
+        "tax_ids": sorted(t.tin for t in row.tax_ids),
+    }
+
+
+async def _administrators(session: AsyncSession, org_id: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.organization_id == org_id,
+            Membership.role == "administrator",
+            User.status == "active",
+        )
+    )
+    return int(count or 0)
+
+
+async def update_member(
+    session: AsyncSession,
+    actor: Actor,
+    org_id: str,
+    user_id: str,
+    *,
+    role: str | None,
+    plan_roles: Iterable[str] | None,
+    tax_ids: Iterable[str] | None,
+) -> Membership:
+    row = await membership(session, actor, org_id, user_id)
+    before = describe(row)
+    if role is not None:
+        if role not in ROLES:
+            raise invalid(f"role is one of {', '.join(ROLES)}", field="role")
+        if (
+            row.role == "administrator"
+            and role != "administrator"
+            and await _administrators(session, org_id) <= 1
+        ):
+            raise conflict(
+                "This is the organization's last administrator; add another one first.",
+                "last-administrator",
+            )
+        row.role = role
+    if plan_roles is not None:
+        row.plan_roles = sorted({r.strip() for r in plan_roles if r.strip()})
+    if tax_ids is not None:
+        row.tax_ids = await grantable(session, actor, org_id, tax_ids)
+    await session.flush()
+    await record(
+        session,
+        actor,
+        "membership.changed",
+        org_id,
+        "user",
+        user_id,
+        before=before,
+        after=describe(row),
+    )
+    return row
+
+
+async def grantable(
+    session: AsyncSession, actor: Actor, org_id: str, tins: Iterable[str]
+) -> list[TaxId]:
+    available = await subtree_tins(session, actor, org_id)
+    wanted = {t.replace("-", "") for t in tins}
+    missing = sorted(wanted - available.keys())
+    if missing:
+        raise invalid(
+            f"Tax ID(s) {', '.join(format_tin(t) for t in missing)} are not your organization's.",
+            field="tax_ids",
+        )
+    return [available[t] for t in sorted(wanted)]
+
+
+async def remove_member(session: AsyncSession, actor: Actor, org_id: str, user_id: str) -> None:
+    row = await membership(session, actor, org_id, user_id)
+    if row.role == "administrator" and await _administrators(session, org_id) <= 1:
+        raise conflict(
+            "This is the organization's last administrator; add another before removing this one.",
+            "last-administrator",
+        )
+    before = describe(row)
+    await session.delete(row)
+    await accounts.end_sessions(session, user_id, "membership_removed")
+    await record(session, actor, "membership.removed", org_id, "user", user_id, before=before)
+
+
+async def _only_ours(session: AsyncSession, actor: Actor, user_id: str) -> None:
+    """An account-wide action is for people who belong only to what this administrator manages."""
+    orgs = set(
+        await session.scalars(
+            select(Membership.organization_id).where(Membership.user_id == user_id)
+        )
+    )
+    if orgs - actor.admin.managed:
+        raise conflict(
+            "This person also works for another organization; remove them from yours instead.",
+            "shared-account",
+        )
+
+
+async def set_status(
+    session: AsyncSession, actor: Actor, org_id: str, user_id: str, status: str
+) -> User:
+    row = await membership(session, actor, org_id, user_id)
+    await _only_ours(session, actor, user_id)
+    user = row.user
+    if (
+        status == "suspended"
+        and row.role == "administrator"
+        and await _administrators(session, org_id) <= 1
+    ):
+        raise conflict("This is the organization's last administrator.", "last-administrator")
+    before, user.status = user.status, status
+    if status == "suspended":
+        await accounts.end_sessions(session, user.id, "suspended")
+    event = "user.suspended" if status == "suspended" else "user.reactivated"
+    await record(session, actor, event, org_id, "user", user.id, before=before, after=status)
+    return user

@@ -1,0 +1,171 @@
+"""The admin API: TINs, sub-organizations, members and their grants, the last
+administrator, suspension, access review; every change audited with before/after;
+the next token reflects every change."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+
+from identity.models import AuditEvent
+from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
+from tests.identity.flows import portal_tokens
+from tests.identity.harness import IdentityHarness
+from tests.support.oidc import jwt_claims
+
+EVERGREEN = "Evergreen Family Clinic"
+
+
+async def test_tax_ids_are_added_format_checked_and_unique(identity: IdentityHarness) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    async with identity.client(headers=bearer(token)) as api:
+        added = await api.post(
+            f"/api/v1/organizations/{org}/tax-ids", json={"tin": "33-4445555", "label": "Lab"}
+        )
+        bad = await api.post(f"/api/v1/organizations/{org}/tax-ids", json={"tin": "12-34"})
+        taken = await api.post(f"/api/v1/organizations/{org}/tax-ids", json={"tin": "555000111"})
+        shown = await api.get(f"/api/v1/organizations/{org}")
+    assert added.status_code == 201 and added.json()["tin"] == "33-4445555"
+    assert bad.status_code == 422 and "nine digits" in bad.json()["detail"]
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert taken.status_code == 409 and "operators" in taken.json()["detail"]
+    assert "33-4445555" in shown.json()["tax_ids"]
+
+
+async def test_changed_tins_and_roles_show_in_the_next_token_and_refresh(
+    identity: IdentityHarness,
+) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    sam = await user_id_of(identity, "sam.biller")
+    before = await portal_tokens(identity, "sam.biller")
+    async with identity.client(headers=bearer(token)) as api:
+        changed = await api.patch(
+            f"/api/v1/organizations/{org}/members/{sam}",
+            json={"tax_ids": ["98-7654321"], "plan_roles": ["clinical"]},
+        )
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {
+        "role": "subscriber",
+        "plan_roles": ["clinical"],
+        "tax_ids": ["987654321"],
+    }
+    after = jwt_claims((await portal_tokens(identity, "sam.biller"))["access_token"])
+    assert (
+        after["tax_ids"] == ["987654321"]
+        and "clinical" in after["roles"]
+        and "billing" not in after["roles"]
+    )
+    async with identity.client() as client:
+        refreshed = await client.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": before["refresh_token"]},
+            auth=("cascade-portal", identity.credentials.portal_secret),
+        )
+    assert jwt_claims(refreshed.json()["access_token"])["tax_ids"] == ["987654321"], (
+        "refreshed tokens too"
+    )
+    async with identity.session() as session:
+        event = await session.scalar(
+            select(AuditEvent).where(AuditEvent.event == "membership.changed")
+        )
+    assert event is not None and event.actor_id == await user_id_of(identity, "ever.admin")
+    assert event.details["before"]["tax_ids"] == ["123456789"] and event.details["after"][
+        "tax_ids"
+    ] == ["987654321"]
+    assert event.request_id
+
+
+async def test_a_removed_tin_leaves_every_later_token(identity: IdentityHarness) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    async with identity.client(headers=bearer(token)) as api:
+        await api.post(f"/api/v1/organizations/{org}/tax-ids", json={"tin": "66-7778888"})
+        admin_id = await user_id_of(identity, "ever.admin")
+        await api.patch(
+            f"/api/v1/organizations/{org}/members/{admin_id}",
+            json={"tax_ids": ["123456789", "987654321", "667778888"]},
+        )
+        assert (
+            "667778888"
+            in jwt_claims((await portal_tokens(identity, "ever.admin"))["access_token"])["tax_ids"]
+        )
+        removed = await api.delete(f"/api/v1/organizations/{org}/tax-ids/66-7778888")
+    assert removed.status_code == 204
+    assert (
+        "667778888"
+        not in jwt_claims((await portal_tokens(identity, "ever.admin"))["access_token"])["tax_ids"]
+    )
+
+
+async def test_tins_outside_the_organization_cannot_be_granted(identity: IdentityHarness) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    sam = await user_id_of(identity, "sam.biller")
+    async with identity.client(headers=bearer(token)) as api:
+        response = await api.patch(
+            f"/api/v1/organizations/{org}/members/{sam}", json={"tax_ids": ["555000111"]}
+        )
+    assert response.status_code == 422 and "55-5000111" in response.json()["detail"]
+
+
+async def test_the_last_administrator_stays(identity: IdentityHarness) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    admin_id = await user_id_of(identity, "ever.admin")
+    async with identity.client(headers=bearer(token)) as api:
+        demote = await api.patch(
+            f"/api/v1/organizations/{org}/members/{admin_id}", json={"role": "subscriber"}
+        )
+        remove = await api.delete(f"/api/v1/organizations/{org}/members/{admin_id}")
+    assert demote.status_code == remove.status_code == 409
+    assert demote.json()["type"].endswith("/last-administrator")
+
+
+async def test_sub_organizations_are_managed_from_above(identity: IdentityHarness) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    async with identity.client(headers=bearer(token)) as api:
+        child = await api.post(
+            f"/api/v1/organizations/{org}/sub-organizations", json={"name": "Evergreen East"}
+        )
+        child_id = child.json()["id"]
+        tin = await api.post(
+            f"/api/v1/organizations/{child_id}/tax-ids", json={"tin": "77-1112222"}
+        )
+        seen = await api.get(f"/api/v1/organizations/{child_id}")
+    assert child.status_code == 201 and child.json()["parent_id"] == org
+    assert tin.status_code == 201 and seen.json()["tax_ids"] == ["77-1112222"]
+
+
+async def test_suspension_ends_sessions_and_reactivation_restores(
+    identity: IdentityHarness,
+) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    sam = await user_id_of(identity, "sam.biller")
+    tokens = await portal_tokens(identity, "sam.biller")
+    async with identity.client(headers=bearer(token)) as api:
+        suspended = await api.post(f"/api/v1/organizations/{org}/members/{sam}/suspend")
+        async with identity.client() as client:
+            refresh = await client.post(
+                "/token",
+                data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                auth=("cascade-portal", identity.credentials.portal_secret),
+            )
+        back = await api.post(f"/api/v1/organizations/{org}/members/{sam}/reactivate")
+    assert suspended.json() == {"status": "suspended"}
+    assert refresh.status_code == 400, "a suspended user's refresh tokens are revoked at once"
+    assert back.json() == {"status": "active"}
+    assert (await portal_tokens(identity, "sam.biller"))["access_token"]
+
+
+async def test_access_review_as_json_and_csv(identity: IdentityHarness) -> None:
+    token, org = await admin_token(identity, "ever.admin"), await org_id_of(identity, EVERGREEN)
+    async with identity.client(headers=bearer(token)) as api:
+        listed = await api.get(f"/api/v1/organizations/{org}/access-review")
+        exported = await api.get(
+            f"/api/v1/organizations/{org}/access-review", params={"format": "csv"}
+        )
+    people = {m["username"]: m for m in listed.json()["members"]}
+    assert {"ever.admin", "sam.biller"} <= people.keys() and "hana.harb" not in people
+    assert people["ever.admin"]["role"] == "administrator" and people["ever.admin"]["last_login"]
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {r["username"] for r in rows} == set(people) and rows[0]["mfa"] in ("yes", "no")
