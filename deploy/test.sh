@@ -14,6 +14,15 @@ echo "== lint: ruff and mypy"
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy"
 
+if bash deploy/ensure_chromium.sh; then
+  export TINPASS_CHROMIUM="${TINPASS_CHROMIUM:-$(command -v chromium || command -v chromium-browser)}"
+elif [ "${CI:-}" = "true" ] || [ "${TINPASS_REQUIRE_POSTGRES:-0}" = "1" ]; then
+  echo "Browser tests are required here (CI) but chromium cannot be installed." >&2
+  exit 1
+else
+  echo "NOTE: no chromium on this machine: the browser tests will be skipped."
+fi
+
 echo "== pytest on SQLite"
 TINPASS_TEST_DB=sqlite "$PY" -m pytest "$@"
 
