@@ -29,7 +29,9 @@ def _prepare_sqlite_folder(url: str) -> None:
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
+    """SQLite gets foreign keys on, except for migrations: batch mode recreates tables,
+    and dropping the old one with foreign keys on would cascade deletes."""
     _prepare_sqlite_folder(url)
     if make_url(url).get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True)
@@ -38,7 +40,7 @@ def create_engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
