@@ -1,9 +1,10 @@
-"""A gateway in front of recording upstreams served on real ports."""
+"""Gateways in front of recording upstreams served on real ports."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from deploy.stack import free_port
@@ -24,11 +25,12 @@ from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI, TestIssuer
 
 @dataclass
 class Upstream:
+    """Records every request it answers; /slow and /trickle hold on until released."""
+
     seen: list[dict[str, Any]] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def record(self, request: Request) -> Response:
-        if request.url.path.endswith("/slow"):
-            await asyncio.sleep(1)
         self.seen.append(
             {
                 "method": request.method,
@@ -38,10 +40,20 @@ class Upstream:
                 "body": await request.body(),
             }
         )
+        if request.url.path.endswith("/slow"):
+            await self.release.wait()
+        if request.url.path.endswith("/trickle"):
+            return StreamingResponse(self._trickle(), media_type="text/plain")
         return JSONResponse(
             {"ok": True},
             headers={"Connection": "x-secret-hop", "X-Secret-Hop": "1", "X-Upstream": "yes"},
         )
+
+    async def _trickle(self) -> AsyncIterator[bytes]:
+        """A byte every 20 ms until released: never idle long enough for a read timeout."""
+        while not self.release.is_set():
+            yield b"."
+            await asyncio.sleep(0.02)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -59,49 +71,56 @@ class Edge:
         return {"Authorization": f"Bearer {self.issuer.mint(**claims)}"}
 
 
-@pytest.fixture
-async def edge() -> AsyncIterator[Edge]:
-    issuer, upstream = TestIssuer(), Upstream()
-    async with serve(upstream.app()) as url, issuer.http_client() as jwks_client:
-        settings = Settings(
-            environment="test",
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            eligibility_url=url,
-            claims_url=url,
-            upstream_timeout=0.5,
-            max_body_bytes=1024,
-        )
+@asynccontextmanager
+async def running_upstream() -> AsyncIterator[tuple[Upstream, str]]:
+    upstream = Upstream()
+    async with serve(upstream.app()) as url:
+        try:
+            yield upstream, url
+        finally:
+            upstream.release.set()
+
+
+@asynccontextmanager
+async def gateway(
+    issuer: TestIssuer,
+    upstream: Upstream,
+    upstream_url: str,
+    *,
+    client_address: tuple[str, int] = ("127.0.0.1", 50000),
+    **overrides: Any,
+) -> AsyncIterator[Edge]:
+    """One gateway app (own lifespan, own rate-limit storage) before the given upstream."""
+    options: dict[str, Any] = {
+        "environment": "test",
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "eligibility_url": upstream_url,
+        "claims_url": upstream_url,
+        "upstream_timeout": 0.5,
+        "max_body_bytes": 1024,
+        **overrides,
+    }
+    settings = Settings(**options)
+    async with issuer.http_client() as jwks_client:
         verifier = TokenVerifier(ISSUER, AUDIENCE, JWKS_URI, http_client=jwks_client)
         app = create_app(settings, verifier=verifier)
+        transport = httpx.ASGITransport(app=app, client=client_address)
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-            ) as client,
+            httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
         ):
             yield Edge(issuer, upstream, client)
 
 
 @pytest.fixture
+async def edge() -> AsyncIterator[Edge]:
+    async with running_upstream() as (upstream, url), gateway(TestIssuer(), upstream, url) as edge:
+        yield edge
+
+
+@pytest.fixture
 async def edge_without_upstream() -> AsyncIterator[Edge]:
-    issuer = TestIssuer()
     dead = f"http://127.0.0.1:{free_port()}"
-    async with issuer.http_client() as jwks_client:
-        settings = Settings(
-            environment="test",
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            eligibility_url=dead,
-            claims_url=dead,
-        )
-        app = create_app(
-            settings, verifier=TokenVerifier(ISSUER, AUDIENCE, JWKS_URI, http_client=jwks_client)
-        )
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-            ) as client,
-        ):
-            yield Edge(issuer, Upstream(), client)
+    async with gateway(TestIssuer(), Upstream(), dead, upstream_timeout=10.0) as edge:
+        yield edge

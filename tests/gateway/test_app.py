@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.gateway.conftest import Edge
+from tests.gateway.conftest import Edge, gateway, running_upstream
+from tests.support.tokens import TestIssuer
 
 
 async def test_no_token_is_refused_without_calling_upstream(edge: Edge) -> None:
@@ -86,12 +87,26 @@ async def test_hop_by_hop_headers_are_not_forwarded(edge: Edge) -> None:
     assert response.headers["x-upstream"] == "yes"
 
 
-async def test_slow_upstream_is_504_within_the_bound(edge: Edge) -> None:
-    started = time.monotonic()
+async def test_upstream_silent_past_the_read_timeout_is_504(edge: Edge) -> None:
+    """The upstream never answers until the test ends: only the read timeout can end the wait."""
     response = await edge.client.get("/claims/v1/slow", headers=edge.auth())
     assert response.status_code == 504
-    assert response.json()["type"].endswith("/upstream-timeout")
-    assert time.monotonic() - started < 0.9
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "https://tinpass.dev/problems/upstream-timeout"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert [seen["path"] for seen in edge.upstream.seen] == ["/claims/v1/slow"]
+
+
+async def test_upstream_trickling_past_the_deadline_is_504() -> None:
+    """Bytes keep coming (no read timeout fires): the deadline on the whole exchange ends it."""
+    async with (
+        running_upstream() as (upstream, url),
+        gateway(TestIssuer(), upstream, url, upstream_timeout=30.0, upstream_deadline=0.3) as edge,
+    ):
+        response = await edge.client.get("/eligibility/v1/trickle", headers=edge.auth())
+        assert response.status_code == 504
+        assert response.json()["type"] == "https://tinpass.dev/problems/upstream-timeout"
+        assert upstream.seen[0]["path"] == "/eligibility/v1/trickle"
 
 
 async def test_down_upstream_is_502(edge_without_upstream: Edge) -> None:

@@ -9,6 +9,7 @@ reached over one pooled HTTP client with timeouts; a failing upstream answers
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -20,24 +21,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from gateway import proxy
+from gateway import cors, proxy, ratelimit
+from gateway.problems import problem_response as _problem
 from gateway.settings import Settings
-from policy import PROBLEM_JSON, InvalidToken, JWKSUnavailable, TokenVerifier, problem
+from gateway.upstream import build_client
+from policy import InvalidToken, JWKSUnavailable, TokenVerifier
 from policy.rfc6750 import bearer_token, www_authenticate
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-
-
-def _problem(
-    status: int, title: str, detail: str, slug: str, request_id: str, **headers: str
-) -> JSONResponse:
-    body = problem(status, title, detail, type_slug=slug, request_id=request_id)
-    return JSONResponse(
-        body,
-        status_code=status,
-        media_type=PROBLEM_JSON,
-        headers={"X-Request-ID": request_id, **headers},
-    )
 
 
 class BodyTooLarge(Exception):
@@ -60,8 +51,12 @@ async def forward(request: Request, service: str) -> Response:
     """Verify the token at the edge, then pass the request to the named upstream."""
     settings: Settings = request.app.state.settings
     request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    if refused := await ratelimit.refusal(request, request_id):
+        return refused
     try:
-        await request.app.state.verifier.verify(bearer_token(request.headers.get("authorization")))
+        principal = await request.app.state.verifier.verify(
+            bearer_token(request.headers.get("authorization"))
+        )
     except InvalidToken as error:
         silent = error.error == "invalid_request"
         challenge = www_authenticate(
@@ -75,6 +70,8 @@ async def forward(request: Request, service: str) -> Response:
             request_id,
             **{"WWW-Authenticate": challenge},
         )
+    if refused := await ratelimit.refusal(request, request_id, principal):
+        return refused
     try:
         body = await _read_body(request, settings.max_body_bytes)
     except BodyTooLarge:
@@ -91,13 +88,14 @@ async def forward(request: Request, service: str) -> Response:
 async def _send(request: Request, base: str, body: bytes, request_id: str) -> Response:
     upstream = httpx.URL(base).join(request.url.path).copy_with(query=request.url.query.encode())
     try:
-        reply = await request.app.state.upstream.request(
-            request.method,
-            upstream,
-            content=body,
-            headers=proxy.request_headers(request.headers.items(), request_id),
-        )
-    except httpx.TimeoutException:
+        async with asyncio.timeout(request.app.state.settings.upstream_deadline):
+            reply = await request.app.state.upstream.request(
+                request.method,
+                upstream,
+                content=body,
+                headers=proxy.request_headers(request.headers.items(), request_id),
+            )
+    except (httpx.TimeoutException, TimeoutError):
         return _problem(
             504,
             "Upstream timed out",
@@ -163,11 +161,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = http_client or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(max_connections=settings.max_connections),
-        )
+        client = http_client or build_client(settings)
         app.state.settings = settings
+        app.state.rate_limits = ratelimit.RateLimits.from_settings(settings)
         app.state.upstream = client
         app.state.upstreams = {
             "eligibility": settings.eligibility_url,
@@ -185,7 +181,9 @@ def create_app(
                 await client.aclose()
             if verifier is None:
                 await app.state.verifier.aclose()
+            await app.state.rate_limits.aclose()
 
     app = FastAPI(title="TINpass gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(router)
+    cors.install(app, settings)
     return app

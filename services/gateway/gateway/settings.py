@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import parse_many
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
 class Settings(BaseSettings):
@@ -17,11 +22,81 @@ class Settings(BaseSettings):
     audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
     eligibility_url: str = "http://127.0.0.1:8001"
     claims_url: str = "http://127.0.0.1:8002"
-    upstream_timeout: float = 10.0
-    connect_timeout: float = 2.0
-    max_connections: int = 100
+    # Upstream connections: one pooled client; seconds unless said otherwise.
+    upstream_timeout: float = Field(default=10.0, gt=0)  # read (and write) per operation
+    connect_timeout: float = Field(default=2.0, gt=0)
+    pool_timeout: float = Field(default=2.0, gt=0)  # waiting for a free pooled connection
+    upstream_deadline: float = Field(default=30.0, gt=0)  # one whole upstream exchange
+    max_connections: int = Field(default=100, ge=1)
+    max_keepalive_connections: int = Field(default=20, ge=0)
+    keepalive_expiry: float = Field(default=30.0, ge=0)
     max_body_bytes: int = 1_048_576
+    # Rate limits (the `limits` library's notation, e.g. "600/minute;10000/hour";
+    # empty turns that limit off). Counters live in memory, or in Redis when the
+    # storage URL says redis://host:port/db, shared by every replica.
+    rate_limit_per_client: str = "600/minute"
+    rate_limit_per_address: str = "1200/minute"
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = Field(default="tinpass-gateway", min_length=1)
+    # CORS: browser origins allowed to call the APIs ("https://app.example.org"),
+    # as a JSON list or comma-separated; none by default.
+    cors_allowed_origins: Annotated[list[str], NoDecode] = []
+    cors_max_age: int = Field(default=600, ge=0)
     port: int = 8080
+
+    @field_validator("rate_limit_per_client", "rate_limit_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                parse_many(value)
+            except ValueError as error:
+                raise ValueError(
+                    f"{value!r} is not a rate limit; write it like '600/minute' or "
+                    "'100/second;5000/hour', or leave it empty for no limit"
+                ) from error
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        scheme = value.removeprefix("async+").split("://", 1)[0]
+        if "://" not in value or scheme not in RATE_LIMIT_SCHEMES:
+            raise ValueError(
+                f"rate limit storage must be memory:// or a Redis URL such as "
+                f"redis://127.0.0.1:6379/0, not {value!r}"
+            )
+        return value
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _each_origin(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or parts.username
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin; list each one as scheme://host[:port], "
+                    "e.g. https://portal.example.org, without a path or trailing slash"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:
@@ -30,3 +105,4 @@ class Settings(BaseSettings):
         if self.environment == "production" and not self.issuer.startswith("https://"):
             raise ValueError("TINPASS_ISSUER must be an https URL outside development")
         return self
+

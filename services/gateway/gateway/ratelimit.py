@@ -1,0 +1,137 @@
+"""Rate limits at the edge, per source address and per client, with `limits`.
+
+Two counters, each a moving window over the `limits` rate strings in settings:
+the source address is counted before the token is looked at (so a flood of bad
+tokens is cut off too), the client (`client_id`, else `azp`, of a verified token)
+after. Counters live in process memory by default; with a Redis storage URL
+every replica counts in the same keys (under `rate_limit_key_prefix`), so a
+limit holds for the plan as a whole. A refusal is a 429 problem with
+`Retry-After`: the seconds until the window has room again.
+
+If Redis cannot be reached the request is let through (the token is still
+verified; the limit protects capacity, it does not grant access) and a
+`rate_limit.storage_failed` event is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Literal, cast
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.problems import problem_response
+from gateway.settings import Settings
+from policy import Principal
+
+log = logging.getLogger(__name__)
+
+Scope = Literal["address", "client"]
+RATE_LIMITED = "rate-limited"
+
+
+def _storage(url: str, key_prefix: str) -> Storage:
+    uri = url if url.startswith("async+") else "async+" + url
+    options: dict[str, str | bool] = {"wrap_exceptions": True}
+    if "redis" in uri:
+        options |= {"implementation": "redispy", "key_prefix": key_prefix}
+    return cast(Storage, storage_from_string(uri, **options))
+
+
+class RateLimits:
+    """The edge's two limits over one storage; `wait` counts a hit and says how long to wait."""
+
+    def __init__(self, storage: Storage, per_address: str, per_client: str) -> None:
+        self.storage = storage
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.items: dict[Scope, list[RateLimitItem]] = {
+            "address": parse_many(per_address) if per_address else [],
+            "client": parse_many(per_client) if per_client else [],
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimits:
+        return cls(
+            _storage(settings.rate_limit_storage_url, settings.rate_limit_key_prefix),
+            settings.rate_limit_per_address,
+            settings.rate_limit_per_client,
+        )
+
+    async def wait(self, scope: Scope, key: str) -> int | None:
+        """Count one request; None when within every limit, else seconds to wait."""
+        waits: list[int] = []
+        try:
+            for item in self.items[scope]:
+                if not await self.limiter.hit(item, scope, key):
+                    stats = await self.limiter.get_window_stats(item, scope, key)
+                    waits.append(max(1, math.ceil(stats.reset_time - time.time())))
+        except StorageError as error:
+            failure = type(error.storage_error).__name__
+            log.warning(
+                "rate_limit.storage_failed",
+                extra={"event": "rate_limit.storage_failed", "error": failure},
+            )
+            return None
+        if not waits:
+            return None
+        log.info(
+            "rate_limit.exceeded",
+            extra={"event": "rate_limit.exceeded", "scope": scope, "key": key, "wait": max(waits)},
+        )
+        return max(waits)
+
+    async def reset(self) -> None:
+        """Forget every counter under this storage (and, in Redis, this key prefix)."""
+        await self.storage.reset()
+
+    async def aclose(self) -> None:
+        """Close the Redis connection pool, if the counters live in Redis."""
+        bridge = getattr(self.storage, "bridge", None)
+        client = getattr(bridge, "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()
+
+
+def source_address(request: Request) -> str:
+    """The peer's address; behind a load balancer, run uvicorn with --forwarded-allow-ips."""
+    return request.client.host if request.client else "unknown"
+
+
+def client_of(principal: Principal) -> str:
+    azp = principal.claims.get("azp")
+    return principal.client_id or (str(azp) if azp else principal.subject)
+
+
+async def refusal(
+    request: Request, request_id: str, principal: Principal | None = None
+) -> Response | None:
+    """A 429 problem when this request goes over a limit, else None.
+
+    Without a principal the source address is counted; with one, its client.
+    """
+    limits: RateLimits = request.app.state.rate_limits
+    if principal is None:
+        scope: Scope = "address"
+        wait = await limits.wait(scope, source_address(request))
+    else:
+        scope = "client"
+        wait = await limits.wait(scope, client_of(principal))
+    if wait is None:
+        return None
+    whom = "this address" if scope == "address" else "this client"
+    return problem_response(
+        429,
+        "Too many requests",
+        f"The plan's rate limit for {whom} was reached. Retry in {wait} s.",
+        RATE_LIMITED,
+        request_id,
+        **{"Retry-After": str(wait)},
+    )

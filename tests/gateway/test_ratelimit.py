@@ -1,0 +1,166 @@
+"""Rate limits per client and per address: memory by default, shared through Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from limits.aio.storage import MemoryStorage, RedisStorage
+
+from deploy.stack import free_port
+from gateway.ratelimit import RateLimits
+from gateway.settings import Settings
+from tests.gateway.conftest import Edge, gateway, running_upstream
+from tests.support.redis import require_redis
+from tests.support.tokens import TestIssuer
+
+RATE_LIMITED = "https://tinpass.dev/problems/rate-limited"
+
+
+@asynccontextmanager
+async def gateways(count: int, **overrides: Any) -> AsyncIterator[list[Edge]]:
+    """`count` gateway instances (each its own app and limiter) before one recording upstream."""
+    issuer = TestIssuer()
+    async with AsyncExitStack() as stack:
+        upstream, url = await stack.enter_async_context(running_upstream())
+        yield [
+            await stack.enter_async_context(gateway(issuer, upstream, url, **overrides))
+            for _ in range(count)
+        ]
+
+
+@pytest.fixture
+async def shared_redis() -> AsyncIterator[dict[str, str]]:
+    """A Redis URL and a key prefix of this test's own; its keys are removed afterwards."""
+    url = await require_redis()
+    prefix = f"test-gateway-{uuid.uuid4().hex}"
+    yield {"rate_limit_storage_url": url, "rate_limit_key_prefix": prefix}
+    limits = RateLimits.from_settings(
+        Settings(rate_limit_storage_url=url, rate_limit_key_prefix=prefix)
+    )
+    await limits.reset()
+    await limits.aclose()
+
+
+def assert_rate_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == RATE_LIMITED
+    assert body["status"] == 429
+    assert body["request_id"] == response.headers["x-request-id"]
+    wait = int(response.headers["retry-after"])
+    assert 30 < wait <= 60, "a per-minute window filled moments ago has about a minute to go"
+    assert f"Retry in {wait} s" in body["detail"]
+
+
+async def test_two_instances_sharing_redis_count_a_client_jointly(
+    shared_redis: dict[str, str],
+) -> None:
+    async with gateways(
+        2, rate_limit_per_client="3/minute", rate_limit_per_address="", **shared_redis
+    ) as (first, second):
+        headers = first.auth(client_id="acme-integrator")
+        statuses = [
+            (await edge.client.get("/claims/v1/claims", headers=headers)).status_code
+            for edge in (first, second, first)
+        ]
+        assert statuses == [200, 200, 200]
+        refused = await second.client.get("/claims/v1/claims", headers=headers)
+        assert_rate_limited(refused)
+        assert "this client" in refused.json()["detail"]
+        assert len(first.upstream.seen) == 3, "the refused request never reached the upstream"
+        other_client = await second.client.get(
+            "/claims/v1/claims", headers=first.auth(client_id="portal")
+        )
+        assert other_client.status_code == 200
+
+
+async def test_two_instances_sharing_redis_count_an_address_jointly(
+    shared_redis: dict[str, str],
+) -> None:
+    async with gateways(
+        2, rate_limit_per_address="2/minute", rate_limit_per_client="", **shared_redis
+    ) as (first, second):
+        assert (await first.client.get("/claims/v1/claims")).status_code == 401
+        ok = await second.client.get("/claims/v1/claims", headers=first.auth(client_id="a"))
+        assert ok.status_code == 200
+        refused = await first.client.get("/claims/v1/claims", headers=first.auth(client_id="b"))
+        assert_rate_limited(refused)
+        assert "this address" in refused.json()["detail"]
+        assert len(first.upstream.seen) == 1
+
+
+async def test_address_limit_applies_before_the_token_is_checked() -> None:
+    async with gateways(1, rate_limit_per_address="2/minute") as (edge,):
+        for _ in range(2):
+            assert (await edge.client.get("/eligibility/v1/x")).status_code == 401
+        assert_rate_limited(await edge.client.get("/eligibility/v1/x", headers=edge.auth()))
+        assert edge.upstream.seen == []
+
+
+async def test_each_address_has_its_own_count() -> None:
+    issuer = TestIssuer()
+    async with (
+        running_upstream() as (upstream, url),
+        gateway(issuer, upstream, url, rate_limit_per_address="1/minute") as edge,
+        gateway(
+            issuer,
+            upstream,
+            url,
+            rate_limit_per_address="1/minute",
+            client_address=("10.0.0.7", 50001),
+        ) as elsewhere,
+    ):
+        assert (await edge.client.get("/claims/v1/claims", headers=edge.auth())).status_code == 200
+        assert_rate_limited(await edge.client.get("/claims/v1/claims", headers=edge.auth()))
+        other = await elsewhere.client.get("/claims/v1/claims", headers=edge.auth())
+        assert other.status_code == 200
+
+
+async def test_memory_is_the_default_and_counts_per_instance() -> None:
+    settings = Settings()
+    assert settings.rate_limit_storage_url == "memory://"
+    limits = RateLimits.from_settings(settings)
+    assert isinstance(limits.storage, MemoryStorage)
+    async with gateways(2, rate_limit_per_client="1/minute") as (first, second):
+        headers = first.auth()
+        assert (await first.client.get("/claims/v1/claims", headers=headers)).status_code == 200
+        assert_rate_limited(await first.client.get("/claims/v1/claims", headers=headers))
+        again = await second.client.get("/claims/v1/claims", headers=headers)
+        assert again.status_code == 200, "in memory, each instance keeps its own counters"
+
+
+async def test_redis_url_selects_shared_storage_under_the_prefix() -> None:
+    limits = RateLimits.from_settings(
+        Settings(rate_limit_storage_url="redis://127.0.0.1:6379/3", rate_limit_key_prefix="plan-a")
+    )
+    try:
+        assert isinstance(limits.storage, RedisStorage)
+        assert limits.storage.bridge.key_prefix == "plan-a"
+    finally:
+        await limits.aclose()
+
+
+async def test_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    async with gateways(1, rate_limit_storage_url=dead, rate_limit_per_client="1/minute") as (
+        edge,
+    ):
+        for _ in range(2):
+            response = await edge.client.get("/claims/v1/claims", headers=edge.auth())
+            assert response.status_code == 200
+    assert "rate_limit.storage_failed" in caplog.messages
+
+
+async def test_limits_can_be_turned_off() -> None:
+    off = RateLimits.from_settings(Settings(rate_limit_per_client="", rate_limit_per_address=""))
+    assert off.items == {"address": [], "client": []}
+    assert await off.wait("client", "portal") is None
+    async with gateways(1, rate_limit_per_client="", rate_limit_per_address="") as (edge,):
+        for _ in range(3):
+            assert (await edge.client.get("/claims/v1/c", headers=edge.auth())).status_code == 200
