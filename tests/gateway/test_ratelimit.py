@@ -154,7 +154,17 @@ async def test_unreachable_redis_lets_requests_through(caplog: pytest.LogCapture
         for _ in range(2):
             response = await edge.client.get("/claims/v1/claims", headers=edge.auth())
             assert response.status_code == 200
-    assert "rate_limit.storage_failed" in caplog.messages
+    failures = [r for r in caplog.records if r.getMessage() == "rate_limit.storage_failed"]
+    assert failures and failures[0].levelname == "WARNING"
+    assert failures[0].__dict__["error"] == "ConnectionError"
+
+
+async def test_retry_after_follows_the_window_that_refused() -> None:
+    limits = RateLimits.from_settings(Settings(rate_limit_per_client="5/minute;2/hour"))
+    assert [await limits.wait("client", "acme") for _ in range(2)] == [None, None]
+    wait = await limits.wait("client", "acme")
+    assert wait is not None and 3000 < wait <= 3600, "the hourly window is the one that is full"
+    assert await limits.wait("client", "another") is None
 
 
 async def test_limits_can_be_turned_off() -> None:
