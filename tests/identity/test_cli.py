@@ -115,7 +115,7 @@ async def test_seed_demo_is_idempotent(
     assert (tmp_path / "demo-credentials.json").stat().st_mode & 0o777 == 0o600
     async with sessions() as session:
         users = sorted(u.username for u in await session.scalars(select(User)))
-    assert users == ["ever.admin", "hana.harb", "sam.biller"]
+    assert users == ["ever.admin", "hana.harb", "ops.olivia", "sam.biller"]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from identity.admin import api as admin_api
+from identity.admin import clients as admin_clients
+from identity.admin import operator_api
 from identity.admin import problems as admin_problems
 from identity.admin.problems import AdminProblem
 from identity.backchannel_logout import Sender
@@ -26,7 +28,7 @@ from identity.mail import Mailer
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.throttle import Throttle
-from identity.web import account, authorize, endpoints, login, recovery
+from identity.web import account, authorize, endpoints, login, recovery, register
 from identity.web.headers import security_headers
 from identity.web.protocol import request_id
 
@@ -52,7 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.mailer = Mailer(settings)
         app.state.throttle = Throttle(
             settings.rate_limit_storage,
-            {"login": settings.login_rate_limit, "token": settings.token_rate_limit},
+            {
+                "login": settings.login_rate_limit,
+                "register": settings.login_rate_limit,
+                "token": settings.token_rate_limit,
+            },
         )
         try:
             yield
@@ -73,7 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(account.confirm_router)
     app.include_router(admin_api.router)
+    app.include_router(admin_clients.router)
     app.include_router(admin_api.public)
+    app.include_router(operator_api.router)
+    app.include_router(register.router)
     app.add_exception_handler(AdminProblem, admin_problems.handle)
 
     app.middleware("http")(security_headers(settings.secure_cookies))

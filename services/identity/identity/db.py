@@ -29,8 +29,9 @@ def _prepare_sqlite_folder(url: str) -> None:
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys on and a busy timeout."""
+def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys on (off only for migrations, whose
+    batch mode recreates tables and would otherwise cascade deletes) and a busy timeout."""
     _prepare_sqlite_folder(url)
     if make_url(url).get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -39,7 +40,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 

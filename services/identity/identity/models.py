@@ -88,19 +88,34 @@ class Organization(Base):
     password_policy: Mapped[str | None] = mapped_column(String(32))
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    street: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(2), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    npis: Mapped[list[str]] = mapped_column(default=list)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[str | None] = mapped_column(String(36))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
 
     tax_ids: Mapped[list[TaxId]] = relationship(back_populates="organization")
 
 
 class TaxId(Base):
+    """A TIN of an organization. One registered to another organization too waits,
+    `pending_approval`, for an operator; until then it is granted to nobody."""
+
     __tablename__ = "tax_ids"
+    __table_args__ = (UniqueConstraint("organization_id", "tin", name="uq_tax_ids_org_tin"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
-    tin: Mapped[str] = mapped_column(String(9), unique=True)
+    tin: Mapped[str] = mapped_column(String(9), index=True)
     label: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(32), default="active")
+    requested_by: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="tax_ids")

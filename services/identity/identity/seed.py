@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ from identity.settings import Settings
 PASSWORD = "Demo.Passw0rd-2026"
 USER_SCOPE = "openid profile email offline_access eligibility:read claims:read"
 API_SCOPE = "eligibility:read claims:read"
+# The two plans' portals (served by each plan's gateway): client id -> (name, default base URL).
+PORTALS = {
+    "cascade-portal": ("Cascade Health Plan portal", "http://127.0.0.1:8080"),
+    "summit-portal": ("Summit Health Plan portal", "http://127.0.0.1:8081"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,12 @@ class DemoCredentials:
     portal_secret: str
     curl_secret: str
     integrator_key_path: str
+    summit_portal_secret: str = ""
 
     def as_json(self) -> dict[str, str]:
         return {
             "cascade-portal": self.portal_secret,
+            "summit-portal": self.summit_portal_secret,
             "acme-curl": self.curl_secret,
             "acme-integrator-key-path": self.integrator_key_path,
         }
@@ -48,19 +56,36 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-async def seed_demo(session: AsyncSession, settings: Settings, data_dir: Path) -> DemoCredentials:
+async def seed_demo(
+    session: AsyncSession,
+    settings: Settings,
+    data_dir: Path,
+    portals: Mapping[str, str] | None = None,
+) -> DemoCredentials:
+    """`portals` maps a portal client id to its gateway's base URL (its redirect URIs follow)."""
+    unknown = sorted(set(portals or {}) - set(PORTALS))
+    if unknown:
+        raise ValueError(f"no demo portal named {', '.join(unknown)}; known: {', '.join(PORTALS)}")
     await ensure_keys(session, settings)
+    bases = {client_id: base for client_id, (_, base) in PORTALS.items()} | dict(portals or {})
     credentials_file = data_dir / "demo-credentials.json"
     if await session.scalar(select(TaxId).where(TaxId.tin == "123456789")) is not None:
         if credentials_file.exists():
             stored = json.loads(credentials_file.read_text())
-            return DemoCredentials(
-                stored["cascade-portal"], stored["acme-curl"], stored["acme-integrator-key-path"]
+            credentials = DemoCredentials(
+                stored["cascade-portal"],
+                stored["acme-curl"],
+                stored["acme-integrator-key-path"],
+                stored.get("summit-portal", ""),
             )
-        return await _reset_secrets(session, settings, data_dir)
+        else:
+            credentials = await _reset_secrets(session, settings, data_dir)
+        synced = await _sync_portals(session, settings, bases, credentials)
+        _write_private(credentials_file, json.dumps(synced.as_json(), indent=2))
+        return synced
     evergreen, harbor = await _organizations(session)
     await _users(session, settings, evergreen, harbor)
-    credentials = await _clients(session, settings, evergreen, data_dir)
+    credentials = await _clients(session, settings, evergreen, data_dir, bases)
     _write_private(credentials_file, json.dumps(credentials.as_json(), indent=2))
     return credentials
 
@@ -112,26 +137,73 @@ async def _users(session: AsyncSession, settings: Settings, evergreen: str, harb
             session, settings, username, email, PASSWORD, given, family
         )
         await admin_ops.add_membership(session, user.id, org, role, tins, plan_roles)
+    operator = await admin_ops.create_user(
+        session, settings, "ops.olivia", "olivia@tinpass.example", PASSWORD, "Olivia", "Okafor"
+    )
+    operator.is_operator = True  # a TINpass operator: verifies registrations, approves TINs
 
 
-async def _clients(
-    session: AsyncSession, settings: Settings, evergreen: str, data_dir: Path
-) -> DemoCredentials:
-    _, portal_secret = await admin_ops.create_client(
+def _portal_uris(base: str) -> dict[str, Any]:
+    """A portal's redirect, post-logout and back-channel logout URIs under its gateway's URL."""
+    base = base.rstrip("/")
+    bases = [base, base.replace("//127.0.0.1:", "//localhost:")]
+    return {
+        "redirect_uris": list(dict.fromkeys(b + "/portal/callback" for b in bases)),
+        "post_logout_redirect_uris": list(
+            dict.fromkeys(u for b in bases for u in (b + "/", b + "/portal/signed-out"))
+        ),
+        "backchannel_logout_uri": base + "/portal/backchannel-logout",
+    }
+
+
+async def _portal_client(
+    session: AsyncSession, settings: Settings, client_id: str, base: str
+) -> str:
+    _, secret = await admin_ops.create_client(
         session,
         settings,
-        "cascade-portal",
-        "Cascade Health Plan portal",
+        client_id,
+        PORTALS[client_id][0],
         kind="confidential",
         grant_types=["authorization_code", "refresh_token"],
         scope=USER_SCOPE,
         auth_method="client_secret_basic",
-        redirect_uris=[
-            "http://127.0.0.1:8080/portal/callback",
-            "http://localhost:8080/portal/callback",
-        ],
-        post_logout_redirect_uris=["http://127.0.0.1:8080/", "http://localhost:8080/"],
+        **_portal_uris(base),
     )
+    assert secret is not None
+    return secret
+
+
+async def _sync_portals(
+    session: AsyncSession, settings: Settings, bases: Mapping[str, str], known: DemoCredentials
+) -> DemoCredentials:
+    """On a second run: portals' URIs follow the gateways' URLs; a missing portal is added."""
+    for client_id, base in bases.items():
+        client = await session.get(Client, client_id)
+        if client is None:
+            secret = await _portal_client(session, settings, client_id, base)
+            if client_id == "summit-portal":
+                known = replace(known, summit_portal_secret=secret)
+            continue
+        uris = _portal_uris(base)
+        client.redirect_uris = uris["redirect_uris"]
+        client.post_logout_redirect_uris = uris["post_logout_redirect_uris"]
+        client.backchannel_logout_uri = uris["backchannel_logout_uri"]
+    await session.flush()
+    return known
+
+
+async def _clients(
+    session: AsyncSession,
+    settings: Settings,
+    evergreen: str,
+    data_dir: Path,
+    bases: Mapping[str, str],
+) -> DemoCredentials:
+    portal_secret = await _portal_client(
+        session, settings, "cascade-portal", bases["cascade-portal"]
+    )
+    summit_secret = await _portal_client(session, settings, "summit-portal", bases["summit-portal"])
     await admin_ops.create_client(
         session,
         settings,
@@ -185,8 +257,8 @@ async def _clients(
     )
     key_path = data_dir / "acme-integrator.private.jwk.json"
     _write_private(key_path, json.dumps(private, indent=2))
-    assert portal_secret is not None and curl_secret is not None
-    return DemoCredentials(portal_secret, curl_secret, str(key_path))
+    assert curl_secret is not None
+    return DemoCredentials(portal_secret, curl_secret, str(key_path), summit_secret)
 
 
 async def _reset_secrets(
@@ -194,14 +266,17 @@ async def _reset_secrets(
 ) -> DemoCredentials:
     """The demo exists but its credentials file is gone: issue new demo secrets."""
     secrets = {}
-    for client_id in ("cascade-portal", "acme-curl"):
+    for client_id in ("cascade-portal", "summit-portal", "acme-curl"):
         client = await session.get(Client, client_id)
-        assert client is not None
+        if client is None:
+            continue
         secrets[client_id] = generate_secret()
         client.secret_digest = client_secret_digest(
             secrets[client_id], settings.client_secret_pepper
         )
     key_path = str(data_dir / "acme-integrator.private.jwk.json")
-    credentials = DemoCredentials(secrets["cascade-portal"], secrets["acme-curl"], key_path)
+    credentials = DemoCredentials(
+        secrets["cascade-portal"], secrets["acme-curl"], key_path, secrets.get("summit-portal", "")
+    )
     _write_private(data_dir / "demo-credentials.json", json.dumps(credentials.as_json(), indent=2))
     return credentials

@@ -25,13 +25,21 @@ async def test_tax_ids_are_added_format_checked_and_unique(identity: IdentityHar
             f"/api/v1/organizations/{org}/tax-ids", json={"tin": "33-4445555", "label": "Lab"}
         )
         bad = await api.post(f"/api/v1/organizations/{org}/tax-ids", json={"tin": "12-34"})
+        again = await api.post(f"/api/v1/organizations/{org}/tax-ids", json={"tin": "334445555"})
         taken = await api.post(f"/api/v1/organizations/{org}/tax-ids", json={"tin": "555000111"})
+        sam = await user_id_of(identity, "sam.biller")
+        grant = await api.patch(
+            f"/api/v1/organizations/{org}/members/{sam}", json={"tax_ids": ["555000111"]}
+        )
         shown = await api.get(f"/api/v1/organizations/{org}")
     assert added.status_code == 201 and added.json()["tin"] == "33-4445555"
     assert bad.status_code == 422 and "nine digits" in bad.json()["detail"]
     assert bad.headers["content-type"] == "application/problem+json"
-    assert taken.status_code == 409 and "operators" in taken.json()["detail"]
+    assert again.status_code == 409 and again.json()["type"].endswith("tin-exists")
+    assert taken.status_code == 202 and "operators" in taken.json()["detail"]
+    assert grant.status_code == 422, "a TIN waiting for approval is granted to nobody"
     assert "33-4445555" in shown.json()["tax_ids"]
+    assert shown.json()["tax_ids_pending_approval"] == ["55-5000111"]
 
 
 async def test_changed_tins_and_roles_show_in_the_next_token_and_refresh(

@@ -7,6 +7,7 @@ import pytest
 from starlette.routing import Route
 
 from identity.admin import api as admin_api
+from identity.admin import clients as admin_clients
 from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
 from tests.identity.harness import IdentityHarness
 
@@ -15,20 +16,27 @@ BODIES = {
     "/sub-organizations": {"name": "Intruder"},
     "/nominations": {"email": "x@example.org"},
     "/members/{user_id}": {"role": "administrator"},
+    "/clients": {"name": "Intruder", "tax_ids": ["12-3456789"]},
+    "/clients/{client_id}": {"tax_ids": ["12-3456789"]},
+    "/clients/{client_id}/jwks": {"keys": []},
 }
+ROUTERS = (admin_api.router, admin_clients.router)
 
 
 def admin_routes() -> list[tuple[str, str]]:
     found = []
-    for route in admin_api.router.routes:
-        assert isinstance(route, Route)
-        for method in sorted(route.methods or ()):
-            found.append((method, route.path))
+    for router in ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, Route)
+            for method in sorted(route.methods or ()):
+                found.append((method, route.path))
     return found
 
 
 def test_the_walk_covers_the_admin_api() -> None:
     assert len(admin_routes()) >= 14
+    clients = {(m, p) for m, p in admin_routes() if "/clients" in p}
+    assert len(clients) == 7, clients
 
 
 @pytest.mark.parametrize("outsider", ["hana.harb", "sam.biller"])
@@ -53,6 +61,7 @@ async def test_outsiders_get_404_on_every_admin_route(
         "user_id": await user_id_of(identity, "ever.admin"),
         "tin": "123456789",
         "nomination_id": "any",
+        "client_id": "acme-curl",
     }
     async with identity.client(headers=bearer(token)) as api:
         for method, path in admin_routes():

@@ -68,7 +68,18 @@ def _org(org: Organization) -> dict[str, Any]:
         "name": org.name,
         "parent_id": org.parent_id,
         "status": org.status,
-        "tax_ids": sorted(format_tin(t.tin) for t in org.tax_ids),
+        "tax_ids": sorted(format_tin(t.tin) for t in org.tax_ids if t.status == "active"),
+        "tax_ids_pending_approval": sorted(
+            format_tin(t.tin) for t in org.tax_ids if t.status == "pending_approval"
+        ),
+        "address": {
+            "street": org.street,
+            "city": org.city,
+            "state": org.state,
+            "postal_code": org.postal_code,
+        },
+        "phone": org.phone,
+        "npis": list(org.npis),
     }
 
 
@@ -83,9 +94,18 @@ async def get_organization(
 async def add_tax_id(
     org_id: str, body: TinIn, request: Request, admin: CurrentAdministrator, session: SessionDep
 ) -> Any:
+    """201 when added; 202 when another organization holds the TIN and an operator
+    must approve it first."""
     row = await service.add_tin(session, _actor(request, admin), org_id, body.tin, body.label)
     await session.commit()
-    return {"tin": format_tin(row.tin), "label": row.label}
+    body_out = {"tin": format_tin(row.tin), "label": row.label, "status": row.status}
+    if row.status == "pending_approval":
+        body_out["detail"] = (
+            "Another organization already holds this Tax ID; TINpass operators will review "
+            "the request, and it can be granted once approved."
+        )
+        return JSONResponse(body_out, status_code=202)
+    return body_out
 
 
 @router.delete("/tax-ids/{tin}", status_code=204)

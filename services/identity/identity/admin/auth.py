@@ -45,9 +45,10 @@ async def subtree(session: AsyncSession, roots: set[str]) -> frozenset[str]:
     return frozenset(await session.scalars(select(tree.c.id)))
 
 
-async def current_administrator(
+async def token_user(
     request: Request, store: StoreDep, keystore: KeyStoreDep, settings: SettingsDep
-) -> Administrator:
+) -> User:
+    """The active user of a valid access token of this issuer with `tinpass:admin`."""
     try:
         token = bearer_token(request.headers.get("authorization"))
         claims, _ = await verify_access_token(token, keystore, store, settings, settings.issuer)
@@ -74,8 +75,14 @@ async def current_administrator(
         raise AdminProblem(
             401, "Authentication required", "The account is not active.", "unauthorized"
         )
+    return user
+
+
+async def administrator_for(session: AsyncSession, user: User) -> Administrator:
+    """What `user` administers: active organizations where they are an administrator,
+    and everything below them."""
     roots = set(
-        await store.session.scalars(
+        await session.scalars(
             select(Membership.organization_id)
             .join(Organization, Organization.id == Membership.organization_id)
             .where(
@@ -85,7 +92,25 @@ async def current_administrator(
             )
         )
     )
-    return Administrator(user, await subtree(store.session, roots))
+    return Administrator(user, await subtree(session, roots))
+
+
+async def current_administrator(
+    request: Request, store: StoreDep, keystore: KeyStoreDep, settings: SettingsDep
+) -> Administrator:
+    user = await token_user(request, store, keystore, settings)
+    return await administrator_for(store.session, user)
+
+
+async def current_operator(
+    request: Request, store: StoreDep, keystore: KeyStoreDep, settings: SettingsDep
+) -> User:
+    """A TINpass operator; anyone else gets 404, as if the operator API did not exist."""
+    user = await token_user(request, store, keystore, settings)
+    if not user.is_operator:
+        raise AdminProblem(404, "Not found", "Not found.", "not-found")
+    return user
 
 
 CurrentAdministrator = Annotated[Administrator, Depends(current_administrator)]
+CurrentOperator = Annotated[User, Depends(current_operator)]

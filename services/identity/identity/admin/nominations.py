@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import admin_ops
 from identity.admin import service
+from identity.admin.auth import subtree
 from identity.admin.problems import invalid, not_found
 from identity.mail import Mailer
 from identity.models import Membership, Nomination, TaxId, User
@@ -129,7 +130,16 @@ async def accept(
         role=row.role,
         plan_roles=list(row.plan_roles),
     )
-    member.tax_ids = list(await session.scalars(select(TaxId).where(TaxId.tin.in_(row.tax_ids))))
+    orgs = await subtree(session, {row.organization_id})
+    member.tax_ids = list(
+        await session.scalars(
+            select(TaxId).where(
+                TaxId.tin.in_(row.tax_ids),
+                TaxId.organization_id.in_(orgs),
+                TaxId.status == "active",
+            )
+        )
+    )
     session.add(member)
     row.accepted_at = datetime.now(UTC)
     await session.flush()

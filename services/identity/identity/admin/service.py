@@ -63,29 +63,40 @@ async def organization(session: AsyncSession, actor: Actor, org_id: str) -> Orga
 
 
 async def subtree_tins(session: AsyncSession, actor: Actor, org_id: str) -> dict[str, TaxId]:
-    """The TINs of an organization and of its sub-organizations, by digits."""
+    """The approved TINs of an organization and of its sub-organizations, by digits."""
     orgs = await subtree(session, {org_id})
-    rows = await session.scalars(select(TaxId).where(TaxId.organization_id.in_(orgs)))
+    rows = await session.scalars(
+        select(TaxId).where(TaxId.organization_id.in_(orgs), TaxId.status == "active")
+    )
     return {row.tin: row for row in rows}
 
 
 async def add_tin(session: AsyncSession, actor: Actor, org_id: str, tin: str, label: str) -> TaxId:
+    """Add a TIN; one another organization already holds waits for an operator's
+    approval (`pending_approval`) and is granted to nobody until then."""
     await organization(session, actor, org_id)
     try:
         digits = normalize_tin(tin)
     except ValueError as error:
         raise invalid(str(error), field="tin") from error
-    existing = await session.scalar(select(TaxId).where(TaxId.tin == digits))
-    if existing is not None:
+    holders = set(await session.scalars(select(TaxId.organization_id).where(TaxId.tin == digits)))
+    if org_id in holders:
         raise conflict(
-            f"Tax ID {format_tin(digits)} is already registered to an organization. "
-            "If your organization also acts for it, ask TINpass operators to approve it.",
-            "tin-registered-elsewhere",
+            f"Tax ID {format_tin(digits)} is already one of this organization's.", "tin-exists"
         )
-    row = TaxId(organization_id=org_id, tin=digits, label=label.strip()[:200])
+    status = "pending_approval" if holders else "active"
+    row = TaxId(
+        organization_id=org_id,
+        tin=digits,
+        label=label.strip()[:200],
+        status=status,
+        requested_by=actor.admin.user.id,
+    )
     session.add(row)
     await session.flush()
-    await record(session, actor, "tax_id.added", org_id, "tax_id", digits, after=format_tin(digits))
+    event = "tax_id.approval_requested" if holders else "tax_id.added"
+    after = {"tin": format_tin(digits), "status": status}
+    await record(session, actor, event, org_id, "tax_id", digits, after=after)
     return row
 
 

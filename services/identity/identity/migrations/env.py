@@ -24,10 +24,18 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left broken references: {broken[:5]}")
 
 
 async def _run_async() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    # SQLite: batch mode recreates tables; with foreign keys on, dropping the old
+    # table would cascade-delete rows that reference it. Integrity is checked after.
+    engine = create_engine(
+        config.get_main_option("sqlalchemy.url") or "", sqlite_foreign_keys=False
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

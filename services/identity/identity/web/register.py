@@ -1,0 +1,174 @@
+"""The registration pages: an organization and its first Administrator apply;
+the applicant confirms their e-mail address by a link; operators decide.
+
+The page after a valid application says the same whether or not the e-mail
+address already had an account (that account's owner gets a notice instead).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from identity import registration
+from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep
+from identity.settings import Settings
+from identity.web import csrf
+from identity.web.forms import Field, form_page, posted
+from identity.web.pages import render
+from identity.web.protocol import source_address
+
+router = APIRouter()
+CHECK_MAIL = (
+    "We have sent a message to {email}. Follow the link in it within 24 hours to confirm "
+    "your address. TINpass operators then verify your organization; you will hear from "
+    "us by e-mail. Until then your organization's users cannot sign in to health plans."
+)
+LABELS = {
+    "org_name": ("Organization's legal name", "text", "organization"),
+    "street": ("Street address", "text", "street-address"),
+    "city": ("City", "text", "address-level2"),
+    "state": ("State (two letters)", "text", "address-level1"),
+    "postal_code": ("ZIP code", "text", "postal-code"),
+    "phone": ("Phone", "tel", "tel"),
+    "tin": ("Primary Tax ID (TIN), like 12-3456789", "text", "off"),
+    "npis": ("NPI(s), separated by commas", "text", "off"),
+    "given_name": ("Your first name", "text", "given-name"),
+    "family_name": ("Your last name", "text", "family-name"),
+    "email": ("Your e-mail address", "email", "email"),
+    "username": ("Choose a username", "text", "username"),
+    "password": ("Choose a password", "password", "new-password"),
+}
+
+
+def _form(
+    request: Request,
+    settings: Settings,
+    values: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    values, errors = values or {}, errors or {}
+    fields = [
+        Field(
+            name,
+            label,
+            kind,
+            auto,
+            value="" if kind == "password" else values.get(name, ""),
+            errors=errors.get(name, []),
+        )
+        for name, (label, kind, auto) in LABELS.items()
+    ]
+    return form_page(
+        request,
+        settings,
+        title="Register your organization",
+        action="/register",
+        submit="Register",
+        intro=(
+            "Register your organization and yourself as its first Administrator. "
+            "TINpass operators verify every organization before its people can sign in "
+            "to health plans."
+        ),
+        fields=fields,
+        status_code=status_code,
+        error=error,
+    )
+
+
+@router.get("/register")
+async def register_form(request: Request, settings: SettingsDep) -> Response:
+    return _form(request, settings)
+
+
+@router.post("/register")
+async def register(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    mailer: MailerDep,
+    throttle: ThrottleDep,
+) -> Response:
+    values = await posted(request)
+    if not csrf.valid(request, settings.secret_key, values.get("csrf_token")):
+        return _form(
+            request,
+            settings,
+            values,
+            status_code=400,
+            error="This form expired. Check your details and submit it again.",
+        )
+    wait = await throttle.retry_after("register", source_address(request) or "unknown")
+    if wait is not None:
+        response = _form(
+            request,
+            settings,
+            values,
+            status_code=429,
+            error=f"Too many attempts from your network. Wait {wait} seconds.",
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    try:
+        outcome = await registration.register(session, settings, values)
+    except registration.RegistrationInvalid as invalid:
+        await session.rollback()
+        return _form(
+            request,
+            settings,
+            values,
+            invalid.errors,
+            400,
+            error="Some details need your attention; see the messages below.",
+        )
+    await session.commit()
+    if outcome.link:
+        await mailer.send(
+            outcome.email,
+            "Confirm your e-mail address for TINpass",
+            "You registered your organization on TINpass.\n"
+            f"Confirm your e-mail address within 24 hours (the link works once):\n"
+            f"{outcome.link}\n",
+        )
+    elif outcome.notice_to:
+        await mailer.send(
+            outcome.notice_to,
+            "Someone tried to register with your e-mail address",
+            "Someone tried to register an organization on TINpass with this e-mail address, "
+            "which already has an account. If it was you, sign in with your account instead "
+            "(use 'Forgot username' if needed). If not, you can ignore this message.\n",
+        )
+    return render(
+        request,
+        "message.html",
+        title="Check your e-mail",
+        message=CHECK_MAIL.format(email=outcome.email),
+    )
+
+
+@router.get("/register/confirm")
+async def confirm(request: Request, session: SessionDep, token: str = "") -> Response:
+    user = await registration.confirm_email(session, token)
+    if user is None:
+        await session.rollback()
+        return render(
+            request,
+            "message.html",
+            status_code=400,
+            title="Link not valid",
+            error=True,
+            message="This link has expired or was already used. Register again, "
+            "or sign in if you already confirmed your address.",
+        )
+    await session.commit()
+    return render(
+        request,
+        "message.html",
+        title="Your e-mail address is confirmed",
+        message="Thank you. TINpass operators will now verify your organization; we will "
+        "tell you by e-mail. You can sign in to follow its status.",
+        link="/console",
+        link_text="Open the administration console",
+    )

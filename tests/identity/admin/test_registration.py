@@ -1,0 +1,201 @@
+"""Registration → e-mail confirmation → operator verification or rejection, with
+mail received by a real SMTP server and its links followed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from identity.models import Organization, TaxId, User
+from identity.registration import valid_npi
+from tests.identity.admin_flows import admin_token, bearer, org_id_of
+from tests.identity.flows import portal_sign_in, portal_tokens
+from tests.identity.harness import IdentityHarness
+from tests.support.oidc import jwt_claims, query_of
+from tests.support.smtp import Inbox
+
+NPI = "1234567893"  # the CMS example NPI, valid check digit
+PASSWORD = "Clinic.Passw0rd-77"
+
+
+def application(n: int, **changes: str) -> dict[str, str]:
+    return {
+        "org_name": f"Lakeside Clinic {n}",
+        "street": "1 Lake Way",
+        "city": "Tacoma",
+        "state": "WA",
+        "postal_code": "98402",
+        "phone": "(253) 555-0100",
+        "tin": f"77-00000{n:02d}",
+        "npis": NPI,
+        "given_name": "Lee",
+        "family_name": "Lakeside",
+        "email": f"lee{n}@lakeside.example",
+        "username": f"lee.lake{n}",
+        "password": PASSWORD,
+        **changes,
+    }
+
+
+async def submit(browser: httpx.AsyncClient, form: dict[str, str]) -> httpx.Response:
+    page = await browser.get("/register")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    return await browser.post("/register", data={**form, "csrf_token": token.group(1)})
+
+
+async def count(identity: IdentityHarness, model: Any) -> int:
+    async with identity.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_npi_check_digit() -> None:
+    assert valid_npi("1234567893")
+    assert not valid_npi("1234567890")
+    assert not valid_npi("123456789")
+
+
+async def test_the_form_is_labelled_and_every_fault_is_named(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, _ = mailing
+    before = await count(identity, Organization)
+    async with identity.client() as browser:
+        form = await browser.get("/register")
+        assert '<label for="tin">' in form.text and '<label for="npis">' in form.text
+        bad = application(1, tin="12-34", npis="1234567890", state="Washington", password="x")
+        response = await submit(browser, bad)
+    assert response.status_code == 400
+    for message in (
+        "Enter the Tax ID as nine digits",
+        "1234567890 is not a valid NPI",
+        "two-letter state code",
+    ):
+        assert message in response.text
+    assert 'id="password-errors"' in response.text, "the password policy speaks at its field"
+    assert await count(identity, Organization) == before, "nothing is half-written"
+
+
+async def test_register_confirm_verify_then_tokens(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, inbox = mailing
+    async with identity.client() as browser:
+        response = await submit(browser, application(2))
+    assert response.status_code == 200 and "Check your e-mail" in response.text
+    org_id = await org_id_of(identity, "Lakeside Clinic 2")
+    async with identity.session() as session:
+        org = await session.get(Organization, org_id)
+        assert org is not None and org.status == "pending_verification"
+        assert org.npis == [NPI] and org.state == "WA"
+
+    unconfirmed = await portal_sign_in(identity, "lee.lake2", PASSWORD)
+    assert unconfirmed.status_code != 302, "no sign-in before the e-mail address is confirmed"
+    operator = bearer(await admin_token(identity, "ops.olivia"))
+    async with identity.client(headers=operator) as api:
+        early = await api.post(f"/api/v1/operator/registrations/{org_id}/verify")
+    assert early.status_code == 409 and early.json()["type"].endswith("email-not-confirmed")
+
+    link = inbox.link(inbox.to("lee2@lakeside.example")[-1])
+    async with identity.client() as browser:
+        confirmed = await browser.get(link.removeprefix(identity.settings.issuer))
+        again = await browser.get(link.removeprefix(identity.settings.issuer))
+    assert confirmed.status_code == 200 and again.status_code == 400, "the link works once"
+    pending = await portal_sign_in(identity, "lee.lake2", PASSWORD)
+    assert pending.status_code == 302, pending.text
+    refused = query_of(pending.headers["location"])
+    assert refused.get("error") == "access_denied" and "code" not in refused, (
+        "nothing of a pending organization reaches a relying party"
+    )
+
+    async with identity.client(headers=operator) as api:
+        pending = (await api.get("/api/v1/operator/registrations")).json()["registrations"]
+        mine = next(r for r in pending if r["id"] == org_id)
+        assert mine["administrators"][0]["email_confirmed"] is True
+        assert mine["tax_ids"] == [{"tin": "77-0000002", "status": "active"}]
+        verified = await api.post(f"/api/v1/operator/registrations/{org_id}/verify")
+    assert verified.status_code == 200 and verified.json()["status"] == "active"
+    assert "is verified" in inbox.to("lee2@lakeside.example")[-1]["Subject"]
+    tokens = await portal_tokens(identity, "lee.lake2", PASSWORD)
+    claims = jwt_claims(tokens["access_token"])
+    assert claims["org_id"] == org_id and claims["tax_ids"] == ["770000002"]
+
+
+async def test_rejection_needs_a_reason_and_reaches_the_applicant(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, inbox = mailing
+    async with identity.client() as browser:
+        await submit(browser, application(3))
+    org_id = await org_id_of(identity, "Lakeside Clinic 3")
+    operator = bearer(await admin_token(identity, "ops.olivia"))
+    async with identity.client(headers=operator) as api:
+        silent = await api.post(f"/api/v1/operator/registrations/{org_id}/reject", json={})
+        rejected = await api.post(
+            f"/api/v1/operator/registrations/{org_id}/reject",
+            json={"reason": "The NPI belongs to another practice."},
+        )
+        twice = await api.post(f"/api/v1/operator/registrations/{org_id}/verify")
+    assert silent.status_code == 422
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert twice.status_code == 404, "a decided registration is no longer pending"
+    notice = inbox.to("lee3@lakeside.example")[-1]
+    assert "not accepted" in notice["Subject"]
+    assert "The NPI belongs to another practice." in inbox.body(notice)
+
+
+async def test_an_existing_address_gets_a_notice_not_a_second_account(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, inbox = mailing
+    users = await count(identity, User)
+    async with identity.client() as browser:
+        response = await submit(browser, application(4, email="sam.biller@evergreen.example"))
+    assert response.status_code == 200 and "Check your e-mail" in response.text
+    assert await count(identity, User) == users
+    notice = inbox.to("sam.biller@evergreen.example")[-1]
+    assert "tried to register" in notice["Subject"]
+
+
+async def test_only_operators_reach_the_operator_api(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, _ = mailing
+    admin = bearer(await admin_token(identity, "ever.admin"))
+    async with identity.client(headers=admin) as api:
+        listing = await api.get("/api/v1/operator/registrations")
+        requests = await api.get("/api/v1/operator/tax-id-requests")
+    assert listing.status_code == 404 and requests.status_code == 404
+
+
+async def test_a_tin_held_elsewhere_waits_for_an_operator(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, _ = mailing
+    evergreen = await org_id_of(identity, "Evergreen Family Clinic")
+    admin = bearer(await admin_token(identity, "ever.admin"))
+    async with identity.client(headers=admin) as api:
+        asked = await api.post(
+            f"/api/v1/organizations/{evergreen}/tax-ids", json={"tin": "555000111"}
+        )
+        assert asked.status_code == 202 and asked.json()["status"] == "pending_approval"
+        me = (await api.get(f"/api/v1/organizations/{evergreen}")).json()
+        assert "55-5000111" in me["tax_ids_pending_approval"] and "55-5000111" not in me["tax_ids"]
+    operator = bearer(await admin_token(identity, "ops.olivia"))
+    async with identity.client(headers=operator) as api:
+        waiting = (await api.get("/api/v1/operator/tax-id-requests")).json()["requests"]
+        request = next(r for r in waiting if r["tin"] == "55-5000111")
+        assert request["held_by"] == ["Harbor Billing Services"]
+        approved = await api.post(f"/api/v1/operator/tax-id-requests/{request['id']}/approve")
+    assert approved.status_code == 200
+    async with identity.session() as session:
+        rows = (await session.scalars(select(TaxId).where(TaxId.tin == "555000111"))).all()
+    assert sorted(r.status for r in rows) == ["active", "active"]
+    tokens = await portal_tokens(identity, "ever.admin")
+    assert "555000111" in jwt_claims(tokens["access_token"])["tax_ids"], (
+        "the administrator who asked may act for the approved TIN"
+    )
