@@ -1,0 +1,360 @@
+"""Integrator clients of an organization, managed by its administrators.
+
+An integrator client uses the client_credentials grant for the provider-data API
+and acts for the Tax IDs its administrator granted it (a subset of the
+organization's subtree, as members get). It authenticates with a secret
+(`client_secret_basic`; shown once, stored only as the keyed digest) or with
+`private_key_jwt` against public keys registered here; registering keys retires
+the secret and rotating the secret retires the keys, so one credential works at
+a time. Deleting a client revokes every token issued to it.
+
+Authorization is `CurrentAdministrator` + `Administrator.organization`, as in
+`identity.admin.api`; every change commits once, with its audit event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from starlette.responses import Response
+
+from identity.admin import service
+from identity.admin.auth import CurrentAdministrator
+from identity.admin.client_keys import public_jwks
+from identity.admin.problems import invalid, not_found
+from identity.admin.service import Actor
+from identity.deps import SessionDep, SettingsDep
+from identity.models import Client, IssuedAccessToken, RefreshToken, UsedClientAssertion
+from identity.security import client_secret_digest, format_tin, generate_secret
+from identity.seed import API_SCOPE
+from identity.settings import Settings
+from identity.web.protocol import request_id, source_address
+
+router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["integrator clients"])
+
+SECRET_METHOD = "client_secret_basic"
+KEYS_METHOD = "private_key_jwt"
+
+
+# -- service functions ------------------------------------------------------
+
+
+async def _owned(session: AsyncSession, actor: Actor, org_id: str, client_id: str) -> Client:
+    """One of the organization's integrator clients; 404 for anything else."""
+    await service.organization(session, actor, org_id)
+    client = await session.scalar(
+        select(Client)
+        .options(selectinload(Client.tax_ids))
+        .where(Client.client_id == client_id, Client.organization_id == org_id)
+    )
+    if client is None or not _integrator(client):
+        raise not_found("client")
+    return client
+
+
+def _integrator(client: Client) -> bool:
+    """Only client_credentials clients are managed here, never sign-in applications."""
+    return list(client.grant_types) == ["client_credentials"]
+
+
+def describe(client: Client) -> dict[str, Any]:
+    """What an administrator sees of a client (and what the audit trail records)."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "grant_types": list(client.grant_types),
+        "scope": client.scope,
+        "tax_ids": sorted(format_tin(t.tin) for t in client.tax_ids),
+        "key_ids": [str(k.get("kid")) for k in (client.jwks or {}).get("keys", [])],
+    }
+
+
+def _name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise invalid("An integrator client needs a name.", field="name")
+    return name[:200]
+
+
+async def list_clients(session: AsyncSession, actor: Actor, org_id: str) -> list[Client]:
+    await service.organization(session, actor, org_id)
+    rows = await session.scalars(
+        select(Client)
+        .options(selectinload(Client.tax_ids))
+        .where(Client.organization_id == org_id)
+        .order_by(Client.created_at, Client.client_id)
+    )
+    return [c for c in rows if _integrator(c)]
+
+
+async def create(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    org_id: str,
+    name: str,
+    tax_ids: list[str],
+    jwks: dict[str, Any] | None = None,
+) -> tuple[Client, str | None]:
+    """A new client; with `jwks` it uses private_key_jwt, otherwise a secret shown once."""
+    await service.organization(session, actor, org_id)
+    name = _name(name)
+    granted = await service.grantable(session, actor, org_id, tax_ids)
+    keys = public_jwks(jwks) if jwks is not None else None
+    secret = None if keys else generate_secret()
+    client = Client(
+        client_id="int-" + secrets.token_hex(8),
+        name=name,
+        token_endpoint_auth_method=KEYS_METHOD if keys else SECRET_METHOD,
+        secret_digest=client_secret_digest(secret, settings.client_secret_pepper)
+        if secret
+        else None,
+        redirect_uris=[],
+        post_logout_redirect_uris=[],
+        grant_types=["client_credentials"],
+        response_types=[],
+        scope=API_SCOPE,
+        jwks=keys,
+        organization_id=org_id,
+    )
+    client.tax_ids = granted
+    session.add(client)
+    await session.flush()
+    await service.record(
+        session, actor, "client.created", org_id, "client", client.client_id, after=describe(client)
+    )
+    return client, secret
+
+
+async def rotate_secret(
+    session: AsyncSession, actor: Actor, settings: Settings, org_id: str, client_id: str
+) -> tuple[Client, str]:
+    """A new secret, returned once; the old one (or the registered keys) stop working."""
+    client = await _owned(session, actor, org_id, client_id)
+    before = describe(client)
+    secret = generate_secret()
+    client.secret_digest = client_secret_digest(secret, settings.client_secret_pepper)
+    client.token_endpoint_auth_method = SECRET_METHOD
+    client.jwks = None
+    await session.flush()
+    await service.record(
+        session,
+        actor,
+        "client.secret_rotated",
+        org_id,
+        "client",
+        client_id,
+        before=before,
+        after=describe(client),
+    )
+    return client, secret
+
+
+async def register_keys(
+    session: AsyncSession, actor: Actor, org_id: str, client_id: str, jwks: dict[str, Any]
+) -> Client:
+    """Replace the client's public keys; it authenticates with private_key_jwt from now on."""
+    client = await _owned(session, actor, org_id, client_id)
+    before = describe(client)
+    client.jwks = public_jwks(jwks)
+    client.token_endpoint_auth_method = KEYS_METHOD
+    client.secret_digest = None
+    await session.flush()
+    await service.record(
+        session,
+        actor,
+        "client.keys_registered",
+        org_id,
+        "client",
+        client_id,
+        before=before,
+        after=describe(client),
+    )
+    return client
+
+
+async def change(
+    session: AsyncSession,
+    actor: Actor,
+    org_id: str,
+    client_id: str,
+    *,
+    name: str | None,
+    tax_ids: list[str] | None,
+) -> Client:
+    """Rename or re-grant; the next token carries exactly the new Tax IDs."""
+    client = await _owned(session, actor, org_id, client_id)
+    before = describe(client)
+    if name is not None:
+        client.name = _name(name)
+    if tax_ids is not None:
+        client.tax_ids = await service.grantable(session, actor, org_id, tax_ids)
+    await session.flush()
+    await service.record(
+        session,
+        actor,
+        "client.changed",
+        org_id,
+        "client",
+        client_id,
+        before=before,
+        after=describe(client),
+    )
+    return client
+
+
+async def remove(session: AsyncSession, actor: Actor, org_id: str, client_id: str) -> int:
+    """Delete the client and revoke what it was issued; returns how many tokens were revoked."""
+    client = await _owned(session, actor, org_id, client_id)
+    before = describe(client)
+    stamp = datetime.now(UTC)
+    revoked = 0
+    for table in (IssuedAccessToken, RefreshToken):
+        result = await session.execute(
+            update(table)
+            .where(table.client_id == client_id, table.revoked_at.is_(None))
+            .values(revoked_at=stamp)
+        )
+        revoked += int(getattr(result, "rowcount", 0) or 0)
+    await session.execute(
+        delete(UsedClientAssertion).where(UsedClientAssertion.client_id == client_id)
+    )
+    await session.delete(client)
+    await session.flush()
+    await service.record(
+        session,
+        actor,
+        "client.deleted",
+        org_id,
+        "client",
+        client_id,
+        before=before,
+        after={"tokens_revoked": revoked},
+    )
+    return revoked
+
+
+# -- routes -----------------------------------------------------------------
+
+
+class ClientIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Nightly eligibility batch"])
+    tax_ids: list[str] = Field(default=[], examples=[["12-3456789"]])
+    jwks: dict[str, Any] | None = None
+
+
+class ClientChange(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    tax_ids: list[str] | None = None
+
+
+class Jwks(BaseModel):
+    keys: list[Any]
+
+
+def _actor(request: Request, admin: CurrentAdministrator) -> Actor:
+    return Actor(admin, request_id(request), source_address(request))
+
+
+def _once(response: Response, body: dict[str, Any]) -> dict[str, Any]:
+    """A body carrying a secret: no cache may keep it (as for token responses)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return body
+
+
+@router.get("/clients")
+async def get_clients(
+    org_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    rows = await list_clients(session, _actor(request, admin), org_id)
+    return {"clients": [describe(c) for c in rows]}
+
+
+@router.post("/clients", status_code=201)
+async def post_client(
+    org_id: str,
+    body: ClientIn,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> Any:
+    actor = _actor(request, admin)
+    client, secret = await create(
+        session, actor, settings, org_id, body.name, body.tax_ids, body.jwks
+    )
+    await session.commit()
+    shown = describe(client)
+    return shown if secret is None else _once(response, {**shown, "client_secret": secret})
+
+
+@router.get("/clients/{client_id}")
+async def get_client(
+    org_id: str, client_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    return describe(await _owned(session, _actor(request, admin), org_id, client_id))
+
+
+@router.patch("/clients/{client_id}")
+async def patch_client(
+    org_id: str,
+    client_id: str,
+    body: ClientChange,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+) -> Any:
+    actor = _actor(request, admin)
+    client = await change(session, actor, org_id, client_id, name=body.name, tax_ids=body.tax_ids)
+    await session.commit()
+    return describe(client)
+
+
+@router.post("/clients/{client_id}/secret")
+async def post_secret(
+    org_id: str,
+    client_id: str,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> Any:
+    actor = _actor(request, admin)
+    client, secret = await rotate_secret(session, actor, settings, org_id, client_id)
+    await session.commit()
+    return _once(response, {**describe(client), "client_secret": secret})
+
+
+@router.put("/clients/{client_id}/jwks")
+async def put_jwks(
+    org_id: str,
+    client_id: str,
+    body: Jwks,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+) -> Any:
+    actor = _actor(request, admin)
+    client = await register_keys(session, actor, org_id, client_id, body.model_dump())
+    await session.commit()
+    return describe(client)
+
+
+@router.delete("/clients/{client_id}", status_code=204)
+async def delete_client(
+    org_id: str, client_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Response:
+    await remove(session, _actor(request, admin), org_id, client_id)
+    await session.commit()
+    return Response(status_code=204)
