@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,9 +88,14 @@ async def gateway(
     upstream_url: str,
     *,
     client_address: tuple[str, int] = ("127.0.0.1", 50000),
+    on_port: bool = False,
     **overrides: Any,
 ) -> AsyncIterator[Edge]:
-    """One gateway app (own lifespan, own rate-limit storage) before the given upstream."""
+    """One gateway app (own lifespan, own rate-limit storage) before the given upstream.
+
+    Reached over an ASGI transport from `client_address`, or, `on_port`, served by
+    uvicorn on a real loopback port (the source address is then the socket's).
+    """
     options: dict[str, Any] = {
         "environment": "test",
         "issuer": ISSUER,
@@ -105,11 +110,15 @@ async def gateway(
     async with issuer.http_client() as jwks_client:
         verifier = TokenVerifier(ISSUER, AUDIENCE, JWKS_URI, http_client=jwks_client)
         app = create_app(settings, verifier=verifier)
-        transport = httpx.ASGITransport(app=app, client=client_address)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
-        ):
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            if on_port:
+                url = await stack.enter_async_context(serve(app))
+                client = httpx.AsyncClient(base_url=url)
+            else:
+                transport = httpx.ASGITransport(app=app, client=client_address)
+                client = httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
+            await stack.enter_async_context(client)
             yield Edge(issuer, upstream, client)
 
 

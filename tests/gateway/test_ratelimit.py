@@ -61,9 +61,11 @@ def assert_rate_limited(response: httpx.Response) -> None:
 async def test_two_instances_sharing_redis_count_a_client_jointly(
     shared_redis: dict[str, str],
 ) -> None:
+    """Two gateways served on real ports, as two replicas behind a load balancer would be."""
     async with gateways(
-        2, rate_limit_per_client="3/minute", rate_limit_per_address="", **shared_redis
+        2, on_port=True, rate_limit_per_client="3/minute", rate_limit_per_address="", **shared_redis
     ) as (first, second):
+        assert first.client.base_url != second.client.base_url
         headers = first.auth(client_id="acme-integrator")
         statuses = [
             (await edge.client.get("/claims/v1/claims", headers=headers)).status_code
