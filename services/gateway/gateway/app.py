@@ -3,8 +3,9 @@
 Every request to an API route needs a valid bearer token (verified with
 libs/policy against the cached JWKS) before any upstream call. Upstreams are
 reached over one pooled HTTP client with timeouts; a failing upstream answers
-502, a slow one 504, as RFC 9457 problems. Run with
-`uvicorn --factory gateway.app:create_app`.
+502, a slow one 504, as RFC 9457 problems. Requests are counted per source
+address and per client (`gateway.ratelimit`), and browser origins are checked
+(`gateway.cors`). Run with `uvicorn --factory gateway.app:create_app`.
 """
 
 from __future__ import annotations
