@@ -62,7 +62,8 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
             "backchannel_interval": 3600.0,
             **overrides,
         }
-        settings = Settings(environment="test", database_url=url, issuer=ISSUER, **options)
+        options.setdefault("issuer", ISSUER)
+        settings = Settings(environment="test", database_url=url, **options)
         engine = create_engine(url)
         async with session_factory(engine)() as session:
             credentials = await seed_demo(session, settings, tmp)

@@ -13,8 +13,8 @@ from deploy.stack import free_port
 
 
 @asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    port = free_port()
+async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -28,7 +28,17 @@ from identity.mail import Mailer
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.throttle import Throttle
-from identity.web import account, authorize, endpoints, login, recovery, register
+from identity.web import (
+    account,
+    authorize,
+    console,
+    console_actions,
+    console_operator,
+    endpoints,
+    login,
+    recovery,
+    register,
+)
 from identity.web.headers import security_headers
 from identity.web.protocol import request_id
 
@@ -83,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_api.public)
     app.include_router(operator_api.router)
     app.include_router(register.router)
+    app.include_router(console.router)
+    app.include_router(console_actions.router)
+    app.include_router(console_operator.router)
     app.add_exception_handler(AdminProblem, admin_problems.handle)
 
     app.middleware("http")(security_headers(settings.secure_cookies))

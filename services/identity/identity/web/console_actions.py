@@ -1,0 +1,161 @@
+"""The console's actions: each a small function over the admin service, run by
+`console.perform` (session, CSRF, authorization, one commit, audit, notice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from identity import action_tokens
+from identity.admin import nominations, service
+from identity.deps import SettingsDep, StoreDep
+from identity.models import Nomination
+from identity.web.console import mailer_of, many, one, perform, send_invitation
+
+router = APIRouter(prefix="/console")
+
+
+@router.post("/orgs/{org_id}/tax-ids")
+async def add_tin(
+    org_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        row = await service.add_tin(session, actor, org_id, one(f, "tin"), one(f, "label"))
+        return "tin_pending" if row.status == "pending_approval" else "tin_added"
+
+    return await perform(request, settings, store, org_id, action)
+
+
+@router.post("/orgs/{org_id}/tax-ids/{tin}/remove")
+async def remove_tin(
+    org_id: str, tin: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        await service.remove_tin(session, actor, org_id, tin)
+        return "tin_removed"
+
+    return await perform(request, settings, store, org_id, action)
+
+
+@router.post("/orgs/{org_id}/sub-organizations")
+async def add_child(
+    org_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        await service.create_sub_organization(session, actor, org_id, one(f, "name"))
+        return "suborg"
+
+    return await perform(request, settings, store, org_id, action)
+
+
+@router.post("/orgs/{org_id}/nominations")
+async def nominate(
+    org_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    made: list[tuple[Nomination, str]] = []
+
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        data = {
+            "email": one(f, "email"),
+            "given_name": one(f, "given_name"),
+            "family_name": one(f, "family_name"),
+            "role": one(f, "role") or "subscriber",
+            "plan_roles": many(f, "plan_roles"),
+            "tax_ids": many(f, "tax_ids"),
+        }
+        made.append(await nominations.nominate(session, actor, org_id, data, settings))
+        return "nominated"
+
+    response = await perform(request, settings, store, org_id, action)
+    for row, token in made if response.status_code == 303 else []:
+        await send_invitation(mailer_of(request), settings, store.session, row, token)
+    return response
+
+
+@router.post("/orgs/{org_id}/nominations/{nomination_id}/{verb}")
+async def invitation(
+    org_id: str,
+    nomination_id: str,
+    verb: str,
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+) -> Response:
+    made: list[tuple[Nomination, str]] = []
+
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        if verb == "resend":
+            made.append(await nominations.resend(session, actor, org_id, nomination_id))
+            return "resent"
+        await nominations.cancel(session, actor, org_id, nomination_id)
+        return "cancelled"
+
+    if verb not in {"resend", "cancel"}:
+        return Response(status_code=404)
+    response = await perform(request, settings, store, org_id, action)
+    for row, token in made if response.status_code == 303 else []:
+        await send_invitation(mailer_of(request), settings, store.session, row, token)
+    return response
+
+
+@router.post("/orgs/{org_id}/members/{user_id}")
+async def change_member(
+    org_id: str, user_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        await service.update_member(
+            session,
+            actor,
+            org_id,
+            user_id,
+            role=one(f, "role") or None,
+            plan_roles=many(f, "plan_roles"),
+            tax_ids=many(f, "tax_ids"),
+        )
+        return "member"
+
+    return await perform(request, settings, store, org_id, action)
+
+
+@router.post("/orgs/{org_id}/members/{user_id}/{verb}")
+async def member_action(
+    org_id: str,
+    user_id: str,
+    verb: str,
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+) -> Response:
+    reset: list[tuple[str, str]] = []
+
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        if verb in {"suspend", "reactivate"}:
+            status = "suspended" if verb == "suspend" else "active"
+            await service.set_status(session, actor, org_id, user_id, status)
+            return "suspended" if verb == "suspend" else "reactivated"
+        if verb == "remove":
+            await service.remove_member(session, actor, org_id, user_id)
+            return "removed"
+        row = await service.membership(session, actor, org_id, user_id)
+        token = await action_tokens.issue(
+            session, "password_reset", user_id, settings.reset_link_ttl
+        )
+        await service.record(session, actor, "password.reset_requested", org_id, "user", user_id)
+        reset.append((row.user.email, token))
+        return "reset"
+
+    if verb not in {"suspend", "reactivate", "remove", "password-reset"}:
+        return Response(status_code=404)
+    response = await perform(request, settings, store, org_id, action)
+    for address, token in reset if response.status_code == 303 else []:
+        link = f"{settings.issuer.rstrip('/')}/reset-password?token={token}"
+        await mailer_of(request).send(
+            address,
+            "Reset your TINpass password",
+            "Your organization's administrator asked TINpass to let you choose a new "
+            f"password.\nOpen this link within 30 minutes (it works once):\n{link}\n",
+        )
+    return response

@@ -1,0 +1,115 @@
+"""The console's authorization is the admin API's: an administrator of another
+organization, or a subscriber, gets 404 on every console page and action of
+Evergreen; a form without its CSRF token changes nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from starlette.routing import Route
+
+from identity.models import Membership, TaxId, User
+from identity.web import console, console_actions, console_operator
+from tests.identity.admin_flows import org_id_of, user_id_of
+from tests.identity.harness import PASSWORD, IdentityHarness
+from tests.support.oidc import submit_login
+
+EVERGREEN = "Evergreen Family Clinic"
+
+
+@asynccontextmanager
+async def signed_in(identity: IdentityHarness, username: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with identity.client() as browser:
+        page = await browser.get("/login")
+        done = await submit_login(browser, page, username, PASSWORD)
+        assert "You are signed in" in done.text, done.text
+        yield browser
+
+
+def console_routes() -> list[tuple[str, str]]:
+    found = []
+    for router in (console.router, console_actions.router, console_operator.router):
+        for route in router.routes:
+            assert isinstance(route, Route)
+            found.extend((method, route.path) for method in sorted(route.methods or ()))
+    return [(m, p) for m, p in found if "{org_id}" in p and m != "HEAD"]
+
+
+async def csrf_of(browser: httpx.AsyncClient) -> str:
+    page = await browser.get("/account")  # any page with a form carries the token
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    return found.group(1) if found else ""
+
+
+@pytest.mark.parametrize("outsider", ["hana.harb", "sam.biller"])
+async def test_outsiders_get_404_on_every_console_route(
+    identity: IdentityHarness, outsider: str
+) -> None:
+    async with identity.session() as session:
+        hana = await user_id_of(identity, "hana.harb")
+        await session.execute(
+            update(Membership).where(Membership.user_id == hana).values(role="administrator")
+        )
+        await session.commit()
+    values = {
+        "org_id": await org_id_of(identity, EVERGREEN),
+        "user_id": await user_id_of(identity, "ever.admin"),
+        "tin": "123456789",
+        "nomination_id": "any",
+        "verb": "suspend",
+    }
+    routes = console_routes()
+    assert len(routes) >= 8
+    async with signed_in(identity, outsider) as browser:
+        token = await csrf_of(browser)
+        for method, path in routes:
+            url = path.format(**values)
+            response = await browser.request(
+                method, url, data={"csrf_token": token, "tin": "44-5556666", "name": "X"}
+            )
+            assert response.status_code == 404, (method, path, response.status_code)
+
+
+async def test_the_administrator_uses_the_console_and_csrf_is_required(
+    identity: IdentityHarness,
+) -> None:
+    org = await org_id_of(identity, EVERGREEN)
+    async with signed_in(identity, "ever.admin") as browser:
+        page = await browser.get(f"/console/orgs/{org}")
+        assert page.status_code == 200 and "<h1>Evergreen Family Clinic</h1>" in page.text
+        forged = await browser.post(f"/console/orgs/{org}/tax-ids", data={"tin": "44-1112222"})
+        token = await csrf_of(browser)
+        added = await browser.post(
+            f"/console/orgs/{org}/tax-ids", data={"csrf_token": token, "tin": "44-1112222"}
+        )
+        bad = await browser.post(
+            f"/console/orgs/{org}/tax-ids", data={"csrf_token": token, "tin": "44-11"}
+        )
+        review = await browser.get(f"/console/orgs/{org}/access-review.csv")
+    assert forged.status_code == 400
+    assert added.status_code == 303 and added.headers["location"].endswith("done=tin_added")
+    assert bad.status_code == 422 and "nine digits" in bad.text
+    assert review.headers["content-type"].startswith("text/csv")
+    assert review.text.splitlines()[0].startswith("organization,username,name,email,role")
+    async with identity.session() as session:
+        rows = (await session.scalars(select(TaxId.tin).where(TaxId.tin == "441112222"))).all()
+    assert rows == ["441112222"], "the forged form added nothing; the real one added once"
+
+
+async def test_the_console_asks_for_sign_in_and_hides_the_operator_queue(
+    identity: IdentityHarness,
+) -> None:
+    async with identity.client() as anonymous:
+        home = await anonymous.get("/console")
+    assert home.status_code == 303 and home.headers["location"] == "/login"
+    async with signed_in(identity, "ever.admin") as browser:
+        queue = await browser.get("/console/operator")
+    assert queue.status_code == 404
+    async with identity.session() as session:
+        operator = await session.scalar(select(User).where(User.username == "ops.olivia"))
+        assert operator is not None and operator.is_operator
