@@ -38,6 +38,7 @@ class Upstream:
                 "query": request.url.query,
                 "headers": dict(request.headers),
                 "body": await request.body(),
+                "peer": request.client.port if request.client else None,
             }
         )
         if request.url.path.endswith("/slow"):
