@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from gateway import cors, proxy, ratelimit
+from gateway import cors, portal, proxy, ratelimit
 from gateway.problems import problem_response as _problem
 from gateway.settings import Settings
 from gateway.upstream import build_client
@@ -186,5 +186,7 @@ def create_app(
 
     app = FastAPI(title="TINpass gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(router)
+    if settings.portal_enabled:
+        portal.install(app, settings)
     cors.install(app, settings)
     return app

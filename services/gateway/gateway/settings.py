@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = []
     cors_max_age: int = Field(default=600, ge=0)
     port: int = 8080
+    # The plan's portal (gateway.portal): on when a client id is set.
+    portal_client_id: str = ""
+    portal_client_secret: str = ""
+    portal_base_url: str = ""  # the gateway's public URL; http://127.0.0.1:<port> by default
+    plan_name: str = "Cascade Health Plan"
+    plan_contact: str = "the plan's Provider Network department, (800) 555-0142"
+    portal_session_ttl: int = Field(default=8 * 60 * 60, gt=0)
+    portal_idle_timeout: int = Field(default=30 * 60, gt=0)
 
     @field_validator("rate_limit_per_client", "rate_limit_per_address")
     @classmethod
@@ -102,7 +110,17 @@ class Settings(BaseSettings):
     def _derive(self) -> Settings:
         if not self.jwks_uri:
             self.jwks_uri = self.issuer.rstrip("/") + "/.well-known/jwks.json"
+        if not self.portal_base_url:
+            self.portal_base_url = f"http://127.0.0.1:{self.port}"
+        self.portal_base_url = self.portal_base_url.rstrip("/")
         if self.environment == "production" and not self.issuer.startswith("https://"):
             raise ValueError("TINPASS_ISSUER must be an https URL outside development")
         return self
 
+    @property
+    def portal_enabled(self) -> bool:
+        return bool(self.portal_client_id)
+
+    @property
+    def portal_secure_cookies(self) -> bool:
+        return self.portal_base_url.startswith("https://")

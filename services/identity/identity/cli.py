@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     seed = commands.add_parser("seed-demo", help="create the demo data (idempotent)")
     seed.add_argument("--data-dir", type=Path, default=Path("data"))
+    seed.add_argument(
+        "--portal",
+        action="append",
+        default=[],
+        metavar="CLIENT_ID=BASE_URL",
+        help="a demo portal's gateway URL, e.g. summit-portal=http://127.0.0.1:8081 "
+        "(its redirect and logout URIs follow it)",
+    )
     rotate = commands.add_parser(
         "rotate-keys", help="promote the next signing key and prepare a new one"
     )
@@ -169,7 +177,8 @@ async def _list_keys(session: AsyncSession, settings: Settings, args: argparse.N
 
 
 async def _seed(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
-    credentials = await seed_demo(session, settings, args.data_dir)
+    portals = dict(item.split("=", 1) for item in args.portal if "=" in item)
+    credentials = await seed_demo(session, settings, args.data_dir, portals)
     where = args.data_dir / "demo-credentials.json"
     return (
         f"demo ready; credentials in {where}, integrator key in {credentials.integrator_key_path}"

@@ -1,0 +1,110 @@
+"""The portal's session cookie and security headers, as plain ASGI middleware.
+
+For paths under `/portal` the middleware loads the server-side session named by
+the `portal_session` cookie into `scope["session"]` (where Authlib's Starlette
+client and the routes read it), and when the response starts it saves the
+session, rotates its id if asked (after sign-in, against session fixation) or
+deletes it (logout), and sets or clears the cookie: HttpOnly, SameSite=Lax,
+Secure behind https. Every portal response also gets the security headers: a
+Content-Security-Policy without any script, no framing, no referrer, no caching.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.portal.sessions import SessionStore, new_id
+
+COOKIE = "portal_session"
+PREFIX = "/portal"
+CSP = (
+    "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self' {issuer}; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@dataclass
+class PortalSession:
+    """The request's session: its data, and what should happen to it at response time."""
+
+    id: str | None
+    data: dict[str, Any]
+    original: dict[str, Any] = field(default_factory=dict)
+    rotate: bool = False
+    ended: bool = False
+
+    def end(self) -> None:
+        self.ended = True
+
+    def renew(self) -> None:
+        """A new id for the same data (called when a person signs in)."""
+        self.rotate = True
+
+
+class PortalMiddleware:
+    def __init__(
+        self, app: ASGIApp, store: SessionStore, *, secure: bool, issuer: str, ttl: int
+    ) -> None:
+        self.app, self.store, self.secure, self.ttl = app, store, secure, ttl
+        self.csp = CSP.format(issuer=issuer.rstrip("/"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        cookie = HTTPConnection(scope).cookies.get(COOKIE)
+        loaded = await self.store.load(cookie) if cookie else None
+        session = PortalSession(
+            cookie if loaded is not None else None, loaded or {}, copy.deepcopy(loaded or {})
+        )
+        scope["session"] = session.data
+        scope["portal.session"] = session
+
+        async def send_with_session(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                await self._persist(session, headers)
+                self._security_headers(headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_session)
+
+    async def _persist(self, session: PortalSession, headers: MutableHeaders) -> None:
+        if session.ended:
+            if session.id:
+                await self.store.delete(session.id)
+            headers.append("Set-Cookie", self._cookie("", max_age=0))
+            return
+        if session.rotate and session.id:
+            await self.store.delete(session.id)
+            session.id = None
+        if session.id is None and not session.data:
+            return
+        if session.id is None:
+            session.id = new_id()
+            headers.append("Set-Cookie", self._cookie(session.id, max_age=self.ttl))
+        if session.data != session.original or session.rotate:
+            await self.store.save(session.id, session.data)
+
+    def _cookie(self, value: str, *, max_age: int) -> str:
+        parts = [f"{COOKIE}={value}", "Path=/portal", f"Max-Age={max_age}", "HttpOnly"]
+        parts.append("SameSite=Lax")
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+    def _security_headers(self, headers: MutableHeaders) -> None:
+        headers["Content-Security-Policy"] = self.csp
+        headers["X-Frame-Options"] = "DENY"
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Cache-Control"] = "no-store"
+        if self.secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

@@ -1,0 +1,216 @@
+"""The portal's pages: home, eligibility, claims, claim detail, access denied.
+
+Every page is rendered on the server from what the plan's services answer to the
+signed-in person's token; forms are POSTs carrying the session's CSRF token
+(member ids are patient data, so they never go into a URL). When the services say
+the person's Tax IDs match no provider record at this plan, the page explains it
+and what to do next. Fields the services add later are shown too, by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.portal import csrf
+from gateway.portal.auth import portal_session
+from gateway.portal.plan import Answer, SignedOut, call
+from gateway.portal.views import render
+
+router = APIRouter(prefix="/portal")
+Page = Callable[..., Awaitable[Response]]
+CLAIM_STATUSES = ("received", "pended", "paid", "partially_paid", "denied")
+CLAIM_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
+
+
+def signed_in(page: Page) -> Page:
+    """Pages for signed-in people: others go to the start page; ended tokens sign out."""
+
+    @wraps(page)
+    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+        session = portal_session(request)
+        if not session.data.get("user"):
+            return RedirectResponse("/portal/", status_code=303)
+        try:
+            return await page(request, *args, **kwargs)
+        except SignedOut:
+            session.end()
+            return render(
+                request,
+                "message.html",
+                "Signed out",
+                status_code=401,
+                message="Your TINpass session has ended. Please sign in again.",
+                retry=True,
+                user=None,
+            )
+
+    return wrapper
+
+
+def trouble(request: Request, answer: Answer) -> Response:
+    """The page for an answer that is not a result: refusal, not found, service down."""
+    if answer.status == 403:
+        return denied_page(request, answer.detail)
+    if answer.status == 404:
+        return render(
+            request,
+            "message.html",
+            "Not found",
+            status_code=404,
+            message="Nothing was found under the Tax IDs your account acts for.",
+        )
+    return render(
+        request,
+        "message.html",
+        "The plan's service is not answering",
+        status_code=502 if answer.status != 504 else 504,
+        message="The plan's service did not answer. Please try again in a few minutes.",
+    )
+
+
+def denied_page(request: Request, detail: str = "") -> Response:
+    return render(request, "denied.html", "Access not authorized", status_code=403, detail=detail)
+
+
+def form_refused(request: Request) -> Response:
+    return render(
+        request,
+        "message.html",
+        "Please try again",
+        status_code=403,
+        message="This form expired or did not come from this site. Reload the page and send it "
+        "again.",
+    )
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    if not portal_session(request).data.get("user"):
+        return render(request, "landing.html", "Sign in")
+    return await _home(request)
+
+
+@signed_in
+async def _home(request: Request) -> Response:
+    user = portal_session(request).data["user"]
+    answer = await call(request, "eligibility", "GET", "/eligibility/v1/providers")
+    if answer.status == 404 or answer.status == 405:
+        answer = await call(request, "claims", "GET", "/claims/v1/claims", params={"limit": "1"})
+        providers = None
+    else:
+        providers = (answer.body or {}).get("providers") if answer.ok else None
+    if not answer.ok:
+        return trouble(request, answer)
+    matched = {p.get("tin") for p in providers or [] if isinstance(p, dict)}
+    tins = [{"tin": tin, "matched": tin in matched} for tin in user.get("tax_ids", [])]
+    return render(
+        request, "home.html", "Home", tins=tins, providers=providers, known=providers is not None
+    )
+
+
+@router.get("/denied")
+@signed_in
+async def denied(request: Request) -> Response:
+    return denied_page(request)
+
+
+@router.get("/eligibility")
+@signed_in
+async def eligibility_form(request: Request) -> Response:
+    return render(request, "eligibility.html", "Check eligibility", form={}, result=None)
+
+
+@router.post("/eligibility")
+@signed_in
+async def eligibility_check(request: Request) -> Response:
+    async with request.form() as submitted:
+        form = {k: str(v).strip() for k, v in submitted.items() if isinstance(v, str)}
+    if not csrf.valid(portal_session(request).data, form.get(csrf.FIELD)):
+        return form_refused(request)
+    inquiry = {"member_id": form.get("member_id", ""), "date_of_birth": form.get("date_of_birth")}
+    if form.get("date_of_service"):
+        inquiry["date_of_service"] = form["date_of_service"]
+    answer = await call(request, "eligibility", "POST", "/eligibility/v1/inquiries", json=inquiry)
+    if answer.status == 422:
+        return render(
+            request,
+            "eligibility.html",
+            "Check eligibility",
+            status_code=422,
+            form=form,
+            result=None,
+            errors=_field_errors(answer.body),
+        )
+    if not answer.ok:
+        return trouble(request, answer)
+    return render(request, "eligibility.html", "Eligibility result", form=form, result=answer.body)
+
+
+def _field_errors(body: Any) -> list[str]:
+    """Messages a person can act on, from a 422 problem's `errors` (or its detail)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    messages = []
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, dict):
+            field = str(error.get("field") or "form").replace("_", " ")
+            messages.append(f"{field}: {error.get('message') or 'not valid'}")
+    if not messages:
+        detail = body.get("detail") if isinstance(body, dict) else None
+        messages.append(str(detail) if detail else "Check the member ID and dates and try again.")
+    return messages
+
+
+@router.get("/claims")
+@signed_in
+async def claims_list(request: Request) -> Response:
+    return await _claims(request, {}, {})
+
+
+@router.post("/claims")
+@signed_in
+async def claims_search(request: Request) -> Response:
+    async with request.form() as submitted:
+        form = {k: str(v).strip() for k, v in submitted.items() if isinstance(v, str)}
+    if not csrf.valid(portal_session(request).data, form.get(csrf.FIELD)):
+        return form_refused(request)
+    names = ("member_id", "status", "service_date_from", "service_date_to")
+    params = {name: form[name] for name in names if form.get(name)}
+    return await _claims(request, form, params)
+
+
+async def _claims(request: Request, form: dict[str, str], params: dict[str, str]) -> Response:
+    answer = await call(request, "claims", "GET", "/claims/v1/claims", params=params)
+    if answer.status == 422:
+        return render(
+            request,
+            "claims.html",
+            "Claims",
+            status_code=422,
+            form=form,
+            claims=[],
+            statuses=CLAIM_STATUSES,
+            errors=_field_errors(answer.body),
+        )
+    if not answer.ok:
+        return trouble(request, answer)
+    claims = (answer.body or {}).get("claims", [])
+    return render(
+        request, "claims.html", "Claims", form=form, claims=claims, statuses=CLAIM_STATUSES
+    )
+
+
+@router.get("/claims/{claim_number}")
+@signed_in
+async def claim_detail(request: Request, claim_number: str) -> Response:
+    if not CLAIM_NUMBER.fullmatch(claim_number):
+        return trouble(request, Answer(404, None))
+    answer = await call(request, "claims", "GET", f"/claims/v1/claims/{claim_number}")
+    if not answer.ok or not isinstance(answer.body, dict):
+        return trouble(request, answer)
+    return render(request, "claim.html", f"Claim {claim_number}", claim=answer.body)

@@ -1,0 +1,103 @@
+"""The portal asks the plan's provider-data services, with the signed-in person's token.
+
+Calls go over the gateway's own pooled upstream client to the eligibility and
+claims services, with the access token kept in the session; the services verify
+it again and decide by TIN. An access token about to expire is refreshed first
+with the refresh token (Authlib; the new pair replaces the old in the session);
+a refused refresh means the SSO session ended, so the portal session ends too.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from authlib.integrations.base_client import OAuthError
+from starlette.requests import Request
+
+REFRESH_MARGIN = 30
+
+
+class SignedOut(Exception):
+    """The portal session has no usable tokens any more: sign in again."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def detail(self) -> str:
+        if isinstance(self.body, dict) and isinstance(self.body.get("detail"), str):
+            return self.body["detail"]
+        return ""
+
+
+def store_tokens(session: dict[str, Any], token: dict[str, Any]) -> None:
+    """Keep what the portal needs from a token response, server-side only."""
+    previous = session.get("tokens") or {}
+    expires_in = int(token.get("expires_in") or 0)
+    session["tokens"] = {
+        "access_token": token["access_token"],
+        "refresh_token": token.get("refresh_token") or previous.get("refresh_token"),
+        "id_token": token.get("id_token") or previous.get("id_token"),
+        "expires_at": int(token.get("expires_at") or time.time() + expires_in),
+    }
+
+
+async def access_token(request: Request) -> str:
+    session: dict[str, Any] = request.scope["session"]
+    tokens = session.get("tokens")
+    if not isinstance(tokens, dict):
+        raise SignedOut
+    if tokens["expires_at"] - REFRESH_MARGIN > time.time():
+        return str(tokens["access_token"])
+    if not tokens.get("refresh_token"):
+        raise SignedOut
+    client = request.app.state.portal_oauth.tinpass
+    try:
+        fresh = await client.fetch_access_token(
+            grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+        )
+    except (OAuthError, httpx.HTTPError) as error:
+        raise SignedOut from error
+    store_tokens(session, fresh)
+    return str(fresh["access_token"])
+
+
+async def call(
+    request: Request,
+    service: str,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    params: dict[str, str] | None = None,
+) -> Answer:
+    """One call to `eligibility` or `claims`; 502/504 answers when the service fails."""
+    token = await access_token(request)
+    url = httpx.URL(request.app.state.upstreams[service]).join(path)
+    headers = {"Authorization": f"Bearer {token}", "X-Request-ID": str(uuid.uuid4())}
+    try:
+        reply = await request.app.state.upstream.request(
+            method, url, json=json, params=params, headers=headers
+        )
+    except httpx.TimeoutException:
+        return Answer(504, None)
+    except httpx.TransportError:
+        return Answer(502, None)
+    if reply.status_code == 401:
+        raise SignedOut
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    return Answer(reply.status_code, body)

@@ -1,0 +1,46 @@
+"""Rendering portal pages: Jinja2 templates with autoescaping, no script anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from gateway.portal import csrf
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def format_tin(tin: str) -> str:
+    return f"{tin[:2]}-{tin[2:]}" if len(tin) == 9 and tin.isdigit() else tin
+
+
+def label(name: str) -> str:
+    """A field name as a person reads it: `out_of_pocket_max` -> `Out of pocket max`."""
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+templates.env.filters["tin"] = format_tin
+templates.env.filters["label"] = label
+
+
+def render(
+    request: Request, template: str, title: str, *, status_code: int = 200, **context: Any
+) -> Response:
+    session: dict[str, Any] = request.scope.get("session", {})
+    settings = request.app.state.settings
+    values = {
+        "title": title,
+        "plan_name": settings.plan_name,
+        "plan_contact": settings.plan_contact,
+        "issuer": settings.issuer.rstrip("/"),
+        "user": session.get("user"),
+        "csrf_token": csrf.token(session) if session.get("user") else "",
+        **context,
+    }
+    return templates.TemplateResponse(request, template, values, status_code=status_code)
