@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
@@ -36,6 +37,7 @@ from identity.web import (
     console_operator,
     endpoints,
     login,
+    nomination,
     recovery,
     register,
 )
@@ -90,13 +92,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.confirm_router)
     app.include_router(admin_api.router)
     app.include_router(admin_clients.router)
-    app.include_router(admin_api.public)
+    app.include_router(nomination.router)
     app.include_router(operator_api.router)
     app.include_router(register.router)
     app.include_router(console.router)
     app.include_router(console_actions.router)
     app.include_router(console_operator.router)
     app.add_exception_handler(AdminProblem, admin_problems.handle)
+    app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)
 
     app.middleware("http")(security_headers(settings.secure_cookies))
 

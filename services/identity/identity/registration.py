@@ -42,8 +42,8 @@ FIELDS = (
     "username",
     "password",
 )
-_STATE = re.compile(r"^[A-Za-z]{2}$")
-_ZIP = re.compile(r"^\d{5}(-?\d{4})?$")
+STATE = re.compile(r"^[A-Za-z]{2}$")
+ZIP = re.compile(r"^\d{5}(-?\d{4})?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -104,9 +104,9 @@ def _check_fields(app: Application) -> None:
         app.fail("org_name", "Enter the organization's legal name.")
     if not app.get("street") or not app.get("city"):
         app.fail("street", "Enter the street address and city.")
-    if not _STATE.match(app.get("state")):
+    if not STATE.match(app.get("state")):
         app.fail("state", "Enter the two-letter state code, like WA.")
-    if not _ZIP.match(app.get("postal_code")):
+    if not ZIP.match(app.get("postal_code")):
         app.fail("postal_code", "Enter a ZIP code of five or nine digits.")
     if len(re.sub(r"\D", "", app.get("phone"))) < 10:
         app.fail("phone", "Enter a phone number with its area code.")

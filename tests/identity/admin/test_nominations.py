@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import select
 
+from identity.models import Membership, Organization, User
 from tests.identity.admin_flows import admin_token, bearer, org_id_of
-from tests.identity.flows import portal_tokens
-from tests.identity.harness import IdentityHarness
-from tests.support.oidc import jwt_claims
+from tests.identity.flows import exchange_portal_code, portal_code, portal_tokens
+from tests.identity.harness import PASSWORD, IdentityHarness
+from tests.support.oidc import form_fields, jwt_claims, submit_login
 from tests.support.smtp import Inbox
 
 EVERGREEN = "Evergreen Family Clinic"
@@ -88,3 +90,45 @@ async def test_a_nomination_with_a_tin_outside_the_organization_is_refused(
     refused = await nominate(identity, "zed@evergreen.example", tax_ids=["55-5000111"])
     assert refused.status_code == 422 and "55-5000111" in refused.json()["detail"]
     assert inbox.to("zed@evergreen.example") == []
+
+
+async def test_a_person_with_an_account_joins_with_it(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    """One e-mail address, one account: a biller of Harbor invited by Evergreen signs in
+    with her account and joins; she then works for both organizations."""
+    identity, inbox = mailing
+    made = await nominate(identity, "hana@harborbilling.example", tax_ids=["12-3456789"])
+    assert made.status_code == 201
+    path = inbox.link(inbox.to("hana@harborbilling.example")[-1])
+    path = path.removeprefix(identity.settings.issuer)
+    async with identity.client() as browser:
+        anonymous = await browser.get(path)
+        assert "already have a TINpass account" in anonymous.text
+        page = await browser.get("/login")
+        assert (
+            "You are signed in" in (await submit_login(browser, page, "hana.harb", PASSWORD)).text
+        )
+        offer = await browser.get(path)
+        assert offer.status_code == 200 and "Join Evergreen Family Clinic" in offer.text
+        fields = form_fields(offer.text)
+        action = fields.pop("__action__")
+        joined = await browser.post(action, data=fields)
+        again = await browser.post(action, data=fields)
+    assert joined.status_code == 200 and "You joined Evergreen Family Clinic" in joined.text
+    assert again.status_code == 400, "the link works once"
+    async with identity.session() as session:
+        orgs = await session.scalars(
+            select(Organization.name)
+            .join(Membership, Membership.organization_id == Organization.id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.username == "hana.harb")
+        )
+        assert sorted(orgs) == ["Evergreen Family Clinic", "Harbor Billing Services"]
+    evergreen = await org_id_of(identity, EVERGREEN)
+    async with identity.client() as browser:
+        code, pkce = await portal_code(identity, browser, "hana.harb", org_id=evergreen)
+        assert pkce is not None
+        tokens = (await exchange_portal_code(identity, browser, code, pkce.verifier)).json()
+    claims = jwt_claims(tokens["access_token"])
+    assert claims["org_id"] == evergreen and claims["tax_ids"] == ["123456789"]

@@ -32,7 +32,7 @@ async def signed_in(identity: IdentityHarness, username: str) -> AsyncIterator[h
 
 
 def console_routes() -> list[tuple[str, str]]:
-    found = []
+    found: list[tuple[str, str]] = []
     for router in (console.router, console_actions.router, console_operator.router):
         for route in router.routes:
             assert isinstance(route, Route)

@@ -14,24 +14,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from identity import action_tokens, audit
-from identity.admin import nominations, review, service
+from identity import action_tokens
+from identity.admin import nominations, profile, review, service
 from identity.admin.auth import CurrentAdministrator
 from identity.deps import MailerDep, SessionDep, SettingsDep
 from identity.models import Organization
-from identity.password_policy import PolicyViolation
 from identity.security import format_tin
-from identity.web import csrf
-from identity.web.forms import Field as FormField
-from identity.web.forms import form_page, posted
-from identity.web.pages import render
 from identity.web.protocol import request_id, source_address
 
 router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["administration"])
-public = APIRouter(tags=["nominations"])
-INVITATION_GONE = (
-    "This invitation expired, was cancelled or was already used. Ask your administrator."
-)
 
 
 class TinIn(BaseModel):
@@ -88,6 +79,32 @@ async def get_organization(
     org_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
 ) -> Any:
     return _org(await service.organization(session, _actor(request, admin), org_id))
+
+
+class ProfileChange(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    street: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=100)
+    state: str | None = Field(default=None, max_length=40)
+    postal_code: str | None = Field(default=None, max_length=40)
+    phone: str | None = Field(default=None, max_length=32)
+    npis: list[str] | None = None
+
+
+@router.patch("")
+async def change_profile(
+    org_id: str,
+    body: ProfileChange,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+) -> Any:
+    """Edit the organization's profile; only the fields sent change."""
+    org = await profile.update(
+        session, _actor(request, admin), org_id, body.model_dump(exclude_unset=True)
+    )
+    await session.commit()
+    return _org(org)
 
 
 @router.post("/tax-ids", status_code=201)
@@ -279,104 +296,3 @@ async def access_review(
             headers={"Content-Disposition": 'attachment; filename="access-review.csv"'},
         )
     return JSONResponse({"members": entries})
-
-
-def _accept_form(
-    request: Request,
-    settings: Any,
-    token: str,
-    errors: dict[str, list[str]] | None = None,
-    status_code: int = 200,
-) -> Response:
-    errors = errors or {}
-    return form_page(
-        request,
-        settings,
-        title="Join your organization on TINpass",
-        action="/nominations/accept",
-        submit="Create my account",
-        status_code=status_code,
-        hidden={"token": token},
-        fields=[
-            FormField(
-                "username",
-                "Choose a username",
-                autocomplete="username",
-                errors=errors.get("username", []),
-            ),
-            FormField(
-                "password",
-                "Choose a password",
-                "password",
-                "new-password",
-                errors=errors.get("password", []),
-            ),
-        ],
-    )
-
-
-@public.get("/nominations/accept")
-async def accept_form(
-    request: Request, settings: SettingsDep, session: SessionDep, token: str = ""
-) -> Response:
-    if await nominations.open_nomination(session, token) is None:
-        return render(
-            request,
-            "message.html",
-            status_code=400,
-            title="Invitation not valid",
-            error=True,
-            message=INVITATION_GONE,
-        )
-    return _accept_form(request, settings, token)
-
-
-@public.post("/nominations/accept")
-async def accept(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    fields = await posted(request)
-    token = fields.get("token", "")
-    row = await nominations.open_nomination(session, token)
-    if row is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
-        return render(
-            request,
-            "message.html",
-            status_code=400,
-            title="Invitation not valid",
-            error=True,
-            message=INVITATION_GONE,
-        )
-    try:
-        user = await nominations.accept(
-            session, settings, row, fields.get("username", ""), fields.get("password", "")
-        )
-    except PolicyViolation as violation:
-        await session.rollback()
-        by_field: dict[str, list[str]] = {}
-        for v in violation.violations:
-            by_field.setdefault(
-                "username" if v.code.startswith("username") else "password", []
-            ).append(v.message)
-        return _accept_form(request, settings, token, by_field, 400)
-    except ValueError as error:
-        await session.rollback()
-        return _accept_form(request, settings, token, {"username": [str(error)]}, 400)
-    await audit.record(
-        session,
-        "nomination.accepted",
-        actor_type="user",
-        actor_id=user.id,
-        organization_id=row.organization_id,
-        target_type="user",
-        target_id=user.id,
-        request_id=request_id(request),
-        source_address=source_address(request),
-    )
-    await session.commit()
-    return render(
-        request,
-        "message.html",
-        title="Your account is ready",
-        message=f"Welcome, {user.username}. You can now sign in.",
-        link="/login",
-        link_text="Sign in",
-    )

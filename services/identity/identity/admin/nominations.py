@@ -124,14 +124,20 @@ async def accept(
     user = await admin_ops.create_user(
         session, settings, username, row.email, password, row.given_name, row.family_name
     )
-    member = Membership(
-        user_id=user.id,
-        organization_id=row.organization_id,
-        role=row.role,
-        plan_roles=list(row.plan_roles),
-    )
+    await join(session, row, user)
+    return user
+
+
+async def existing_account(session: AsyncSession, row: Nomination) -> User | None:
+    """The account that already has the nominee's e-mail address (one address, one account)."""
+    return await session.scalar(select(User).where(User.email_normalized == row.email.lower()))
+
+
+async def join(session: AsyncSession, row: Nomination, user: User) -> Membership:
+    """Give `user` the nominated membership (a person may work for several organizations);
+    the link is used up. A person already in the organization keeps their membership."""
     orgs = await subtree(session, {row.organization_id})
-    member.tax_ids = list(
+    tins = list(
         await session.scalars(
             select(TaxId).where(
                 TaxId.tin.in_(row.tax_ids),
@@ -140,7 +146,20 @@ async def accept(
             )
         )
     )
-    session.add(member)
+    member = await session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organization_id == row.organization_id
+        )
+    )
+    if member is None:
+        member = Membership(
+            user_id=user.id,
+            organization_id=row.organization_id,
+            role=row.role,
+            plan_roles=list(row.plan_roles),
+        )
+        member.tax_ids = tins
+        session.add(member)
     row.accepted_at = datetime.now(UTC)
     await session.flush()
-    return user
+    return member

@@ -238,9 +238,26 @@ async def remove_member(session: AsyncSession, actor: Actor, org_id: str, user_i
             "last-administrator",
         )
     before = describe(row)
+    user = row.user
     await session.delete(row)
+    await session.flush()
     await accounts.end_sessions(session, user_id, "membership_removed")
     await record(session, actor, "membership.removed", org_id, "user", user_id, before=before)
+    elsewhere = await session.scalar(select(Membership.id).where(Membership.user_id == user_id))
+    if elsewhere is None and not user.is_operator:
+        # Nobody else vouches for this person any more: the account is closed (kept,
+        # with its audit history, but it can never sign in again).
+        previous, user.status = user.status, "deleted"
+        await record(
+            session,
+            actor,
+            "user.deleted",
+            org_id,
+            "user",
+            user_id,
+            before=previous,
+            after="deleted",
+        )
 
 
 async def _only_ours(session: AsyncSession, actor: Actor, user_id: str) -> None:

@@ -33,6 +33,7 @@ from identity.web.protocol import request_id, source_address
 
 router = APIRouter(prefix="/console")
 NOTICES = {
+    "profile": "The organization's profile was saved.",
     "tin_added": "The Tax ID was added.",
     "tin_pending": "Another organization holds this Tax ID: TINpass operators will review "
     "your request.",
@@ -44,7 +45,8 @@ NOTICES = {
     "member": "The changes were saved; the person's next token reflects them.",
     "suspended": "The account is suspended and its sessions ended.",
     "reactivated": "The account is active again.",
-    "removed": "The person no longer belongs to this organization.",
+    "removed": "The person no longer belongs to this organization (an account that belongs "
+    "to no other organization is closed).",
     "reset": "A password reset link was sent to the person's e-mail address.",
 }
 EXPIRED_FORM = "This form expired. Reload the page and try again."

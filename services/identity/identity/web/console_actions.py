@@ -10,12 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from identity import action_tokens
-from identity.admin import nominations, service
+from identity.admin import nominations, profile, service
 from identity.deps import SettingsDep, StoreDep
 from identity.models import Nomination
 from identity.web.console import mailer_of, many, one, perform, send_invitation
 
 router = APIRouter(prefix="/console")
+
+
+@router.post("/orgs/{org_id}/profile")
+async def change_profile(
+    org_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        changes = {k: one(f, k) for k in profile.EDITABLE if k in f}
+        await profile.update(session, actor, org_id, changes)
+        return "profile"
+
+    return await perform(request, settings, store, org_id, action)
 
 
 @router.post("/orgs/{org_id}/tax-ids")

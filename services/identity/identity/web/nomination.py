@@ -1,0 +1,184 @@
+"""The nominee's pages: follow the invitation link, then either choose a username
+and password (a new account) or, when the address already has an account, sign in
+with it and join the organization (a person may work for several organizations)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from identity import audit
+from identity.admin import nominations
+from identity.deps import SessionDep, SettingsDep, StoreDep
+from identity.models import Nomination, Organization, User
+from identity.password_policy import PolicyViolation
+from identity.settings import Settings
+from identity.web import csrf
+from identity.web.account import _account
+from identity.web.forms import Field, form_page, posted
+from identity.web.pages import render
+from identity.web.protocol import request_id, source_address
+
+router = APIRouter(tags=["nominations"])
+INVITATION_GONE = (
+    "This invitation expired, was cancelled or was already used. Ask your administrator."
+)
+
+
+def _gone(request: Request) -> Response:
+    return render(
+        request,
+        "message.html",
+        status_code=400,
+        title="Invitation not valid",
+        error=True,
+        message=INVITATION_GONE,
+    )
+
+
+def _accept_form(
+    request: Request,
+    settings: Settings,
+    token: str,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    errors = errors or {}
+    return form_page(
+        request,
+        settings,
+        title="Join your organization on TINpass",
+        action="/nominations/accept",
+        submit="Create my account",
+        status_code=status_code,
+        hidden={"token": token},
+        fields=[
+            Field(
+                "username",
+                "Choose a username",
+                autocomplete="username",
+                errors=errors.get("username", []),
+            ),
+            Field(
+                "password",
+                "Choose a password",
+                "password",
+                "new-password",
+                errors=errors.get("password", []),
+            ),
+        ],
+    )
+
+
+async def _org_name(session: Any, row: Nomination) -> str:
+    org = await session.get(Organization, row.organization_id)
+    return org.name if org else "your organization"
+
+
+@router.get("/nominations/accept")
+async def accept_form(
+    request: Request, settings: SettingsDep, store: StoreDep, token: str = ""
+) -> Response:
+    session = store.session
+    row = await nominations.open_nomination(session, token)
+    if row is None:
+        return _gone(request)
+    existing = await nominations.existing_account(session, row)
+    if existing is None:
+        return _accept_form(request, settings, token)
+    account = await _account(request, store, settings)
+    name = await _org_name(session, row)
+    if account is None or account.user.id != existing.id:
+        return render(
+            request,
+            "message.html",
+            title=f"Join {name}",
+            message="You already have a TINpass account with this e-mail address. Sign in "
+            "with it, then open the link in the invitation again to join.",
+            link="/login",
+            link_text="Sign in",
+        )
+    return form_page(
+        request,
+        settings,
+        title=f"Join {name}",
+        action="/nominations/join",
+        submit=f"Join {name}",
+        intro=f"{name} invites you, {existing.username}, to act for it through TINpass.",
+        hidden={"token": token},
+        fields=[],
+    )
+
+
+async def _accepted(request: Request, session: Any, row: Nomination, user: User) -> None:
+    await audit.record(
+        session,
+        "nomination.accepted",
+        actor_type="user",
+        actor_id=user.id,
+        organization_id=row.organization_id,
+        target_type="user",
+        target_id=user.id,
+        request_id=request_id(request),
+        source_address=source_address(request),
+    )
+    await session.commit()
+
+
+@router.post("/nominations/accept")
+async def accept(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    fields = await posted(request)
+    token = fields.get("token", "")
+    row = await nominations.open_nomination(session, token)
+    if row is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return _gone(request)
+    try:
+        user = await nominations.accept(
+            session, settings, row, fields.get("username", ""), fields.get("password", "")
+        )
+    except PolicyViolation as violation:
+        await session.rollback()
+        by_field: dict[str, list[str]] = {}
+        for v in violation.violations:
+            name = "username" if v.code.startswith("username") else "password"
+            by_field.setdefault(name, []).append(v.message)
+        return _accept_form(request, settings, token, by_field, 400)
+    except ValueError as error:
+        await session.rollback()
+        return _accept_form(request, settings, token, {"username": [str(error)]}, 400)
+    await _accepted(request, session, row, user)
+    return render(
+        request,
+        "message.html",
+        title="Your account is ready",
+        message=f"Welcome, {user.username}. You can now sign in.",
+        link="/login",
+        link_text="Sign in",
+    )
+
+
+@router.post("/nominations/join")
+async def join(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    fields = await posted(request)
+    session = store.session
+    row = await nominations.open_nomination(session, fields.get("token", ""))
+    account = await _account(request, store, settings)
+    valid = csrf.valid(request, settings.secret_key, fields.get("csrf_token"))
+    existing = await nominations.existing_account(session, row) if row else None
+    if row is None or not valid or account is None or existing is None:
+        return _gone(request)
+    if account.user.id != existing.id:
+        return _gone(request)
+    await nominations.join(session, row, account.user)
+    name = await _org_name(session, row)
+    await _accepted(request, session, row, account.user)
+    return render(
+        request,
+        "message.html",
+        title=f"You joined {name}",
+        message=f"Relying parties can now ask for {name}'s context when you sign in.",
+        link="/account",
+        link_text="Your account",
+    )
