@@ -16,7 +16,13 @@ def principal(**claims: Any) -> Principal:
 
 
 def test_every_action_names_a_scope() -> None:
-    assert set(ACTIONS) == {"eligibility.read", "claims.read", "claim.read"}
+    assert set(ACTIONS) == {
+        "eligibility.read",
+        "claims.read",
+        "claim.read",
+        "claim.amounts",
+        "claims.submit",
+    }
     assert all(rule.scope for rule in ACTIONS.values())
 
 
@@ -72,9 +78,44 @@ def test_unknown_action_is_denied() -> None:
 
 def test_roles_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     table = dict(module.ACTIONS)
-    table["claims.submit"] = Rule(scope="claims:read", roles=frozenset({"billing"}))
+    table["claims.export"] = Rule(scope="claims:read", roles=frozenset({"billing"}))
     monkeypatch.setattr(module, "ACTIONS", table)
     clinical = principal(roles=["subscriber", "clinical"])
     billing = principal(roles=["subscriber", "billing"])
-    assert decide(clinical, "claims.submit", Resource.plan(["123456789"])).reason == "missing_role"
-    assert decide(billing, "claims.submit", Resource.plan(["123456789"])).allowed
+    assert decide(clinical, "claims.export", Resource.plan(["123456789"])).reason == "missing_role"
+    assert decide(billing, "claims.export", Resource.plan(["123456789"])).allowed
+
+
+WRITE = "openid eligibility:read claims:read claims:write"
+
+
+@pytest.mark.parametrize(
+    ("roles", "action", "allowed"),
+    [
+        (["billing"], "eligibility.read", True),
+        (["clinical"], "eligibility.read", True),
+        (["integrator"], "eligibility.read", True),
+        (["subscriber"], "eligibility.read", False),
+        (["billing"], "claim.read", True),
+        (["clinical"], "claim.read", True),
+        (["billing"], "claim.amounts", True),
+        (["clinical"], "claim.amounts", False),
+        (["billing"], "claims.submit", True),
+        (["integrator"], "claims.submit", True),
+        (["clinical"], "claims.submit", False),
+        (["administrator"], "claims.submit", False),
+    ],
+)
+def test_the_plan_roles_table(roles: list[str], action: str, allowed: bool) -> None:
+    """billing reads and submits claims; clinical checks eligibility and claim status
+    but never sees amounts; a client acting for itself is an integrator."""
+    who = principal(roles=roles, scope=WRITE)
+    decision = decide(who, action, Resource.claim("123456789"))
+    assert decision.allowed is allowed
+    if not allowed:
+        assert decision.reason == "missing_role"
+
+
+def test_submitting_needs_the_write_scope() -> None:
+    decision = decide(principal(roles=["billing"]), "claims.submit", Resource.claim("123456789"))
+    assert (decision.allowed, decision.reason) == (False, "insufficient_scope")

@@ -79,3 +79,53 @@ async def plan(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plan]:
             sessions,
             url,
         )
+
+
+WRITE_SCOPE = "openid eligibility:read claims:read claims:write"
+EVERGREEN_NPI = "1234567893"
+
+
+def biller(plan: Plan, tin: str = "123456789", **claims: Any) -> dict[str, str]:
+    """A billing user's token for one TIN, allowed to submit claims."""
+    return plan.auth(scope=WRITE_SCOPE, roles=["subscriber", "billing"], tax_ids=[tin], **claims)
+
+
+def claim_body(member_id: str, on: str = "2026-03-02", **changes: Any) -> dict[str, Any]:
+    """A clean 837P-like claim from Evergreen Family Clinic: an office visit and a lab."""
+    body: dict[str, Any] = {
+        "patient_control_number": f"PCN-{member_id}-{on}",
+        "billing_provider": {"npi": EVERGREEN_NPI, "tin": "123456789"},
+        "rendering_provider_npi": EVERGREEN_NPI,
+        "member": {"member_id": member_id},
+        "diagnoses": ["J06.9"],
+        "total_charge": "210.00",
+        "lines": [
+            {"procedure_code": "99213", "charge": "150.00", "service_date": on},
+            {"procedure_code": "80053", "charge": "60.00", "service_date": on},
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+async def add_member(plan: Plan, member_id: str, product: str = "CHP-PPO") -> None:
+    """A new subscriber with coverage from 2026-01-01 and nothing met yet."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from provider_data.models import Coverage, Member, Product
+
+    async with plan.sessions() as session:
+        chosen = await session.scalar(select(Product).where(Product.code == product))
+        assert chosen is not None
+        member = Member(
+            member_id=member_id,
+            subscriber_id=member_id[:-2],
+            first_name="Test",
+            last_name="Member",
+            date_of_birth=date(1990, 1, 1),
+        )
+        member.coverages = [Coverage(product_id=chosen.id, effective_date=date(2026, 1, 1))]
+        session.add(member)
+        await session.commit()

@@ -19,6 +19,19 @@ from provider_data.models import Base, Claim, Coverage, Member, ProviderRecord
 from tests.support.databases import fresh_database
 
 TABLES = {
+    "plans",
+    "products",
+    "benefits",
+    "cost_share_limits",
+    "provider_networks",
+    "provider_locations",
+    "accumulators",
+    "visit_usage",
+    "fee_schedule",
+    "claim_lines",
+    "claim_adjustments",
+    "claim_status_events",
+    "idempotent_requests",
     "provider_records",
     "members",
     "coverages",
@@ -50,7 +63,7 @@ async def test_migrations_make_the_models_schema_on_an_empty_database(tmp_path: 
             await engine.dispose()
     assert tables == TABLES
     assert differences == [], "the models and the migrations disagree"
-    assert [tuple(v) for v in versions] == [("0003",)]
+    assert [tuple(v) for v in versions] == [("0004",)]
     assert [tuple(h) for h in head] == [(1, 0, "0" * 64)]
 
 
@@ -72,23 +85,16 @@ def _claim(member: Member, status: str) -> Claim:
 
 
 def _coverage(member_pk: int) -> Coverage:
-    money = Decimal("1.00")
-    return Coverage(
-        member_id=member_pk,
-        plan_name="Cascade Health Plan",
-        product="PPO",
-        effective_date=date(2026, 1, 1),
-        copay_office_visit=money,
-        deductible_individual=money,
-        deductible_met=money,
-        out_of_pocket_max=money,
-        out_of_pocket_met=money,
-    )
+    return Coverage(member_id=member_pk, product_id=1, effective_date=date(2026, 1, 1))
 
 
 def _member(member_id: str) -> Member:
     return Member(
-        member_id=member_id, first_name="Ada", last_name="Ng", date_of_birth=date(1990, 1, 1)
+        member_id=member_id,
+        subscriber_id=member_id[:-2],
+        first_name="Ada",
+        last_name="Ng",
+        date_of_birth=date(1990, 1, 1),
     )
 
 
@@ -97,8 +103,11 @@ def _refused_rows() -> dict[str, list[Any]]:
         npi="1234567893", tin="123456789", name="X", effective_from=date(2020, 1, 1)
     )
     provider.network_status = "somewhere"
-    member = _member("M7")
+    member = _member("M701")
+    stranger = _member("M702")
+    stranger.relation = "cousin"
     return {
+        "member relation outside the set": [stranger],
         "coverage of no member": [_coverage(424242)],
         "claim status outside the set": [member, _claim(member, "lost")],
         "network status outside the set": [provider],
@@ -117,7 +126,7 @@ async def test_the_database_keeps_references_and_value_sets(tmp_path: Path) -> N
                     with pytest.raises(IntegrityError):
                         await session.commit()
             async with sessions() as session:
-                session.add(_claim(_member("M8"), "paid"))
+                session.add(_claim(_member("M801"), "paid"))
                 await session.commit()
                 stored = list(await session.scalars(select(Claim.status)))
         finally:

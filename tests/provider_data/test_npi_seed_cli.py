@@ -38,7 +38,7 @@ async def test_cli_migrates_and_seeds_idempotently(
             providers = list(await session.scalars(select(ProviderRecord)))
             claims = await session.scalar(select(func.count()).select_from(Claim))
         await engine.dispose()
-    assert {p.tin for p in providers} == {"123456789", "987654321", "444444444"}
+    assert {p.tin for p in providers} == {"123456789", "987654321", "444444444", "222222222"}
     assert all(npi.is_valid(p.npi) for p in providers)
     assert claims == 24
 
@@ -49,3 +49,27 @@ def test_help_names_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_.value.code == 0
     usage = capsys.readouterr().out
     assert all(command in usage for command in ("migrate", "seed-demo", "audit"))
+
+
+async def test_seed_with_some_provider_tins_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with fresh_database("plantins", tmp_path) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert await anyio.to_thread.run_sync(cli.main, ["migrate"]) == 0
+        assert (
+            await anyio.to_thread.run_sync(cli.main, ["seed-demo", "--provider-tins=98-7654321"])
+            == 0
+        )
+        engine = create_engine(url)
+        async with session_factory(engine)() as session:
+            tins = set(await session.scalars(select(ProviderRecord.tin)))
+            billed = set(await session.scalars(select(Claim.billing_tin)))
+        await engine.dispose()
+    assert tins == billed == {"987654321"}
+
+
+def test_seed_refuses_an_unknown_tin(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["seed-demo", "--provider-tins=111111111"])
+    assert "no demo provider record has TIN 111111111" in capsys.readouterr().err

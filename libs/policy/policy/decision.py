@@ -22,10 +22,18 @@ class Rule:
     tin: TinRule = "provider_record"
 
 
+# Plan roles carried in the token's `roles` claim: `billing` staff read and submit
+# claims; `clinical` staff check eligibility and follow a claim's status, but never
+# see its amounts; `integrator` is a client acting for itself (client credentials).
+READERS = frozenset({"billing", "clinical", "integrator"})
+MONEY = frozenset({"billing", "integrator"})
+
 ACTIONS: Mapping[str, Rule] = {
-    "eligibility.read": Rule(scope="eligibility:read"),
-    "claims.read": Rule(scope="claims:read"),
-    "claim.read": Rule(scope="claims:read", tin="billing"),
+    "eligibility.read": Rule(scope="eligibility:read", roles=READERS),
+    "claims.read": Rule(scope="claims:read", roles=READERS),
+    "claim.read": Rule(scope="claims:read", roles=READERS, tin="billing"),
+    "claim.amounts": Rule(scope="claims:read", roles=MONEY, tin="billing"),
+    "claims.submit": Rule(scope="claims:write", roles=MONEY, tin="billing"),
 }
 
 
@@ -106,7 +114,9 @@ def _decide_tin(principal: Principal, action: str, rule: Rule, resource: Resourc
         )
     if rule.tin == "billing":
         return _deny(
-            action, "tin_not_billed", "This claim was not billed under any of your Tax IDs."
+            action,
+            "tin_not_billed",
+            "The claim's billing Tax ID is not one of your account's Tax IDs.",
         )
     shown = ", ".join(format_tin(t) for t in sorted(principal.tax_ids))
     return _deny(

@@ -1,127 +1,208 @@
-"""The claims app: list, search and read claims (X12 276/277-like status).
+"""The claims app: search, claim status (X12 276/277-like) and the Explanation of
+Benefits; submission lives in claims_submit.
 
-A claim is visible only under a Tax ID it was billed with: listing filters by the
+A claim is visible only under a Tax ID it was billed with: searching filters by the
 token's TINs in SQL, and a claim billed under another TIN answers exactly like a
-claim that does not exist. Run with `uvicorn --factory provider_data.claims:create_app`.
+claim that does not exist. Amounts show only to roles the policy table lets see them.
+Run with `uvicorn --factory provider_data.claims:create_app`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import date
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import BaseModel, field_serializer
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
 
-from policy import Resource, TokenVerifier, decide
-from provider_data import access
+from policy import Decision, Principal, Resource, TokenVerifier, decide
+from provider_data import access, claims_submit, plandata
+from provider_data.claim_schemas import (
+    AdjustmentOut,
+    ClaimList,
+    ClaimOut,
+    Eob,
+    EobLine,
+    RemarkOut,
+    Status,
+    StatusEventOut,
+)
 from provider_data.deps import CurrentPrincipal, SessionDep
-from provider_data.models import Claim, Member
-from provider_data.problems import not_found
+from provider_data.models import Claim, ClaimLine, Member
+from provider_data.problems import Problem, not_found
 from provider_data.service import build_app
 from provider_data.settings import Settings
+from provider_data.x12 import CARC, RARC
 
 router = APIRouter(prefix="/claims/v1", tags=["claims"])
-Status = Literal["received", "pended", "paid", "denied"]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such claim under your Tax IDs."}
+}
 
 
-class ClaimOut(BaseModel):
-    claim_number: str
-    member_id: str
-    billing_tin: str
-    billing_npi: str
-    service_date: date
-    received_date: date
-    status: Status
-    billed_amount: Decimal
-    allowed_amount: Decimal
-    paid_amount: Decimal
-    patient_responsibility: Decimal
-    denial_reason: str | None
-
-    @field_serializer("billed_amount", "allowed_amount", "paid_amount", "patient_responsibility")
-    def _money(self, value: Decimal) -> str:
-        return f"{value:.2f}"
+def may_see_amounts(principal: Principal, tin: str) -> bool:
+    return decide(principal, "claim.amounts", Resource.claim(tin)).allowed
 
 
-class ClaimList(BaseModel):
-    claims: list[ClaimOut]
-    count: int
-
-
-def _out(claim: Claim) -> ClaimOut:
+def claim_out(claim: Claim, amounts: bool) -> ClaimOut:
+    money = (
+        {
+            "billed_amount": claim.billed_amount,
+            "allowed_amount": claim.allowed_amount,
+            "paid_amount": claim.paid_amount,
+            "patient_responsibility": claim.patient_responsibility,
+        }
+        if amounts
+        else {}
+    )
     return ClaimOut(
         claim_number=claim.claim_number,
+        patient_control_number=claim.patient_control_number,
         member_id=claim.member.member_id,
         billing_tin=claim.billing_tin,
         billing_npi=claim.billing_npi,
+        rendering_npi=claim.rendering_npi,
+        network=claim.network,
         service_date=claim.service_date,
         received_date=claim.received_date,
+        adjudicated_date=claim.adjudicated_date,
         status=claim.status,  # type: ignore[arg-type]
-        billed_amount=claim.billed_amount,
-        allowed_amount=claim.allowed_amount,
-        paid_amount=claim.paid_amount,
-        patient_responsibility=claim.patient_responsibility,
         denial_reason=claim.denial_reason,
+        history=[
+            StatusEventOut(status=e.status, on=e.on, note=e.note)  # type: ignore[arg-type]
+            for e in claim.history
+        ],
+        **money,
     )
 
 
-@router.get("/claims", response_model=ClaimList)
+def _cursor(claim: Claim) -> str:
+    raw = f"{claim.service_date.isoformat()}|{claim.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[date, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        day, _, ident = raw.partition("|")
+        return date.fromisoformat(day), int(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise Problem(
+            400,
+            "Bad cursor",
+            "The cursor is not one this API gave; start again without it.",
+            "bad-cursor",
+        ) from error
+
+
+async def _search_tins(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    decision: Decision,
+    tin: str | None,
+) -> list[str]:
+    if tin is None:
+        return sorted(decision.matched_tax_ids)
+    wanted = tin.replace("-", "")
+    if wanted in decision.matched_tax_ids:
+        return [wanted]
+    denied = decide(principal, "claims.read", Resource.plan([]))
+    await access.record(session, request, principal, denied, tax_id=wanted[:9])
+    await session.commit()
+    raise access.refusal(denied)
+
+
+@router.get("/claims", response_model=ClaimList, summary="Search claims under your Tax IDs")
 async def list_claims(
     request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
-    member_id: Annotated[str | None, Query(max_length=20)] = None,
+    member_id: Annotated[str | None, Query(max_length=24)] = None,
     status: Status | None = None,
     service_date_from: date | None = None,
     service_date_to: date | None = None,
+    tin: Annotated[str | None, Query(pattern=r"^\d{2}-?\d{7}$")] = None,
+    claim_number: Annotated[str | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ClaimList:
-    """Claims billed under the token's Tax IDs, newest service date first."""
+    """Claims billed under the token's Tax IDs, newest service date first, a page at a time."""
     decision, _ = await access.authorize_plan(
         session, request, principal, "claims.read", date.today()
     )
-    query = (
-        select(Claim)
-        .join(Claim.member)
-        .options(joinedload(Claim.member))
-        .where(Claim.billing_tin.in_(sorted(decision.matched_tax_ids)))
-        .order_by(Claim.service_date.desc(), Claim.claim_number)
-        .limit(limit)
-    )
-    member = member_id.strip().upper() if member_id else None
-    if member:
-        query = query.where(Member.member_id == member)
-    if status:
-        query = query.where(Claim.status == status)
-    if service_date_from:
-        query = query.where(Claim.service_date >= service_date_from)
-    if service_date_to:
-        query = query.where(Claim.service_date <= service_date_to)
-    claims = [_out(c) for c in await session.scalars(query)]
+    tins = await _search_tins(session, request, principal, decision, tin)
+    member = plandata.normalize_member_id(member_id) if member_id else None
+    query = _search(tins, member, status, service_date_from, service_date_to, claim_number)
+    if cursor:
+        day, ident = _after(cursor)
+        query = query.where(
+            or_(Claim.service_date < day, and_(Claim.service_date == day, Claim.id < ident))
+        )
+    found = list(await session.scalars(query.limit(limit + 1)))
+    page = found[:limit]
+    claims = [claim_out(c, may_see_amounts(principal, c.billing_tin)) for c in page]
     shown = ((c.member_id, c.billing_tin) for c in claims)
     await access.record_disclosures(
         session, request, principal, decision, shown, member_filter=member
     )
     await session.commit()
-    return ClaimList(claims=claims, count=len(claims))
+    next_cursor = _cursor(page[-1]) if len(found) > limit else None
+    return ClaimList(claims=claims, count=len(claims), next_cursor=next_cursor)
 
 
-@router.get("/claims/{claim_number}", response_model=ClaimOut)
-async def get_claim(
-    claim_number: str, request: Request, principal: CurrentPrincipal, session: SessionDep
-) -> ClaimOut:
-    """One claim with its status and amounts; 404 unless billed under one of the token's TINs."""
+def _search(
+    tins: list[str],
+    member: str | None,
+    status: str | None,
+    since: date | None,
+    until: date | None,
+    number: str | None,
+) -> Select[Claim]:
+    query = (
+        select(Claim)
+        .join(Claim.member)
+        .options(joinedload(Claim.member), selectinload(Claim.history))
+        .where(Claim.billing_tin.in_(tins))
+        .order_by(Claim.service_date.desc(), Claim.id.desc())
+    )
+    if member is not None:
+        query = query.where(Member.member_id == member)
+    if status is not None:
+        query = query.where(Claim.status == status)
+    if since is not None:
+        query = query.where(Claim.service_date >= since)
+    if until is not None:
+        query = query.where(Claim.service_date <= until)
+    if number is not None:
+        query = query.where(Claim.claim_number == number)
+    return query
+
+
+async def _readable(
+    session: AsyncSession, request: Request, principal: Principal, number: str, action: str
+) -> Claim:
+    """The claim if billed under the token's TINs (audited); 404 exactly like a missing one."""
     await access.authorize_plan(session, request, principal, "claims.read", date.today())
     claim = await session.scalar(
-        select(Claim).options(joinedload(Claim.member)).where(Claim.claim_number == claim_number)
+        select(Claim)
+        .options(
+            joinedload(Claim.member),
+            selectinload(Claim.history),
+            selectinload(Claim.lines).selectinload(ClaimLine.adjustments),
+        )
+        .where(Claim.claim_number == number)
     )
     if claim is None:
         raise not_found("claim")
-    decision = decide(principal, "claim.read", Resource.claim(claim.billing_tin))
+    resource = Resource.claim(claim.billing_tin)
+    decision = decide(principal, "claim.read", resource)
+    if decision.allowed and action != "claim.read":
+        decision = decide(principal, action, resource)
     await access.record(
         session,
         request,
@@ -131,9 +212,79 @@ async def get_claim(
         tax_id=claim.billing_tin,
     )
     await session.commit()
-    if not decision.allowed:
+    if decision.reason == "tin_not_billed":
         raise not_found("claim")
-    return _out(claim)
+    if not decision.allowed:
+        raise access.refusal(decision)
+    return claim
+
+
+@router.get(
+    "/claims/{claim_number}",
+    response_model=ClaimOut,
+    responses=NOT_FOUND,
+    summary="Claim status (276/277-like)",
+)
+async def get_claim(
+    claim_number: str, request: Request, principal: CurrentPrincipal, session: SessionDep
+) -> ClaimOut:
+    """Status and its history, dates, and amounts billed, allowed, paid and owed by the
+    patient (null for roles that may not see amounts); 404 unless billed under your TINs."""
+    claim = await _readable(session, request, principal, claim_number, "claim.read")
+    return claim_out(claim, may_see_amounts(principal, claim.billing_tin))
+
+
+def _eob_line(line: ClaimLine) -> EobLine:
+    return EobLine(
+        line_number=line.line_number,
+        procedure_code=line.procedure_code,
+        modifiers=[m for m in line.modifiers.split(",") if m],
+        units=line.units,
+        service_date=line.service_date,
+        service_type_code=line.service_type_code,
+        status=line.status,
+        charge=line.charge,
+        allowed=line.allowed,
+        deductible=line.deductible,
+        copay=line.copay,
+        coinsurance=line.coinsurance,
+        paid=line.paid,
+        patient_responsibility=line.deductible + line.copay + line.coinsurance,
+        adjustments=[
+            AdjustmentOut(
+                group_code=a.group_code,
+                reason_code=a.reason_code,
+                description=CARC.get(a.reason_code, ""),
+                amount=a.amount,
+            )
+            for a in line.adjustments
+        ],
+        remarks=[
+            RemarkOut(code=code, description=RARC.get(code, ""))
+            for code in line.remarks.split(",")
+            if code
+        ],
+    )
+
+
+@router.get(
+    "/claims/{claim_number}/eob",
+    response_model=Eob,
+    responses={**NOT_FOUND, 403: {"description": "Your role may not see claim amounts."}},
+    summary="Explanation of Benefits, line by line",
+)
+async def get_eob(
+    claim_number: str, request: Request, principal: CurrentPrincipal, session: SessionDep
+) -> Eob:
+    """How each line was priced: allowed amount, deductible, copay, coinsurance, paid,
+    with CARC adjustments and RARC remarks. Needs a role that may see amounts."""
+    claim = await _readable(session, request, principal, claim_number, "claim.amounts")
+    return Eob(claim=claim_out(claim, True), lines=[_eob_line(line) for line in claim.lines])
+
+
+api = APIRouter()
+api.include_router(claims_submit.router)
+api.include_router(router)
 
 
 def create_app(
@@ -141,8 +292,9 @@ def create_app(
 ) -> FastAPI:
     return build_app(
         "Claims",
-        "Claim status and amounts, visible only under the Tax IDs a claim was billed with.",
-        router,
+        "Claim submission (837P-like), status (276/277-like) and Explanation of Benefits, "
+        "visible only under the Tax IDs a claim was billed with.",
+        api,
         settings,
         verifier,
     )

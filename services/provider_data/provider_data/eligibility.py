@@ -1,157 +1,248 @@
 """The eligibility app: is this member covered on this date, and for what (X12 270/271-like).
 
+Each inquiry is decided on its own: allowed when the token's Tax IDs match a
+provider record in effect on the date of service, and audited either way.
 Run with `uvicorn --factory provider_data.eligibility:create_app`.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Literal
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy import TokenVerifier
-from provider_data import access
+from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
+from provider_data import access, plandata
 from provider_data.deps import CurrentPrincipal, SessionDep
-from provider_data.models import Coverage, Member
+from provider_data.eligibility_schemas import (
+    AccumulatorOut,
+    BatchAnswer,
+    BatchEntry,
+    BatchInquiry,
+    BenefitOut,
+    CoverageOut,
+    EligibilityAnswer,
+    Inquiry,
+    MemberOut,
+    PcpOut,
+    PlanOut,
+    ProviderOut,
+    Reason,
+)
+from provider_data.models import Coverage, Member, ProviderRecord
+from provider_data.problems import Problem
 from provider_data.service import build_app
 from provider_data.settings import Settings
+from provider_data.x12 import AAA_REASONS, PLAN_COVERAGE, SERVICE_TYPES
 
 router = APIRouter(prefix="/eligibility/v1", tags=["eligibility"])
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your Tax IDs match no provider record in effect on that date."}
+}
 
 
-class Inquiry(BaseModel):
-    member_id: str = Field(min_length=1, max_length=20, examples=["M1000101"])
-    date_of_birth: date = Field(examples=["1985-04-12"])
-    date_of_service: date | None = Field(default=None, description="Defaults to today.")
+async def _decide(
+    session: AsyncSession, principal: Principal, inquiry: Inquiry, on: date
+) -> tuple[Decision, ProviderRecord | None]:
+    records = await access.providers_in_effect(session, principal.tax_ids, on)
+    if inquiry.provider_npi:
+        records = [r for r in records if r.npi == inquiry.provider_npi]
+    decision = decide(principal, "eligibility.read", Resource.plan(r.tin for r in records))
+    matched = [r for r in records if r.tin in decision.matched_tax_ids]
+    return decision, (matched[0] if matched else None)
 
 
-class MemberOut(BaseModel):
-    member_id: str
-    first_name: str
-    last_name: str
-    date_of_birth: date
-
-
-class PlanOut(BaseModel):
-    name: str
-    product: str
-
-
-class CoverageOut(BaseModel):
-    effective_date: date
-    termination_date: date | None
-
-
-class BenefitsOut(BaseModel):
-    copay_office_visit: Decimal
-    deductible_individual: Decimal
-    deductible_met: Decimal
-    out_of_pocket_max: Decimal
-    out_of_pocket_met: Decimal
-
-
-class ProviderOut(BaseModel):
-    npi: str
-    tin: str
-    name: str
-
-
-class EligibilityAnswer(BaseModel):
-    status: Literal["active", "inactive", "not_found"]
-    reason: Literal["member_not_found", "date_of_birth_mismatch", "coverage_not_active"] | None
-    date_of_service: date
-    member: MemberOut | None = None
-    plan: PlanOut | None = None
-    coverage: CoverageOut | None = None
-    benefits: BenefitsOut | None = None
-    matched_provider: ProviderOut
-
-
-def _coverage_on(member: Member, on: date) -> Coverage | None:
-    for coverage in member.coverages:
-        if coverage.effective_date <= on and (
-            coverage.termination_date is None or coverage.termination_date >= on
-        ):
-            return coverage
-    return None
-
-
-@router.post("/inquiries", response_model=EligibilityAnswer)
-async def inquire(
-    inquiry: Inquiry, request: Request, principal: CurrentPrincipal, session: SessionDep
+async def _answer_one(
+    session: AsyncSession, request: Request, principal: Principal, inquiry: Inquiry
 ) -> EligibilityAnswer:
-    """Coverage of one member on a date of service, decided by the token's Tax IDs."""
+    """The answer to one inquiry, audited; a refusal is audited and raised as a Problem."""
     on = inquiry.date_of_service or date.today()
-    decision, providers = await access.authorize_plan(
-        session, request, principal, "eligibility.read", on
-    )
-    matched = ProviderOut(npi=providers[0].npi, tin=providers[0].tin, name=providers[0].name)
-    member_id = inquiry.member_id.strip().upper()
-    member = await session.scalar(
-        select(Member).options(selectinload(Member.coverages)).where(Member.member_id == member_id)
-    )
-    answer = _answer(member, inquiry, on, matched)
+    member_id = plandata.normalize_member_id(inquiry.member_id)
+    decision, provider = await _decide(session, principal, inquiry, on)
+    if provider is None:
+        await access.record(session, request, principal, decision, member_id=member_id)
+        raise access.refusal(decision)
+    member = await plandata.find_member(session, member_id)
+    answer = await _build(session, member, inquiry, on, provider)
     await access.record(
-        session, request, principal, decision, member_id=member_id, tax_id=matched.tin
+        session, request, principal, decision, member_id=member_id, tax_id=provider.tin
     )
-    await session.commit()
     return answer
 
 
-def _answer(
-    member: Member | None, inquiry: Inquiry, on: date, matched: ProviderOut
-) -> EligibilityAnswer:
+def _mismatch(member: Member | None, inquiry: Inquiry) -> Reason | None:
     if member is None:
-        return EligibilityAnswer(
-            status="not_found",
-            reason="member_not_found",
-            date_of_service=on,
-            matched_provider=matched,
-        )
+        return "member_not_found"
     if member.date_of_birth != inquiry.date_of_birth:
+        return "date_of_birth_mismatch"
+    for given, stored in (
+        (inquiry.first_name, member.first_name),
+        (inquiry.last_name, member.last_name),
+    ):
+        if given and given.strip().casefold() != stored.casefold():
+            return "name_mismatch"
+    return None
+
+
+def _member_out(member: Member) -> MemberOut:
+    subscriber, suffix = plandata.split_member_id(member.member_id)
+    return MemberOut(
+        member_id=member.member_id,
+        subscriber_id=subscriber,
+        suffix=suffix,
+        relation=member.relation,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        date_of_birth=member.date_of_birth,
+    )
+
+
+def _plan_out(coverage: Coverage) -> PlanOut:
+    product = coverage.product
+    return PlanOut(
+        code=product.plan.code,
+        name=product.plan.name,
+        product_code=product.code,
+        product=product.name,
+    )
+
+
+async def _build(
+    session: AsyncSession,
+    member: Member | None,
+    inquiry: Inquiry,
+    on: date,
+    provider: ProviderRecord,
+) -> EligibilityAnswer:
+    base: dict[str, Any] = {
+        "date_of_service": on,
+        "service_type_codes": inquiry.service_type_codes,
+        "matched_provider": ProviderOut.model_validate(provider, from_attributes=True),
+    }
+    reason = _mismatch(member, inquiry)
+    if reason is not None or member is None:
         return EligibilityAnswer(
-            status="not_found",
-            reason="date_of_birth_mismatch",
-            date_of_service=on,
-            matched_provider=matched,
+            status="not_found", reason=reason, aaa_reject_code=AAA_REASONS[reason or ""], **base
         )
-    shown = MemberOut.model_validate(member, from_attributes=True)
-    coverage = _coverage_on(member, on)
+    base["member"] = _member_out(member)
+    coverage = plandata.coverage_on(member, on)
     if coverage is None:
         latest = member.coverages[-1] if member.coverages else None
         return EligibilityAnswer(
             status="inactive",
             reason="coverage_not_active",
-            date_of_service=on,
-            member=shown,
-            matched_provider=matched,
-            plan=PlanOut(name=latest.plan_name, product=latest.product) if latest else None,
+            plan=_plan_out(latest) if latest else None,
             coverage=CoverageOut.model_validate(latest, from_attributes=True) if latest else None,
+            **base,
         )
     return EligibilityAnswer(
         status="active",
-        reason=None,
-        date_of_service=on,
-        member=shown,
-        matched_provider=matched,
-        plan=PlanOut(name=coverage.plan_name, product=coverage.product),
+        plan=_plan_out(coverage),
         coverage=CoverageOut.model_validate(coverage, from_attributes=True),
-        benefits=BenefitsOut.model_validate(coverage, from_attributes=True),
+        network=await plandata.network_of(session, provider, coverage.product_id),  # type: ignore[arg-type]
+        pcp=PcpOut(npi=member.pcp.npi, name=member.pcp.name) if member.pcp else None,
+        benefits=await _benefits(session, member, coverage, inquiry.service_type_codes, on.year),
+        accumulators=await _accumulators(session, member, coverage, on.year),
+        **base,
     )
+
+
+async def _benefits(
+    session: AsyncSession, member: Member, coverage: Coverage, codes: list[str], year: int
+) -> list[BenefitOut]:
+    used = await plandata.visits_used(session, member, year)
+    wanted = set(codes)
+    return [
+        BenefitOut(
+            service_type_code=b.service_type_code,
+            service_type=SERVICE_TYPES.get(b.service_type_code, b.service_type_code),
+            network=b.network,  # type: ignore[arg-type]
+            covered=b.covered,
+            copay=b.copay,
+            coinsurance_percent=b.coinsurance_percent,
+            deductible_applies=b.deductible_applies,
+            prior_auth_required=b.prior_auth_required,
+            visit_limit=b.visit_limit,
+            visits_used=used.get(b.service_type_code, 0) if b.visit_limit else None,
+        )
+        for b in await plandata.benefits_of(session, coverage.product_id)
+        if PLAN_COVERAGE in wanted or b.service_type_code in wanted
+    ]
+
+
+async def _accumulators(
+    session: AsyncSession, member: Member, coverage: Coverage, year: int
+) -> list[AccumulatorOut]:
+    limits = await plandata.limits_of(session, member, coverage.product_id, year)
+    return [
+        AccumulatorOut(
+            kind=kind,  # type: ignore[arg-type]
+            level=level,  # type: ignore[arg-type]
+            network=network,  # type: ignore[arg-type]
+            amount=limit.amount,
+            met=limit.met,
+            remaining=limit.remaining,
+        )
+        for (kind, level, network), limit in sorted(limits.items())
+    ]
+
+
+@router.post(
+    "/inquiries",
+    response_model=EligibilityAnswer,
+    responses=REFUSALS,
+    summary="Eligibility and benefits of one member on a date of service",
+)
+async def inquire(
+    inquiry: Inquiry, request: Request, principal: CurrentPrincipal, session: SessionDep
+) -> EligibilityAnswer:
+    """Active, inactive or not found (with the 271 reason), plan, coverage dates, benefits
+    for the asked service types with accumulators, PCP and prior-auth flags."""
+    try:
+        answer = await _answer_one(session, request, principal, inquiry)
+    finally:
+        await session.commit()
+    return answer
+
+
+@router.post(
+    "/inquiries/batch",
+    response_model=BatchAnswer,
+    summary="Up to 100 inquiries, each answered (or refused) on its own",
+)
+async def inquire_batch(
+    batch: BatchInquiry, request: Request, principal: CurrentPrincipal, session: SessionDep
+) -> BatchAnswer:
+    """One result per inquiry, in order; a refused entry does not fail the others."""
+    results = []
+    for index, inquiry in enumerate(batch.inquiries):
+        try:
+            answer = await _answer_one(session, request, principal, inquiry)
+            results.append(BatchEntry(index=index, outcome="answered", answer=answer))
+        except Problem as refused:
+            body = problem(
+                refused.status,
+                refused.title,
+                refused.detail,
+                type_slug=refused.type_slug,
+                **refused.extensions,
+            )
+            results.append(BatchEntry(index=index, outcome="refused", problem=body))
+    await session.commit()
+    return BatchAnswer(results=results)
 
 
 def create_app(
     settings: Settings | None = None, *, verifier: TokenVerifier | None = None
 ) -> FastAPI:
-    return build_app(
+    app = build_app(
         "Eligibility",
-        "Member eligibility and benefits, for providers whose Tax IDs match a provider record.",
+        "Member eligibility and benefits (X12 270/271-like), for providers whose Tax IDs "
+        "match a provider record in effect on the date of service.",
         router,
         settings,
         verifier,
     )
+    return app

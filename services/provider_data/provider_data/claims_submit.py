@@ -1,0 +1,247 @@
+"""Claim submission: one claim or up to 1,000, each through the access decision, the
+front-end edits and the rules engine, in one transaction per request. An
+`Idempotency-Key` header makes a retried request replay its first answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from policy import PROBLEM_JSON, Principal, Resource, decide, problem
+from provider_data import access, plandata
+from provider_data.claim_schemas import (
+    BulkClaims,
+    BulkResult,
+    ClaimIn,
+    ClaimOut,
+    ClaimResult,
+    Edit,
+)
+from provider_data.claims_store import store
+from provider_data.deps import CurrentPrincipal, SessionDep
+from provider_data.edits import edit, plan_edits, static_edits
+from provider_data.models import Claim, IdempotentRequest
+from provider_data.problems import Problem
+
+router = APIRouter(prefix="/claims/v1", tags=["claims"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Any unique string; a retry with the same key and body replays the answer.",
+    ),
+]
+WHOLE_REQUEST_REFUSALS = ("insufficient_scope", "missing_role", "no_tax_ids")
+
+
+def _canonical_hash(request_body: bytes, path: str) -> str:
+    try:
+        body: Any = json.loads(request_body or b"null")
+    except ValueError:
+        body = request_body.decode(errors="replace")
+    canonical = json.dumps({"path": path, "body": body}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _replayed(
+    session: AsyncSession, principal: Principal, key: str | None, digest: str
+) -> JSONResponse | None:
+    if key is None:
+        return None
+    stored = await session.scalar(
+        select(IdempotentRequest).filter_by(
+            client_id=principal.client_id, subject=principal.subject, key=key
+        )
+    )
+    if stored is None:
+        return None
+    if stored.request_hash != digest:
+        raise Problem(
+            422,
+            "Idempotency key reused",
+            "This Idempotency-Key was used for a different request; use a new key for a new "
+            "submission.",
+            "idempotency-key-reused",
+        )
+    media = PROBLEM_JSON if stored.status_code >= 400 else "application/json"
+    return JSONResponse(
+        json.loads(stored.response),
+        status_code=stored.status_code,
+        media_type=media,
+        headers={"Idempotency-Replayed": "true"},
+    )
+
+
+async def _finish(
+    session: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    digest: str,
+    status: int,
+    body: dict[str, Any],
+) -> JSONResponse:
+    """Keep the answer under the key (same transaction) and commit."""
+    if key is not None:
+        session.add(
+            IdempotentRequest(
+                client_id=principal.client_id,
+                subject=principal.subject,
+                key=key,
+                request_hash=digest,
+                status_code=status,
+                response=json.dumps(body),
+            )
+        )
+    try:
+        await session.commit()
+    except IntegrityError as error:
+        await session.rollback()
+        raise Problem(
+            409,
+            "Request in progress",
+            "Another request with this Idempotency-Key is being processed; retry shortly.",
+            "idempotency-key-in-use",
+        ) from error
+    media = PROBLEM_JSON if status >= 400 else "application/json"
+    return JSONResponse(body, status_code=status, media_type=media)
+
+
+def _whole_request_check(principal: Principal) -> None:
+    probe = decide(principal, "claims.submit", Resource.claim(min(principal.tax_ids, default="")))
+    if not probe.allowed and probe.reason in WHOLE_REQUEST_REFUSALS:
+        raise access.refusal(probe)
+
+
+async def _submit_one(
+    session: AsyncSession, request: Request, principal: Principal, claim: ClaimIn, today: date
+) -> tuple[Claim | None, list[Edit]]:
+    """One claim decided, edited and (when clean) adjudicated; audited either way."""
+    tin = claim.billing_provider.tin.replace("-", "")
+    member_id = plandata.normalize_member_id(claim.member.member_id)
+    decision = decide(principal, "claims.submit", Resource.claim(tin))
+    await access.record(session, request, principal, decision, member_id=member_id, tax_id=tin)
+    if not decision.allowed:
+        return None, [edit("billing_tin_not_authorized", "billing_provider.tin", value=tin)]
+    edits = static_edits(claim, today)
+    found, ctx = await plan_edits(session, claim, tin)
+    edits += found
+    if edits or ctx is None:
+        return None, edits
+    async with session.begin_nested():
+        stored = await store(session, claim, ctx, today)
+    return stored, []
+
+
+async def _loaded(session: AsyncSession, claim: Claim) -> ClaimOut:
+    from provider_data.claims import claim_out
+
+    fresh = await session.scalar(
+        select(Claim)
+        .options(selectinload(Claim.history), selectinload(Claim.member))
+        .where(Claim.id == claim.id)
+    )
+    assert fresh is not None
+    return claim_out(fresh, True)
+
+
+@router.post(
+    "/claims",
+    status_code=201,
+    response_model=ClaimOut,
+    responses={
+        422: {"description": "Rejected by front-end edits (`claim-rejected`, with `edits`)."},
+        403: {"description": "The billing Tax ID is not yours, or your role may not submit."},
+    },
+    summary="Submit one claim (837P-like)",
+)
+async def submit_claim(
+    claim: ClaimIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Front-end edits, then adjudication: the answer is the claim with its status."""
+    _whole_request_check(principal)
+    digest = _canonical_hash(await request.body(), request.url.path)
+    replay = await _replayed(session, principal, idempotency_key, digest)
+    if replay is not None:
+        return replay
+    stored, edits = await _submit_one(session, request, principal, claim, date.today())
+    if [e.code for e in edits] == ["billing_tin_not_authorized"]:
+        await session.commit()
+        raise access.refusal(decide(principal, "claims.submit", Resource.claim("")))
+    if stored is None:
+        body = problem(
+            422,
+            "Claim rejected",
+            "; ".join(e.description for e in edits),
+            type_slug="claim-rejected",
+            edits=[e.model_dump() for e in edits],
+        )
+        return await _finish(session, principal, idempotency_key, digest, 422, body)
+    out = (await _loaded(session, stored)).model_dump(mode="json")
+    return await _finish(session, principal, idempotency_key, digest, 201, out)
+
+
+@router.post(
+    "/claims/bulk",
+    response_model=BulkResult,
+    summary="Submit up to 1,000 claims; each is accepted or rejected on its own",
+)
+async def submit_bulk(
+    bulk: BulkClaims,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Per-claim results in order: a rejected claim does not affect the others."""
+    _whole_request_check(principal)
+    digest = _canonical_hash(await request.body(), request.url.path)
+    replay = await _replayed(session, principal, idempotency_key, digest)
+    if replay is not None:
+        return replay
+    today = date.today()
+    results = []
+    for index, raw in enumerate(bulk.claims):
+        results.append(await _bulk_entry(session, request, principal, index, raw, today))
+    accepted = sum(1 for r in results if r.outcome == "accepted")
+    body = BulkResult(accepted=accepted, rejected=len(results) - accepted, results=results)
+    return await _finish(
+        session, principal, idempotency_key, digest, 200, body.model_dump(mode="json")
+    )
+
+
+async def _bulk_entry(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    index: int,
+    raw: dict[str, Any],
+    today: date,
+) -> ClaimResult:
+    try:
+        claim = ClaimIn.model_validate(raw)
+    except ValidationError as error:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        return ClaimResult(
+            index=index, outcome="rejected", edits=[edit("invalid_format", detail=detail)]
+        )
+    stored, edits = await _submit_one(session, request, principal, claim, today)
+    if stored is None:
+        return ClaimResult(index=index, outcome="rejected", edits=edits)
+    return ClaimResult(index=index, outcome="accepted", claim=await _loaded(session, stored))

@@ -1,0 +1,181 @@
+"""Front-end edits: the checks a claim must pass before adjudication, each with a
+stable code and a description a billing office can act on (277CA-like rejections)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from provider_data import npi, plandata
+from provider_data.claim_schemas import ClaimIn, Edit
+from provider_data.models import Claim, Coverage, Member, ProviderRecord
+
+ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
+PROCEDURE = re.compile(r"^(\d{4}[0-9FTU]|[A-V]\d{4})$")
+
+EDITS: dict[str, str] = {
+    "invalid_format": "The claim does not follow the submission format: {detail}.",
+    "invalid_billing_npi": "The billing provider NPI {value} is not a valid NPI (10 digits "
+    "with a Luhn check digit).",
+    "invalid_rendering_npi": "The rendering provider NPI {value} is not a valid NPI.",
+    "missing_diagnosis": "The claim carries no diagnosis code; add at least one ICD-10-CM code.",
+    "invalid_diagnosis_code": "{value} is not an ICD-10-CM code (e.g. J06.9).",
+    "invalid_diagnosis_pointer": "Line {line} points at diagnosis {value}, which the claim "
+    "does not have.",
+    "invalid_procedure_code": "Line {line}: {value} is not a CPT or HCPCS code.",
+    "service_date_in_future": "Line {line}: the service date {value} is in the future.",
+    "total_charge_mismatch": "The total charge {value} differs from the sum of the line "
+    "charges ({detail}).",
+    "billing_tin_not_authorized": "The billing Tax ID {value} is not one of your account's "
+    "Tax IDs.",
+    "billing_provider_not_on_record": "No provider record with NPI {value} under this Tax ID "
+    "is in effect on {detail}; check the NPI and Tax ID, or contact provider services.",
+    "member_not_found": "No member {value} was found; check the ID on the member's card.",
+    "date_of_birth_mismatch": "The date of birth does not match member {value}.",
+    "coverage_not_active": "Member {value} has no coverage in effect on {detail}.",
+    "duplicate_claim": "This claim duplicates claim {value} (same member, Tax ID, service "
+    "date, procedures and charge).",
+}
+
+
+def edit(code: str, field: str | None = None, **values: object) -> Edit:
+    return Edit(code=code, description=EDITS[code].format(**values), field=field)
+
+
+@dataclass
+class Context:
+    member: Member
+    coverage: Coverage
+    provider: ProviderRecord
+    network: str
+
+
+def first_service_date(claim: ClaimIn) -> date:
+    return min(line.service_date for line in claim.lines)
+
+
+def static_edits(claim: ClaimIn, today: date) -> list[Edit]:
+    """The checks that need nothing but the claim itself."""
+    found: list[Edit] = []
+    billing = claim.billing_provider.npi
+    if not npi.is_valid(billing):
+        found.append(edit("invalid_billing_npi", "billing_provider.npi", value=billing))
+    rendering = claim.rendering_provider_npi
+    if rendering is not None and not npi.is_valid(rendering):
+        found.append(edit("invalid_rendering_npi", "rendering_provider_npi", value=rendering))
+    if not claim.diagnoses:
+        found.append(edit("missing_diagnosis", "diagnoses"))
+    for index, code in enumerate(claim.diagnoses):
+        if not ICD10CM.match(code.upper()):
+            found.append(edit("invalid_diagnosis_code", f"diagnoses.{index}", value=code))
+    found.extend(_line_edits(claim, today))
+    total = sum((line.charge for line in claim.lines), Decimal("0"))
+    if total != claim.total_charge:
+        found.append(
+            edit("total_charge_mismatch", "total_charge", value=claim.total_charge, detail=total)
+        )
+    return found
+
+
+def _line_edits(claim: ClaimIn, today: date) -> list[Edit]:
+    found: list[Edit] = []
+    for number, line in enumerate(claim.lines, start=1):
+        where = f"lines.{number - 1}"
+        if not PROCEDURE.match(line.procedure_code.upper()):
+            found.append(
+                edit(
+                    "invalid_procedure_code",
+                    f"{where}.procedure_code",
+                    line=number,
+                    value=line.procedure_code,
+                )
+            )
+        if line.service_date > today:
+            found.append(
+                edit(
+                    "service_date_in_future",
+                    f"{where}.service_date",
+                    line=number,
+                    value=line.service_date,
+                )
+            )
+        for pointer in line.diagnosis_pointers:
+            if claim.diagnoses and not 1 <= pointer <= len(claim.diagnoses):
+                found.append(
+                    edit(
+                        "invalid_diagnosis_pointer",
+                        f"{where}.diagnosis_pointers",
+                        line=number,
+                        value=pointer,
+                    )
+                )
+    return found
+
+
+async def plan_edits(
+    session: AsyncSession, claim: ClaimIn, tin: str
+) -> tuple[list[Edit], Context | None]:
+    """The checks against the plan's data: provider record, member, coverage, duplicates."""
+    on = first_service_date(claim)
+    last = max(line.service_date for line in claim.lines)
+    provider = await session.scalar(
+        select(ProviderRecord).where(
+            ProviderRecord.npi == claim.billing_provider.npi, ProviderRecord.tin == tin
+        )
+    )
+    found: list[Edit] = []
+    if provider is None or not plandata.in_effect(
+        provider.effective_from, provider.effective_to, on
+    ):
+        found.append(
+            edit(
+                "billing_provider_not_on_record",
+                "billing_provider",
+                value=claim.billing_provider.npi,
+                detail=on,
+            )
+        )
+    member = await plandata.find_member(session, claim.member.member_id)
+    shown = plandata.normalize_member_id(claim.member.member_id)
+    if member is None:
+        return [*found, edit("member_not_found", "member.member_id", value=shown)], None
+    born = claim.member.date_of_birth
+    if born is not None and born != member.date_of_birth:
+        found.append(edit("date_of_birth_mismatch", "member.date_of_birth", value=shown))
+    coverage = plandata.coverage_on(member, on)
+    if coverage is None or plandata.coverage_on(member, last) is not coverage:
+        found.append(edit("coverage_not_active", "lines", value=shown, detail=on))
+    if found or provider is None or coverage is None:
+        return found, None
+    duplicate = await _duplicate_of(session, claim, member, tin, on)
+    if duplicate is not None:
+        return [edit("duplicate_claim", None, value=duplicate)], None
+    network = await plandata.network_of(session, provider, coverage.product_id)
+    return [], Context(member, coverage, provider, network)
+
+
+async def _duplicate_of(
+    session: AsyncSession, claim: ClaimIn, member: Member, tin: str, on: date
+) -> str | None:
+    query = (
+        select(Claim)
+        .options(selectinload(Claim.lines))
+        .where(
+            Claim.member_id == member.id,
+            Claim.billing_tin == tin,
+            Claim.service_date == on,
+            Claim.billed_amount == claim.total_charge,
+            Claim.status != "denied",
+        )
+    )
+    wanted = sorted(line.procedure_code.upper() for line in claim.lines)
+    for existing in await session.scalars(query):
+        if sorted(line.procedure_code for line in existing.lines) == wanted:
+            return existing.claim_number
+    return None

@@ -1,0 +1,168 @@
+"""Eligibility requests and answers (X12 270/271-like), with OpenAPI examples."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+
+from provider_data.x12 import SERVICE_TYPES
+
+Amount = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
+Network = Literal["in_network", "out_of_network"]
+
+INQUIRY_EXAMPLE: dict[str, Any] = {
+    "member_id": "M10001*01",
+    "date_of_birth": "1985-04-12",
+    "last_name": "Rivera",
+    "date_of_service": "2026-03-02",
+    "service_type_codes": ["98", "UC"],
+}
+
+
+class Inquiry(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [INQUIRY_EXAMPLE]})
+
+    member_id: str = Field(
+        min_length=1,
+        max_length=24,
+        description="As printed on the card; a `*` before the two-digit suffix is optional.",
+    )
+    date_of_birth: date
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    date_of_service: date | None = Field(default=None, description="Defaults to today.")
+    service_type_codes: list[str] = Field(
+        default_factory=lambda: ["30"],
+        max_length=20,
+        description="X12 service type codes; 30 (plan coverage) answers every benefit.",
+    )
+    provider_npi: str | None = Field(
+        default=None,
+        pattern=r"^\d{10}$",
+        description="The inquiring provider; defaults to the first record under your TINs.",
+    )
+
+    @field_validator("service_type_codes")
+    @classmethod
+    def _known_codes(cls, codes: list[str]) -> list[str]:
+        unknown = [c for c in codes if c.upper() not in SERVICE_TYPES]
+        if unknown:
+            raise ValueError(
+                f"unknown service type code(s) {', '.join(unknown)}; "
+                f"known: {', '.join(SERVICE_TYPES)}"
+            )
+        return [c.upper() for c in codes] or ["30"]
+
+
+class BatchInquiry(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "inquiries": [
+                        INQUIRY_EXAMPLE,
+                        {"member_id": "M9999901", "date_of_birth": "1990-01-01"},
+                    ]
+                }
+            ]
+        }
+    )
+
+    inquiries: list[Inquiry] = Field(min_length=1, max_length=100)
+
+
+class MemberOut(BaseModel):
+    member_id: str
+    subscriber_id: str
+    suffix: str
+    relation: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+
+
+class PlanOut(BaseModel):
+    code: str
+    name: str
+    product_code: str
+    product: str
+
+
+class CoverageOut(BaseModel):
+    effective_date: date
+    termination_date: date | None
+
+
+class ProviderOut(BaseModel):
+    npi: str
+    tin: str
+    name: str
+    effective_from: date
+    effective_to: date | None
+
+
+class PcpOut(BaseModel):
+    npi: str
+    name: str
+
+
+class BenefitOut(BaseModel):
+    service_type_code: str
+    service_type: str
+    network: Network
+    covered: bool
+    copay: Amount
+    coinsurance_percent: int
+    deductible_applies: bool
+    prior_auth_required: bool
+    visit_limit: int | None
+    visits_used: int | None
+
+
+class AccumulatorOut(BaseModel):
+    kind: Literal["deductible", "out_of_pocket"]
+    level: Literal["individual", "family"]
+    network: Network
+    amount: Amount
+    met: Amount
+    remaining: Amount
+
+
+Status = Literal["active", "inactive", "not_found"]
+Reason = Literal[
+    "member_not_found", "date_of_birth_mismatch", "name_mismatch", "coverage_not_active"
+]
+
+
+class EligibilityAnswer(BaseModel):
+    status: Status
+    reason: Reason | None = None
+    aaa_reject_code: str | None = Field(
+        default=None, description="The X12 271 AAA reject reason code (75, 71, 73)."
+    )
+    date_of_service: date
+    service_type_codes: list[str]
+    member: MemberOut | None = None
+    plan: PlanOut | None = None
+    coverage: CoverageOut | None = None
+    network: Network | None = Field(
+        default=None, description="The matched provider's network status for this product."
+    )
+    pcp: PcpOut | None = None
+    benefits: list[BenefitOut] = []
+    accumulators: list[AccumulatorOut] = []
+    matched_provider: ProviderOut
+
+
+class BatchEntry(BaseModel):
+    index: int
+    outcome: Literal["answered", "refused"]
+    answer: EligibilityAnswer | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchAnswer(BaseModel):
+    results: list[BatchEntry]
