@@ -199,3 +199,24 @@ async def test_a_tin_held_elsewhere_waits_for_an_operator(
     assert "555000111" in jwt_claims(tokens["access_token"])["tax_ids"], (
         "the administrator who asked may act for the approved TIN"
     )
+
+
+async def test_usernames_ignore_case_and_plus_addresses_are_distinct(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    """Usernames are unique without regard to case and sign in in any case; one
+    e-mail address is one account, but a plus-address is a different address."""
+    identity, inbox = mailing
+    async with identity.client() as browser:
+        taken = await submit(browser, application(5, username="SAM.BILLER"))
+        plus = await submit(browser, application(6, email="sam.biller+lakeside@evergreen.example"))
+    assert taken.status_code == 400 and "is taken" in taken.text
+    assert plus.status_code == 200
+    async with identity.session() as session:
+        created = await session.scalar(
+            select(User).where(User.email == "sam.biller+lakeside@evergreen.example")
+        )
+    assert created is not None and created.username == "lee.lake6"
+    assert inbox.to("sam.biller+lakeside@evergreen.example"), "the plus-address got its own link"
+    signed = await portal_sign_in(identity, "Sam.Biller")
+    assert signed.status_code == 302 and "code" in query_of(signed.headers["location"])
