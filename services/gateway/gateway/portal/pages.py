@@ -25,6 +25,7 @@ from gateway.portal.views import render
 router = APIRouter(prefix="/portal")
 Page = Callable[..., Awaitable[Response]]
 CLAIM_STATUSES = ("received", "pended", "paid", "partially_paid", "denied")
+TIN_REFUSALS = {"no_matching_provider_record", "no_tax_ids"}
 CLAIM_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
 
 
@@ -55,8 +56,16 @@ def signed_in(page: Page) -> Page:
 
 def trouble(request: Request, answer: Answer) -> Response:
     """The page for an answer that is not a result: refusal, not found, service down."""
+    if answer.status == 403 and _reason(answer) in TIN_REFUSALS:
+        return denied_page(request)
     if answer.status == 403:
-        return denied_page(request, answer.detail)
+        return render(
+            request,
+            "message.html",
+            "Access denied",
+            status_code=403,
+            message=answer.detail or "The plan refused this request for your account.",
+        )
     if answer.status == 404:
         return render(
             request,
@@ -74,8 +83,13 @@ def trouble(request: Request, answer: Answer) -> Response:
     )
 
 
-def denied_page(request: Request, detail: str = "") -> Response:
-    return render(request, "denied.html", "Access not authorized", status_code=403, detail=detail)
+def _reason(answer: Answer) -> str:
+    reason = answer.body.get("reason") if isinstance(answer.body, dict) else None
+    return reason if isinstance(reason, str) else "no_matching_provider_record"
+
+
+def denied_page(request: Request) -> Response:
+    return render(request, "denied.html", "Access not authorized", status_code=403)
 
 
 def form_refused(request: Request) -> Response:
