@@ -34,6 +34,7 @@ from identity.web import (
     authorize,
     console,
     console_actions,
+    console_clients,
     console_operator,
     endpoints,
     login,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(register.router)
     app.include_router(console.router)
     app.include_router(console_actions.router)
+    app.include_router(console_clients.router)
     app.include_router(console_operator.router)
     app.add_exception_handler(AdminProblem, admin_problems.handle)
     app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)

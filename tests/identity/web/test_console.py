@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from starlette.routing import Route
 
 from identity.models import Membership, TaxId, User
-from identity.web import console, console_actions, console_operator
+from identity.web import console, console_actions, console_clients, console_operator
 from tests.identity.admin_flows import org_id_of, user_id_of
 from tests.identity.harness import PASSWORD, IdentityHarness
-from tests.support.oidc import submit_login
+from tests.support.oidc import jwt_claims, submit_login
 
 EVERGREEN = "Evergreen Family Clinic"
 
@@ -33,7 +33,8 @@ async def signed_in(identity: IdentityHarness, username: str) -> AsyncIterator[h
 
 def console_routes() -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for router in (console.router, console_actions.router, console_operator.router):
+    routers = (console.router, console_actions.router, console_clients.router)
+    for router in (*routers, console_operator.router):
         for route in router.routes:
             assert isinstance(route, Route)
             found.extend((method, route.path) for method in sorted(route.methods or ()))
@@ -62,9 +63,10 @@ async def test_outsiders_get_404_on_every_console_route(
         "tin": "123456789",
         "nomination_id": "any",
         "verb": "suspend",
+        "client_id": "acme-curl",
     }
     routes = console_routes()
-    assert len(routes) >= 8
+    assert len(routes) >= 13
     async with signed_in(identity, outsider) as browser:
         token = await csrf_of(browser)
         for method, path in routes:
@@ -113,3 +115,45 @@ async def test_the_console_asks_for_sign_in_and_hides_the_operator_queue(
     async with identity.session() as session:
         operator = await session.scalar(select(User).where(User.username == "ops.olivia"))
         assert operator is not None and operator.is_operator
+
+
+async def test_integrator_clients_in_the_console(identity: IdentityHarness) -> None:
+    org = await org_id_of(identity, EVERGREEN)
+    async with signed_in(identity, "ever.admin") as browser:
+        token = await csrf_of(browser)
+        made = await browser.post(
+            f"/console/orgs/{org}/clients",
+            data={"csrf_token": token, "name": "Nightly batch", "tax_ids": ["98-7654321"]},
+        )
+        client_id = re.search(r'id="client-id">([^<]+)<', made.text)
+        secret = re.search(r'id="client-secret">([^<]+)<', made.text)
+        assert made.status_code == 200 and client_id and secret, made.text
+        assert made.headers["cache-control"] == "no-store"
+        listing = await browser.get(f"/console/orgs/{org}/clients")
+        bad_keys = await browser.post(
+            f"/console/orgs/{org}/clients/{client_id.group(1)}/keys",
+            data={"csrf_token": token, "jwks": "not json"},
+        )
+    assert "Nightly batch" in listing.text and secret.group(1) not in listing.text
+    assert bad_keys.status_code == 422 and "JWKS" in bad_keys.text
+    async with identity.client() as client:
+        issued = await client.post(
+            "/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id.group(1), secret.group(1)),
+        )
+    assert issued.status_code == 200, issued.text
+    assert jwt_claims(issued.json()["access_token"])["tax_ids"] == ["987654321"]
+    async with signed_in(identity, "ever.admin") as browser:
+        token = await csrf_of(browser)
+        deleted = await browser.post(
+            f"/console/orgs/{org}/clients/{client_id.group(1)}/delete", data={"csrf_token": token}
+        )
+    assert deleted.status_code == 303
+    async with identity.client() as client:
+        refused = await client.post(
+            "/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id.group(1), secret.group(1)),
+        )
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"

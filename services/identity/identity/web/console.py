@@ -58,7 +58,7 @@ class Console:
         self.user, self.admin, self.csrf_token = user, admin, csrf_token
 
 
-async def _console(request: Request, store: Any, settings: Settings) -> Console | None:
+async def current_console(request: Request, store: Any, settings: Settings) -> Console | None:
     account = await _account(request, store, settings)
     if account is None:
         return None
@@ -74,7 +74,7 @@ def page(request: Request, settings: Settings, name: str, **context: Any) -> Res
     return response
 
 
-def _not_found(request: Request) -> Response:
+def not_found_page(request: Request) -> Response:
     return render(
         request,
         "message.html",
@@ -93,7 +93,7 @@ def to_login() -> Response:
 
 @router.get("")
 async def home(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
-    console = await _console(request, store, settings)
+    console = await current_console(request, store, settings)
     if console is None:
         return to_login()
     session = store.session
@@ -162,13 +162,13 @@ async def _org_context(session: AsyncSession, console: Console, org_id: str) -> 
 async def organization(
     org_id: str, request: Request, settings: SettingsDep, store: StoreDep, done: str = ""
 ) -> Response:
-    console = await _console(request, store, settings)
+    console = await current_console(request, store, settings)
     if console is None:
         return to_login()
     try:
         context = await _org_context(store.session, console, org_id)
     except AdminProblem:
-        return _not_found(request)
+        return not_found_page(request)
     return page(
         request,
         settings,
@@ -184,13 +184,13 @@ async def access_review_csv(
     org_id: str, request: Request, settings: SettingsDep, store: StoreDep
 ) -> Response:
     """Who has access to which TINs, with role, last sign-in and two-step status."""
-    console = await _console(request, store, settings)
+    console = await current_console(request, store, settings)
     if console is None:
         return to_login()
     try:
         entries = await review.rows(store.session, service.Actor(console.admin, None, None), org_id)
     except AdminProblem:
-        return _not_found(request)
+        return not_found_page(request)
     return Response(
         review.as_csv(entries),
         media_type="text/csv; charset=utf-8",
@@ -207,10 +207,11 @@ async def perform(
     store: Any,
     org_id: str,
     action: Action,
+    back: str | None = None,
 ) -> Response:
     """The common shape of every console action: session, CSRF, the one authorization
     rule, the service call and its audit event in one commit, then a 303 with a notice."""
-    console = await _console(request, store, settings)
+    console = await current_console(request, store, settings)
     if console is None:
         return to_login()
     form = await request.form()
@@ -224,10 +225,10 @@ async def perform(
     except AdminProblem as problem:
         await store.session.rollback()
         if problem.status == 404:
-            return _not_found(request)
+            return not_found_page(request)
         return error_page(request, settings, problem.status, problem.detail, org_id)
     await store.session.commit()
-    return RedirectResponse(f"/console/orgs/{org_id}?done={notice}", status_code=303)
+    return RedirectResponse(f"{back or f'/console/orgs/{org_id}'}?done={notice}", status_code=303)
 
 
 def error_page(
