@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     signing_alg: Literal["RS256", "ES256"] = "RS256"
 
     access_token_ttl: int = 300
+    # Beyond this many TINs a token's TIN lists are one space-delimited string and a
+    # user of several organizations gets one organization's context (token size).
+    token_tin_array_limit: int = Field(default=100, ge=1)
     id_token_ttl: int = 300
     refresh_token_ttl: int = 60 * 60 * 24 * 14
     authorization_code_ttl: int = 60

@@ -34,9 +34,11 @@ from identity.oauth.models import (
     ClientContext,
     ClientInfo,
     CodeInfo,
+    OrgContext,
     RefreshInfo,
     Subject,
 )
+from identity.oauth.org_context import common_roles, select_contexts, union_tins
 from identity.security import token_digest
 from identity.settings import Settings
 
@@ -136,31 +138,41 @@ class OAuthStore:
         amr: Iterable[str],
         sid: str | None,
     ) -> Subject | None:
-        """The user with fresh organization context, or None if they may not sign in."""
+        """The user with fresh organization context, or None if they may not sign in.
+
+        `organization_id` is the organization the relying party asked for (or the
+        one its grant was pinned to); without it the context covers the user's
+        active memberships (`identity.oauth.org_context`). Memberships of
+        organizations that are not active never count; a user who has memberships,
+        all of them in such organizations, gets no tokens."""
         user = await self.session.get(User, user_id)
         if user is None or user.status != "active":
             return None
-        membership = await self._membership(user_id, organization_id)
-        org = membership.organization if membership else None
-        if org is not None and org.status != "active":
+        memberships = await self._memberships(user_id, organization_id)
+        contexts = [_org_context(m) for m in memberships if m.organization.status == "active"]
+        if memberships and not contexts:
             return None
+        covered = select_contexts(contexts, self.settings.token_tin_array_limit)
+        single = covered[0] if len(covered) == 1 else None
         return Subject(
             user_id=user.id,
             username=user.username,
             email=user.email,
             given_name=user.given_name,
             family_name=user.family_name,
-            organization_id=org.id if org else None,
-            organization_name=org.name if org else None,
-            tax_ids=tuple(sorted(t.tin for t in membership.tax_ids)) if membership else (),
-            roles=tuple([membership.role, *membership.plan_roles]) if membership else (),
+            organization_id=single.id if single else None,
+            organization_name=single.name if single else None,
+            tax_ids=union_tins(covered),
+            roles=common_roles(covered),
             auth_time=auth_time,
             acr=acr,
             amr=tuple(amr),
             sid=sid,
+            orgs=covered,
         )
 
-    async def _membership(self, user_id: str, organization_id: str | None) -> Membership | None:
+    async def _memberships(self, user_id: str, organization_id: str | None) -> list[Membership]:
+        """The user's memberships in order of creation (only `organization_id`'s, if given)."""
         query = (
             select(Membership)
             .options(selectinload(Membership.tax_ids), selectinload(Membership.organization))
@@ -169,7 +181,7 @@ class OAuthStore:
         )
         if organization_id:
             query = query.where(Membership.organization_id == organization_id)
-        return (await self.session.scalars(query)).first()
+        return list(await self.session.scalars(query))
 
     # -- authorization codes ----------------------------------------------
     async def save_code(self, new: NewCode) -> None:
@@ -340,6 +352,15 @@ class OAuthStore:
         row = await self.session.get(SsoSession, session_id)
         if row is not None and row.ended_at is None:
             await backchannel_logout.end_session(self.session, row, reason)
+
+
+def _org_context(membership: Membership) -> OrgContext:
+    return OrgContext(
+        id=membership.organization.id,
+        name=membership.organization.name,
+        tax_ids=tuple(sorted(t.tin for t in membership.tax_ids)),
+        roles=tuple(dict.fromkeys([membership.role, *membership.plan_roles])),
+    )
 
 
 def _code_info(row: AuthorizationCode) -> CodeInfo:

@@ -74,8 +74,24 @@ class ClientInfo(ClientMixin):
 
 
 @dataclass(frozen=True)
+class OrgContext:
+    """One active organization's grant to a user: its TINs and the roles held there."""
+
+    id: str
+    name: str
+    tax_ids: tuple[str, ...]
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Subject:
-    """The authenticated user and the organization context a token is for."""
+    """The authenticated user and the organization context a token is for.
+
+    A single-organization context has `organization_id` set (`orgs` holds that one
+    organization, or nothing for a user without memberships); a multi-organization
+    context has `organization_id` None and two or more `orgs`, with `tax_ids` their
+    union and `roles` the roles held in every one of them.
+    """
 
     user_id: str
     username: str
@@ -90,6 +106,11 @@ class Subject:
     acr: str
     amr: tuple[str, ...]
     sid: str | None
+    orgs: tuple[OrgContext, ...] = ()
+
+    @property
+    def is_multi_org(self) -> bool:
+        return self.organization_id is None and len(self.orgs) > 1
 
     def get_user_id(self) -> str:
         return self.user_id

@@ -1,8 +1,11 @@
 """OpenID Connect Core 1.0: ID tokens and userinfo claims.
 
 The ID token carries iss, sub, aud, exp, iat, auth_time, nonce, acr and amr,
-signed with the active key (its `kid` in the header). Userinfo claims follow the
-granted scopes (§5.4) plus TINpass's organization context.
+signed with the active key (its `kid` in the header), and the organization context
+without TIN lists (those belong in the access token; the ID token travels in URLs
+as `id_token_hint` and must stay small). Userinfo claims follow the granted scopes
+(§5.4) plus TINpass's organization context, TIN lists included (as JSON arrays:
+a response body has no header limit).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from joserfc.jwk import KeySet
 
 from identity.oauth.bridge import current, on_loop
 from identity.oauth.models import ClientInfo, Subject
+from identity.oauth.org_context import identity_claims
 from identity.oauth.rfc9068 import signing_key_set
 
 
-def user_claims(subject: Subject, scope: str) -> dict[str, Any]:
+def user_claims(subject: Subject, scope: str, *, with_tins: bool = True) -> dict[str, Any]:
     scopes = set(scope.split())
     claims: dict[str, Any] = {"sub": subject.user_id}
     if "profile" in scopes:
@@ -30,13 +34,7 @@ def user_claims(subject: Subject, scope: str) -> dict[str, Any]:
         )
     if "email" in scopes:
         claims.update(email=subject.email)
-    if subject.organization_id:
-        claims.update(
-            org_id=subject.organization_id,
-            org_name=subject.organization_name,
-            tax_ids=list(subject.tax_ids),
-            roles=list(subject.roles),
-        )
+    claims.update(identity_claims(subject, with_tins=with_tins))
     return claims
 
 
@@ -70,7 +68,7 @@ class TinpassOpenIDCode(OpenIDCode):
         }
 
     def generate_user_info(self, user: Subject, scope: str) -> UserInfo:
-        claims = user_claims(user, scope)
+        claims = user_claims(user, scope, with_tins=False)
         if user.sid:
             claims["sid"] = user.sid
         return UserInfo(claims)

@@ -1,11 +1,14 @@
 """TIN projection: the claims that say whom a token may act for.
 
 A claim hook of the RFC 9068 generator. A user's token carries the organization
-context of its membership (`org_id`, its granted `tax_ids`, the membership role
-and plan roles), read fresh from the database at issuance, so a TIN removed from
-a user never appears in a token issued afterwards, refreshed ones included. A
-client_credentials token carries the owning organization and the TINs granted
-to the client.
+context chosen when the user was loaded (`identity.oauth.org_context`): one
+organization's `org_id`, granted `tax_ids` and roles, or, for a user of several
+organizations who was not asked for one, the union of their TINs, the roles held
+in all of them and a per-organization `orgs` claim. Everything is read fresh from
+the database at issuance, so a TIN removed from a user never appears in a token
+issued afterwards, refreshed ones included. A client_credentials token carries
+the owning organization and the TINs granted to the client. TIN lists beyond
+`token_tin_array_limit` are one space-delimited string, so the token stays small.
 """
 
 from __future__ import annotations
@@ -14,20 +17,18 @@ from typing import Any
 
 from identity.oauth.bridge import current, on_loop
 from identity.oauth.models import ClientInfo, Subject
+from identity.oauth.org_context import access_token_claims, beyond_limit, encode_tins
 
 
 def project_tax_ids(
     client: ClientInfo, grant_type: str, user: Subject | None, scope: str
 ) -> dict[str, Any]:
+    limit = current().settings.token_tin_array_limit
     if user is not None:
-        return {
-            "org_id": user.organization_id,
-            "tax_ids": list(user.tax_ids),
-            "roles": list(user.roles),
-        }
+        return access_token_claims(user, limit)
     context = on_loop(current().store.client_context, client.client_id)
     return {
         "org_id": context.organization_id,
-        "tax_ids": list(context.tax_ids),
+        "tax_ids": encode_tins(context.tax_ids, beyond_limit(len(context.tax_ids), limit)),
         "roles": ["integrator"],
     }
