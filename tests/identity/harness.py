@@ -19,6 +19,7 @@ from identity.db import create_engine, migrate, session_factory
 from identity.seed import DemoCredentials, seed_demo
 from identity.settings import Settings
 from tests.support.databases import fresh_database
+from tests.support.smtp import Inbox, smtp_server
 
 ISSUER = "http://127.0.0.1:8000"
 PASSWORD = "Demo.Passw0rd-2026"
@@ -72,3 +73,12 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             yield IdentityHarness(app, settings, credentials, tmp)
+
+
+@asynccontextmanager
+async def mailing_identity(tmp: Path) -> AsyncIterator[tuple[IdentityHarness, Inbox]]:
+    """An identity service whose mail goes to a real SMTP server (aiosmtpd)."""
+    with smtp_server() as (inbox, port):
+        options = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+        async with running_identity(tmp, **options) as identity:
+            yield identity, inbox

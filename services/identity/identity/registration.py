@@ -203,12 +203,16 @@ async def _organization(session: AsyncSession, app: Application, user: User) -> 
         organization_id=org.id,
         target_type="organization",
         target_id=org.id,
-        details={"after": _profile(org) | {"tin": format_tin(digits), "tin_status": tin.status}},
+        details={
+            "after": profile_of(org)
+            | {"status": org.status, "tin": format_tin(digits), "tin_status": tin.status}
+        },
     )
     return org
 
 
-def _profile(org: Organization) -> dict[str, Any]:
+def profile_of(org: Organization) -> dict[str, Any]:
+    """The organization's profile as the audit trail records it."""
     return {
         "name": org.name,
         "street": org.street,
@@ -217,7 +221,6 @@ def _profile(org: Organization) -> dict[str, Any]:
         "postal_code": org.postal_code,
         "phone": org.phone,
         "npis": list(org.npis),
-        "status": org.status,
     }
 
 

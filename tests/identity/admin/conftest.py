@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.identity.harness import IdentityHarness, running_identity
-from tests.support.smtp import Inbox, smtp_server
+from tests.identity.harness import IdentityHarness, mailing_identity, running_identity
+from tests.support.smtp import Inbox
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,5 @@ async def mailing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[IdentityHarness, Inbox]]:
     """An identity service whose mail goes to a real SMTP server (aiosmtpd)."""
-    with smtp_server() as (inbox, port):
-        options = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
-        async with running_identity(tmp_path_factory.mktemp("mail"), **options) as identity:
-            yield identity, inbox
+    async with mailing_identity(tmp_path_factory.mktemp("mail")) as (identity, inbox):
+        yield identity, inbox

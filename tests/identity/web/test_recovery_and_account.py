@@ -21,11 +21,11 @@ from tests.identity.harness import (
     PORTAL,
     PORTAL_REDIRECT,
     IdentityHarness,
-    running_identity,
+    mailing_identity,
 )
 from tests.identity.web.test_login import post_form
 from tests.support.oidc import Pkce, authorize_url, form_fields, sign_in
-from tests.support.smtp import Inbox, smtp_server
+from tests.support.smtp import Inbox
 
 SAM_MAIL = "sam.biller@evergreen.example"
 
@@ -34,10 +34,8 @@ SAM_MAIL = "sam.biller@evergreen.example"
 async def mailing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[IdentityHarness, Inbox]]:
-    with smtp_server() as (inbox, port):
-        options = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
-        async with running_identity(tmp_path_factory.mktemp("mail"), **options) as identity:
-            yield identity, inbox
+    async with mailing_identity(tmp_path_factory.mktemp("mail")) as (identity, inbox):
+        yield identity, inbox
 
 
 def path_of(link: str) -> str:

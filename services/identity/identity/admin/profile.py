@@ -10,21 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity.admin import service
 from identity.admin.problems import AdminProblem
 from identity.models import Organization
-from identity.registration import STATE, ZIP, parse_npis
+from identity.registration import STATE, ZIP, parse_npis, profile_of
 
 EDITABLE = ("name", "street", "city", "state", "postal_code", "phone", "npis")
-
-
-def snapshot(org: Organization) -> dict[str, Any]:
-    return {
-        "name": org.name,
-        "street": org.street,
-        "city": org.city,
-        "state": org.state,
-        "postal_code": org.postal_code,
-        "phone": org.phone,
-        "npis": list(org.npis),
-    }
 
 
 def _checked(changes: dict[str, Any]) -> dict[str, Any]:
@@ -60,11 +48,11 @@ async def update(
 ) -> Organization:
     org = await service.organization(session, actor, org_id)
     clean = _checked(changes)
-    before = snapshot(org)
+    before = profile_of(org)
     for key, value in clean.items():
         setattr(org, key, value)
     await session.flush()
-    after = snapshot(org)
+    after = profile_of(org)
     if after != before:
         await service.record(
             session,
