@@ -30,6 +30,7 @@ from tests.support.oidc import Pkce, authorize_url, query_of, sign_in
 BIG = 500
 ELM_TINS = tuple(f"{n:09d}" for n in range(510_000_000, 510_000_000 + BIG))
 INTEGRATOR = "elm-integrator"
+ELM = "Elm Health System"
 
 # (organization, status, TINs)
 ORGS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -87,14 +88,13 @@ async def _organizations(session: AsyncSession, world: World, names: set[str]) -
         world.orgs[name] = org.id
 
 
-async def seed(identity: IdentityHarness, users: list[str] | None = None) -> World:
-    """The organizations, the named users (all by default) and Elm's 500-TIN integrator."""
+async def seed(identity: IdentityHarness, users: list[str], *, integrator: bool = False) -> World:
+    """The organizations the named users need, the users, and Elm's 500-TIN integrator."""
     world = World(identity)
-    chosen = users or list(MEMBERSHIPS)
-    needed = {org for user in chosen for org, *_ in MEMBERSHIPS[user]} | {"Elm Health System"}
+    needed = {org for user in users for org, *_ in MEMBERSHIPS[user]}
     async with identity.session() as session:
-        await _organizations(session, world, needed)
-        for username in chosen:
+        await _organizations(session, world, needed | ({ELM} if integrator else set()))
+        for username in users:
             user = await admin_ops.create_user(
                 session, identity.settings, username, f"{username}@example.test", PASSWORD
             )
@@ -103,22 +103,27 @@ async def seed(identity: IdentityHarness, users: list[str] | None = None) -> Wor
                 await admin_ops.add_membership(
                     session, user.id, world.orgs[org], role, tins, plan_roles
                 )
-        _, secret = await admin_ops.create_client(
-            session,
-            identity.settings,
-            INTEGRATOR,
-            "Elm's claims integration",
-            kind="integrator",
-            grant_types=["client_credentials"],
-            scope="eligibility:read claims:read",
-            auth_method="client_secret_basic",
-            org_id=world.orgs["Elm Health System"],
-            tins=ELM_TINS,
-        )
+        if integrator:
+            world.integrator_secret = await _integrator(session, identity, world.orgs[ELM])
         await session.commit()
-    assert secret is not None
-    world.integrator_secret = secret
     return world
+
+
+async def _integrator(session: AsyncSession, identity: IdentityHarness, org_id: str) -> str:
+    _, secret = await admin_ops.create_client(
+        session,
+        identity.settings,
+        INTEGRATOR,
+        "Elm's claims integration",
+        kind="integrator",
+        grant_types=["client_credentials"],
+        scope="eligibility:read claims:read",
+        auth_method="client_secret_basic",
+        org_id=org_id,
+        tins=ELM_TINS,
+    )
+    assert secret is not None
+    return secret
 
 
 async def sign_in_code(

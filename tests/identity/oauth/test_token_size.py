@@ -34,13 +34,13 @@ def header_size(token: str) -> int:
 
 @pytest.fixture(scope="module")
 async def rs256(identity: IdentityHarness) -> World:
-    return await seed(identity, ["big.biller", "big.refresher"])
+    return await seed(identity, ["big.biller", "big.refresher"], integrator=True)
 
 
 @pytest.fixture(scope="module")
 async def es256(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with running_identity(tmp_path_factory.mktemp("es256"), signing_alg="ES256") as harness:
-        yield await seed(harness, ["big.biller"])
+        yield await seed(harness, ["big.biller"], integrator=True)
 
 
 async def check_user_with_500_tins(world: World, alg: str) -> None:
