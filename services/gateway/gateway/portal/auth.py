@@ -28,7 +28,7 @@ from gateway.portal.middleware import PortalSession
 from gateway.portal.plan import store_tokens
 from gateway.portal.views import render
 from gateway.settings import Settings
-from policy import InvalidToken
+from policy import InvalidToken, Principal
 
 SCOPE = "openid profile email offline_access eligibility:read claims:read"
 log = logging.getLogger(__name__)
@@ -87,21 +87,35 @@ async def callback(request: Request) -> Response:
     session = portal_session(request)
     session.data.clear()
     session.data.update(
-        sub=principal.subject,
-        sid=identity.get("sid"),
-        user={
-            "name": identity.get("name") or identity.get("preferred_username") or "",
-            "username": identity.get("preferred_username") or "",
-            "email": identity.get("email") or "",
-            "org_id": principal.org_id,
-            "org_name": principal.claims.get("org_name") or identity.get("org_name") or "",
-            "tax_ids": sorted(principal.tax_ids),
-            "roles": sorted(principal.roles),
-        },
+        sub=principal.subject, sid=identity.get("sid"), user=_user(principal, identity)
     )
     store_tokens(session.data, token)
     session.renew()
     return RedirectResponse("/portal/", status_code=303)
+
+
+def _user(principal: Principal, identity: dict[str, Any]) -> dict[str, Any]:
+    """Who signed in: the name from the ID token; organizations, TINs, roles from the
+    access token (one organization, or several with `orgs`)."""
+    fallback_name = principal.claims.get("org_name") or identity.get("org_name")
+    orgs: list[dict[str, Any]] = [
+        {
+            "id": org.id,
+            "name": org.name or fallback_name or org.id,
+            "tax_ids": sorted(org.tax_ids),
+            "roles": sorted(org.roles),
+        }
+        for org in principal.orgs
+    ]
+    return {
+        "name": identity.get("name") or identity.get("preferred_username") or "",
+        "username": identity.get("preferred_username") or "",
+        "email": identity.get("email") or "",
+        "orgs": orgs,
+        "org_name": ", ".join(str(org["name"]) for org in orgs),
+        "tax_ids": sorted(principal.tax_ids),
+        "roles": sorted(principal.roles),
+    }
 
 
 @router.post("/logout")
