@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
-from provider_data import access, plandata
+from provider_data import access, plandata, providers
 from provider_data.deps import CurrentPrincipal, SessionDep
 from provider_data.eligibility_schemas import (
     AccumulatorOut,
@@ -245,4 +245,5 @@ def create_app(
         settings,
         verifier,
     )
+    app.include_router(providers.router)  # which provider records the caller's TINs match
     return app
