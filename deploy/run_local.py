@@ -1,9 +1,12 @@
 """`make run`: the whole stack on this machine, on SQLite by default.
 
-Migrates and seeds identity and the demo plan, starts identity, eligibility,
-claims and gateway, prints every URL, demo login and client, and stops them all
-on Ctrl-C. `DATABASE_URL=postgresql+asyncpg://...` runs both on PostgreSQL (each
-service keeps its own Alembic version table, so one database can hold both).
+Migrates and seeds identity and two demo plans (Cascade Health Plan and Summit
+Health Plan, each with its own database, eligibility, claims and gateway serving
+its portal), prints every URL, demo login and client, and stops them all on
+Ctrl-C. `DATABASE_URL=postgresql+asyncpg://...` runs identity and Cascade on
+PostgreSQL (each service keeps its own Alembic version table, so one database can
+hold both); Summit's data is a database of its own, `SUMMIT_DATABASE_URL`
+(`data/summit.db` by default).
 """
 
 from __future__ import annotations
@@ -44,6 +47,16 @@ def banner(stack: Stack) -> str:
         f"  claims API                  {stack.url('claims')}",
         f"  gateway (the plan's edge)   {gateway}   /eligibility/... and /claims/...",
         "",
+        "Portals (sign in with TINpass; one login opens both):",
+        f"  Cascade Health Plan   {gateway}/portal/   provider records for 12-3456789 and "
+        "98-7654321",
+        f"  Summit Health Plan    {stack.url('summit-gateway')}/portal/   of the demo TINs, "
+        "only 98-7654321 has a provider record",
+        f"      (its own eligibility {stack.url('summit-eligibility')} and claims "
+        f"{stack.url('summit-claims')})",
+        "  sam.biller sees the portal at Cascade and the explained refusal at Summit;",
+        "  signing out at one plan signs you out of the other (back-channel logout).",
+        "",
         "Demo logins (password for all: Demo.Passw0rd-2026):",
     ]
     lines += [f"  {user:<11} {org}: {what}" for user, org, what in USERS]
@@ -51,6 +64,7 @@ def banner(stack: Stack) -> str:
         "",
         "Clients:",
         f"  cascade-portal   confidential, code flow; secret: {creds['cascade-portal']}",
+        f"  summit-portal    confidential, code flow; secret: {creds.get('summit-portal', '')}",
         "  tinpass-cli      public, PKCE; `make login` signs in through your browser",
         "  acme-integrator  private_key_jwt, client_credentials;",
         f"                   private key: {creds['acme-integrator-key-path']}",
@@ -80,6 +94,7 @@ async def main() -> None:
         data_dir=data,
         identity_db=database or sqlite_url(data / "identity.db"),
         plan_db=database or sqlite_url(data / "plan.db"),
+        summit_db=os.environ.get("SUMMIT_DATABASE_URL") or sqlite_url(data / "summit.db"),
         log_dir=data / "logs",
     )
     print("Migrating and seeding the demo data...")

@@ -1,8 +1,12 @@
 """The whole TINpass stack as real processes: used by `make run` and the e2e tests.
 
-Migrates and seeds both databases with the services' own command lines, then
-starts identity, eligibility, claims and gateway under uvicorn, waits until each
-answers `/healthz`, and stops them all together.
+Migrates and seeds the databases with the services' own command lines, then
+starts identity and, for each health plan, its eligibility, claims and gateway
+(with the plan's portal) under uvicorn, waits until each answers `/healthz`, and
+stops them all together. The first plan (Cascade Health Plan) always runs; a
+second plan (Summit Health Plan, its own database and provider records matching
+only Evergreen Pediatrics' TIN) runs when `summit_db` is given. Each portal is a
+client at identity whose redirect and logout URIs follow its gateway's port.
 """
 
 from __future__ import annotations
@@ -21,13 +25,39 @@ from typing import Any
 import httpx
 
 BIN = Path(sys.executable).parent
-DEFAULT_PORTS = {"identity": 8000, "eligibility": 8001, "claims": 8002, "gateway": 8080}
+DEFAULT_PORTS = {
+    "identity": 8000,
+    "eligibility": 8001,
+    "claims": 8002,
+    "gateway": 8080,
+    "summit-eligibility": 8011,
+    "summit-claims": 8012,
+    "summit-gateway": 8081,
+}
 FACTORIES = {
     "identity": "identity.app:create_app",
     "eligibility": "provider_data.eligibility:create_app",
     "claims": "provider_data.claims:create_app",
     "gateway": "gateway.app:create_app",
 }
+PLAN_SERVICES = ("eligibility", "claims", "gateway")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One health plan: its own database, eligibility, claims and gateway with a portal."""
+
+    prefix: str  # "" for the first plan; process names are "<prefix>-<service>" otherwise
+    name: str
+    client_id: str
+    database: str
+    provider_tins: tuple[str, ...] = ()  # empty: every demo provider record
+
+    def process(self, service: str) -> str:
+        return f"{self.prefix}-{service}" if self.prefix else service
+
+
+SUMMIT_TINS = ("987654321",)
 
 
 def free_port() -> int:
@@ -49,7 +79,25 @@ class Stack:
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     log_dir: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    summit_db: str | None = None
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+
+    @property
+    def plans(self) -> list[Plan]:
+        plans = [Plan("", "Cascade Health Plan", "cascade-portal", self.plan_db)]
+        if self.summit_db:
+            plans.append(
+                Plan("summit", "Summit Health Plan", "summit-portal", self.summit_db, SUMMIT_TINS)
+            )
+        return plans
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every process of the stack, identity first."""
+        return ("identity", *(p.process(s) for p in self.plans for s in PLAN_SERVICES))
+
+    def plan_of(self, name: str) -> Plan:
+        return next(p for p in self.plans if name in {p.process(s) for s in PLAN_SERVICES})
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -64,12 +112,27 @@ class Stack:
             TINPASS_ISSUER=self.issuer,
             TINPASS_AUDIENCE="provider-data",
             PYTHONUNBUFFERED="1",
-            DATABASE_URL=self.identity_db if name == "identity" else self.plan_db,
-            GATEWAY_ELIGIBILITY_URL=self.url("eligibility"),
-            GATEWAY_CLAIMS_URL=self.url("claims"),
+            DATABASE_URL=self.identity_db,
             IDENTITY_OUTBOX_DIR=str(self.data_dir / "outbox"),
         )
+        if name != "identity":
+            env.update(self._plan_env(self.plan_of(name)))
         env.update(self.extra_env)
+        return env
+
+    def _plan_env(self, plan: Plan) -> dict[str, str]:
+        env = {
+            "DATABASE_URL": plan.database,
+            "PLAN_NAME": plan.name,
+            "GATEWAY_PLAN_NAME": plan.name,
+            "GATEWAY_ELIGIBILITY_URL": self.url(plan.process("eligibility")),
+            "GATEWAY_CLAIMS_URL": self.url(plan.process("claims")),
+            "GATEWAY_PORTAL_BASE_URL": self.url(plan.process("gateway")),
+        }
+        secret_file = self.data_dir / "demo-credentials.json"
+        if secret_file.exists():
+            env["GATEWAY_PORTAL_CLIENT_ID"] = plan.client_id
+            env["GATEWAY_PORTAL_CLIENT_SECRET"] = self.credentials().get(plan.client_id, "")
         return env
 
     async def _run(self, name: str, *args: str) -> None:
@@ -84,15 +147,26 @@ class Stack:
             raise RuntimeError(f"{' '.join(args)} failed:\n{output.decode(errors='replace')}")
 
     async def prepare(self) -> None:
-        """Migrate and seed both databases (idempotent)."""
+        """Migrate and seed every database (idempotent)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         identity_cli, plan_cli = str(BIN / "identity"), str(BIN / "provider-data")
         await self._run("identity", identity_cli, "migrate")
-        await self._run("identity", identity_cli, "seed-demo", "--data-dir", str(self.data_dir))
-        await self._run("claims", plan_cli, "migrate")
-        await self._run("claims", plan_cli, "seed-demo")
+        portals = [
+            f"--portal={p.client_id}={self.url(p.process('gateway'))}"
+            for p in self.plans
+            if p.process("gateway") in self.ports
+        ]
+        await self._run(
+            "identity", identity_cli, "seed-demo", "--data-dir", str(self.data_dir), *portals
+        )
+        for plan in self.plans:
+            claims = plan.process("claims")
+            await self._run(claims, plan_cli, "migrate")
+            tins = [f"--provider-tins={','.join(plan.provider_tins)}"] if plan.provider_tins else []
+            await self._run(claims, plan_cli, "seed-demo", *tins)
 
-    async def start(self, names: tuple[str, ...] = tuple(FACTORIES)) -> None:
+    async def start(self, names: tuple[str, ...] | None = None) -> None:
+        names = names or self.names
         for name in names:
             await self._spawn(name)
         async with httpx.AsyncClient(timeout=2) as client:
@@ -103,7 +177,7 @@ class Stack:
         command = [
             str(BIN / "uvicorn"),
             "--factory",
-            FACTORIES[name],
+            FACTORIES[name.rsplit("-", 1)[-1]],
             "--host",
             "127.0.0.1",
             "--port",

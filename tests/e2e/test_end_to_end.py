@@ -20,14 +20,14 @@ from tests.support.oidc import Pkce, authorize_url, jwt_claims, query_of, sign_i
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Demo.Passw0rd-2026"
-PORTAL_REDIRECT = "http://127.0.0.1:8080/portal/callback"
 
 
 async def user_tokens(stack: Stack, browser: httpx.AsyncClient, username: str) -> dict[str, Any]:
     pkce = Pkce.new()
+    redirect_uri = stack.url("gateway") + "/portal/callback"
     response = await sign_in(
         browser,
-        stack.issuer + authorize_url("cascade-portal", PORTAL_REDIRECT, pkce),
+        stack.issuer + authorize_url("cascade-portal", redirect_uri, pkce),
         username,
         PASSWORD,
     )
@@ -38,7 +38,7 @@ async def user_tokens(stack: Stack, browser: httpx.AsyncClient, username: str) -
         data={
             "grant_type": "authorization_code",
             "code": code,
-            "redirect_uri": PORTAL_REDIRECT,
+            "redirect_uri": redirect_uri,
             "code_verifier": pkce.verifier,
         },
         auth=("cascade-portal", stack.credentials()["cascade-portal"]),
@@ -150,7 +150,7 @@ async def test_second_client_skips_login_by_sso_and_logout_ends_it(stack: Stack)
             stack.issuer + "/logout",
             params={
                 "id_token_hint": tokens["id_token"],
-                "post_logout_redirect_uri": "http://127.0.0.1:8080/",
+                "post_logout_redirect_uri": stack.url("gateway") + "/",
             },
         )
         after = await browser.get(
