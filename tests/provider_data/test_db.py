@@ -145,3 +145,54 @@ async def test_a_sqlite_database_gets_its_folder(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
     assert path.is_file() and keys == 1
+
+
+OLD_ROWS = [
+    "INSERT INTO members (member_id, first_name, last_name, date_of_birth) "
+    "VALUES ('M1000101', 'Jo', 'Rivera', '1985-04-12')",
+    "INSERT INTO coverages (member_id, plan_name, product, effective_date, copay_office_visit, "
+    "deductible_individual, deductible_met, out_of_pocket_max, out_of_pocket_met) "
+    "VALUES (1, 'Cascade Health Plan', 'Choice PPO', '2025-01-01', 25, 1500, 350, 6000, 410)",
+]
+
+
+async def test_0004_moves_old_coverage_rows_into_products_limits_and_accumulators(
+    tmp_path: Path,
+) -> None:
+    async with fresh_database("planupgrade", tmp_path) as url:
+        await anyio.to_thread.run_sync(migrate, url, "0003")
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                for statement in OLD_ROWS:
+                    await connection.execute(text(statement))
+            await anyio.to_thread.run_sync(migrate, url)
+            async with session_factory(engine)() as session:
+                member = await session.scalar(select(Member))
+                coverage = await session.scalar(select(Coverage))
+                limits = (
+                    await session.execute(
+                        text("SELECT kind, amount FROM cost_share_limits ORDER BY kind")
+                    )
+                ).all()
+                met = (
+                    await session.execute(text("SELECT kind, met FROM accumulators ORDER BY kind"))
+                ).all()
+                copay = await session.scalar(text("SELECT copay FROM benefits"))
+                product = await session.scalar(text("SELECT name FROM products"))
+        finally:
+            await engine.dispose()
+    assert member is not None and (member.subscriber_id, member.relation) == (
+        "M10001",
+        "subscriber",
+    )
+    assert coverage is not None and coverage.product_id == 1
+    assert [(k, Decimal(a)) for k, a in limits] == [
+        ("deductible", Decimal("1500")),
+        ("out_of_pocket", Decimal("6000")),
+    ]
+    assert [(k, Decimal(m)) for k, m in met] == [
+        ("deductible", Decimal("350")),
+        ("out_of_pocket", Decimal("410")),
+    ]
+    assert Decimal(copay) == Decimal("25") and product == "Choice PPO"

@@ -1,4 +1,4 @@
-"""`provider-data`: the plan's command line (migrate, seed the demo)."""
+"""`provider-data`: the plan's command line (migrate, seed the demo, import CSV, audit)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,36 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from policy.audit import Verification
-from provider_data import audit
+from provider_data import audit, csv_import
+from provider_data.csv_rows import COLUMNS
 from provider_data.db import create_engine, migrate, session_factory
+from provider_data.generator import Sizes, generate
 from provider_data.seed import ALL_TINS, seed_demo
 from provider_data.settings import Settings
 
+SHOWN_REJECTIONS = 20
 
-async def _seed(settings: Settings, tins: frozenset[str]) -> bool:
+
+async def _seed(settings: Settings, args: argparse.Namespace) -> list[str]:
     engine = create_engine(settings.database_url)
+    said = []
     try:
         async with session_factory(engine)() as session:
-            created = await seed_demo(session, settings.plan_name, tins)
+            created = await seed_demo(session, settings.plan_name, args.provider_tins)
             await session.commit()
-            return created
+        said.append("demo plan data created" if created else "demo plan data already present")
+        sizes = Sizes(args.members, args.providers, args.claims, args.seed)
+        if sizes.members and sizes.providers:
+            made = await generate(engine, sizes)
+            what = f"{sizes.members} members, {sizes.providers} providers, {sizes.claims} claims"
+            said.append(
+                f"generated plan (seed {sizes.seed}: {what}) "
+                + ("created" if made else "already present")
+            )
+        return said
     finally:
         await engine.dispose()
 
@@ -30,6 +45,17 @@ async def _verify(settings: Settings) -> Verification:
     try:
         async with session_factory(engine)() as session:
             return await audit.verify(session)
+    finally:
+        await engine.dispose()
+
+
+async def _import(settings: Settings, args: argparse.Namespace) -> csv_import.Report:
+    engine = create_engine(settings.database_url)
+    try:
+        progress = sys.stderr.isatty() if args.progress is None else args.progress
+        return await csv_import.import_file(
+            engine, args.kind, args.file, chunk_size=args.chunk_size, progress=progress
+        )
     finally:
         await engine.dispose()
 
@@ -45,7 +71,15 @@ def _tins(value: str) -> frozenset[str]:
     return tins
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _columns_help() -> str:
+    lines = ["columns (required first, then optional in brackets):"]
+    for kind, columns in COLUMNS.items():
+        optional = f" [{', '.join(columns.optional)}]" if columns.optional else ""
+        lines.append(f"  {kind}: {', '.join(columns.required)}{optional}")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="provider-data", description="Operate a plan's provider data."
     )
@@ -58,6 +92,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=ALL_TINS,
         help="comma-separated TINs whose demo provider records to create (default: all)",
     )
+    settings = Settings()
+    for name, default, what in (
+        ("members", settings.demo_members, "generated members (0: none)"),
+        ("providers", settings.demo_providers, "generated provider records"),
+        ("claims", settings.demo_claims, "generated claims, adjudicated"),
+        ("seed", settings.demo_seed, "the generator's seed: same seed and sizes, same plan"),
+    ):
+        seed.add_argument(
+            f"--{name}", type=int, default=default, help=f"{what} (default {default})"
+        )
+    load = commands.add_parser(
+        "import",
+        help="import providers, members, coverages, benefits or claims from a CSV file",
+        description="Validate every row; import the good ones (upserted by natural key, so "
+        "a re-import is safe) and report the others with line numbers and reasons.",
+        epilog=_columns_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    load.add_argument("kind", choices=sorted(COLUMNS))
+    load.add_argument("file", type=Path)
+    load.add_argument("--report", type=Path, help="write the rejected rows here as CSV")
+    load.add_argument("--chunk-size", type=int, default=5000, help="rows per transaction")
+    load.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
     audit_parser = commands.add_parser(
         "audit", help="the tamper-evident trail of access to patient data"
     )
@@ -67,7 +129,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit_commands.add_parser(
         "verify", help="walk the hash chain; name the first altered, removed or reordered event"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run_import(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(_import(settings, args))
+    except csv_import.ImportFileError as error:
+        print(f"{args.file}: cannot import: {error}", file=sys.stderr)
+        return 2
+    print(report.describe())
+    if args.report:
+        with args.report.open("w", newline="") as out:
+            report.write(out)
+        print(f"rejected rows written to {args.report}")
+    else:
+        for line, reasons in report.rejected[:SHOWN_REJECTIONS]:
+            print(f"line {line}: {'; '.join(reasons)}", file=sys.stderr)
+        more = len(report.rejected) - SHOWN_REJECTIONS
+        if more > 0:
+            print(f"... and {more} more; use --report FILE for all", file=sys.stderr)
+    return 1 if report.rejected else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     settings = Settings()
     if args.command == "migrate":
         migrate(settings.database_url)
@@ -76,9 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = asyncio.run(_verify(settings))
         print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
         return 0 if result.ok else 1
+    elif args.command == "import":
+        return _run_import(settings, args)
     else:
-        created = asyncio.run(_seed(settings, args.provider_tins))
-        print("demo plan data created" if created else "demo plan data already present")
+        for line in asyncio.run(_seed(settings, args)):
+            print(line)
     return 0
 
 

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     jwks_uri: str = Field(default="", validation_alias="TINPASS_JWKS_URI")
     audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
     plan_name: str = Field(default="Cascade Health Plan", validation_alias="PLAN_NAME")
+    # `seed-demo` adds a generated plan of this size on top of the fixed demo (0: none).
+    demo_members: int = Field(default=1000, ge=0)
+    demo_providers: int = Field(default=60, ge=0)
+    demo_claims: int = Field(default=3000, ge=0)
+    demo_seed: int = 2026
 
     @model_validator(mode="after")
     def _derive_jwks_uri(self) -> Settings:
