@@ -38,15 +38,22 @@ def summit(stack: Stack) -> str:
     return stack.url("summit-gateway")
 
 
+async def portal_cookie(page: Page) -> str:
+    cookies = await page.context.cookies()
+    return next(c["value"] for c in cookies if c["name"] == "portal_session")
+
+
 async def sign_in(page: Page, portal: str, username: str) -> None:
     """From the portal's start page through TINpass's login form and back."""
     await page.goto(portal + "/portal/")
     await page.get_by_role("link", name="Sign in with TINpass").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    before = await portal_cookie(page)  # the session that holds the sign-in state
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(re.compile(re.escape(portal) + "/portal/"))
+    assert await portal_cookie(page) != before  # a new session id once signed in
 
 
 async def test_sign_in_shows_who_and_which_tins_match(two_plans: Stack, browser: Browser) -> None:

@@ -91,6 +91,7 @@ async def callback(request: Request) -> Response:
     )
     store_tokens(session.data, token)
     session.renew()
+    log.info("session.started client=%s sid=%s", principal.client_id, identity.get("sid"))
     return RedirectResponse("/portal/", status_code=303)
 
 

@@ -112,20 +112,15 @@ async def home(request: Request) -> Response:
 
 @signed_in
 async def _home(request: Request) -> Response:
+    """Who you are, and which of your TINs match this plan's provider records."""
     user = portal_session(request).data["user"]
     answer = await call(request, "eligibility", "GET", "/eligibility/v1/providers")
-    if answer.status == 404 or answer.status == 405:
-        answer = await call(request, "claims", "GET", "/claims/v1/claims", params={"limit": "1"})
-        providers = None
-    else:
-        providers = (answer.body or {}).get("providers") if answer.ok else None
     if not answer.ok:
         return trouble(request, answer)
-    matched = {p.get("tin") for p in providers or [] if isinstance(p, dict)}
+    providers = [p for p in (answer.body or {}).get("providers", []) if isinstance(p, dict)]
+    matched = {p.get("tin") for p in providers}
     tins = [{"tin": tin, "matched": tin in matched} for tin in user.get("tax_ids", [])]
-    return render(
-        request, "home.html", "Home", tins=tins, providers=providers, known=providers is not None
-    )
+    return render(request, "home.html", "Home", tins=tins, providers=providers)
 
 
 @router.get("/denied")
