@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from policy.audit import GENESIS, ChainVerifier, chain_hash
+from policy import Principal, decide
+from policy.audit import GENESIS, AccessRecord, ChainVerifier, chain_hash
+from policy.decision import Resource
 
 
 def chain(contents: list[dict[str, object]]) -> list[tuple[int, str, str, dict[str, object]]]:
@@ -40,3 +42,24 @@ def test_intact_altered_removed_reordered_truncated() -> None:
     assert walk([*rows[:1], *rows[2:]], head) == (False, 2)
     assert walk([rows[0], (2, *rows[2][1:]), (3, *rows[1][1:]), *rows[3:]], head) == (False, 2)
     assert walk(rows[:3], head) == (False, 4)
+
+
+def test_an_access_record_names_the_organization_of_the_tin_for_a_multi_org_token() -> None:
+    principal = Principal.from_claims(
+        {
+            "sub": "u1",
+            "client_id": "portal",
+            "exp": 2_000_000_000,
+            "scope": "claims:read",
+            "roles": ["billing"],
+            "tax_ids": ["111111111", "222222222"],
+            "orgs": [
+                {"id": "org-a", "name": "A", "tax_ids": ["111111111"], "roles": ["billing"]},
+                {"id": "org-b", "name": "B", "tax_ids": ["222222222"], "roles": ["billing"]},
+            ],
+        }
+    )
+    decision = decide(principal, "claim.read", Resource.claim("222222222"))
+    record = AccessRecord.of(principal, decision, member_id="M1", tax_id=None, request_id=None)
+    assert decision.allowed, decision.reason
+    assert record.org_id == "org-b" and record.tax_id == "222222222"

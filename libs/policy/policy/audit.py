@@ -113,13 +113,16 @@ class AccessRecord:
         request_id: str | None,
     ) -> AccessRecord:
         matched = min(decision.matched_tax_ids) if decision.matched_tax_ids else None
+        tin = tax_id or matched
+        # A multi-organization token names no org_id: record the organization of the TIN.
+        acting = principal.orgs_for(tin) if tin and principal.org_id is None else ()
         return cls(
             subject=principal.subject,
             client_id=principal.client_id,
-            org_id=principal.org_id,
+            org_id=principal.org_id or (acting[0].id if acting else None),
             action=decision.action,
             member_id=member_id,
-            tax_id=tax_id or matched,
+            tax_id=tin,
             allowed=decision.allowed,
             reason=decision.reason,
             request_id=request_id,

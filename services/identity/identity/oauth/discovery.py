@@ -61,6 +61,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
             "org_name",
             "tax_ids",
             "roles",
+            "orgs",
         ],
         "prompt_values_supported": ["none", "login"],
         "claims_parameter_supported": False,
