@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from identity.models import Membership, Organization, User
-from tests.identity.admin_flows import admin_token, bearer, org_id_of
+from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
 from tests.identity.flows import exchange_portal_code, portal_code, portal_tokens
 from tests.identity.harness import PASSWORD, IdentityHarness
 from tests.support.oidc import form_fields, jwt_claims, submit_login
@@ -132,3 +132,24 @@ async def test_a_person_with_an_account_joins_with_it(
         tokens = (await exchange_portal_code(identity, browser, code, pkce.verifier)).json()
     claims = jwt_claims(tokens["access_token"])
     assert claims["org_id"] == evergreen and claims["tax_ids"] == ["123456789"]
+
+
+async def test_an_administrator_sends_a_reset_link_and_never_sees_a_password(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, inbox = mailing
+    org = await org_id_of(identity, EVERGREEN)
+    sam = await user_id_of(identity, "sam.biller")
+    admin = bearer(await admin_token(identity, "ever.admin"))
+    async with identity.client(headers=admin) as api:
+        sent = await api.post(f"/api/v1/organizations/{org}/members/{sam}/password-reset")
+    assert sent.status_code == 202 and sent.json() == {"status": "sent"}
+    link = inbox.link(inbox.to("sam.biller@evergreen.example")[-1])
+    async with identity.client() as browser:
+        page = await browser.get(link.removeprefix(identity.settings.issuer))
+        fields = form_fields(page.text)
+        action = fields.pop("__action__")
+        new = "Chosen by Sam himself 42"
+        done = await browser.post(action, data={**fields, "password": new, "confirm": new})
+    assert done.status_code == 200 and "password is set" in done.text
+    assert (await portal_tokens(identity, "sam.biller", new))["access_token"]
