@@ -111,6 +111,8 @@ async def test_claims_list_and_claim_detail_with_status_and_eob(
         await expect(page.get_by_text("Status: Paid")).to_be_visible()
         await expect(page.get_by_role("heading", name="Explanation of benefits")).to_be_visible()
         await expect(page.get_by_role("row", name=re.compile("Paid amount"))).to_be_visible()
+        lines = page.get_by_role("table", name=re.compile("Service lines"))
+        await expect(lines).to_contain_text("99213")
 
 
 async def test_second_plan_by_sso_without_password_shows_the_refusal(

@@ -25,6 +25,15 @@ from gateway.portal.views import render
 router = APIRouter(prefix="/portal")
 Page = Callable[..., Awaitable[Response]]
 CLAIM_STATUSES = ("received", "pended", "paid", "partially_paid", "denied")
+SEARCH_FIELDS = (
+    "member_id",
+    "claim_number",
+    "tin",
+    "status",
+    "service_date_from",
+    "service_date_to",
+    "cursor",
+)
 TIN_REFUSALS = {"no_matching_provider_record", "no_tax_ids"}
 CLAIM_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
 
@@ -188,8 +197,7 @@ async def claims_search(request: Request) -> Response:
         form = {k: str(v).strip() for k, v in submitted.items() if isinstance(v, str)}
     if not csrf.valid(portal_session(request).data, form.get(csrf.FIELD)):
         return form_refused(request)
-    names = ("member_id", "status", "service_date_from", "service_date_to")
-    params = {name: form[name] for name in names if form.get(name)}
+    params = {name: form[name] for name in SEARCH_FIELDS if form.get(name)}
     return await _claims(request, form, params)
 
 
@@ -208,9 +216,15 @@ async def _claims(request: Request, form: dict[str, str], params: dict[str, str]
         )
     if not answer.ok:
         return trouble(request, answer)
-    claims = (answer.body or {}).get("claims", [])
+    body = answer.body if isinstance(answer.body, dict) else {}
     return render(
-        request, "claims.html", "Claims", form=form, claims=claims, statuses=CLAIM_STATUSES
+        request,
+        "claims.html",
+        "Claims",
+        form=form,
+        claims=body.get("claims", []),
+        next_cursor=body.get("next_cursor"),
+        statuses=CLAIM_STATUSES,
     )
 
 
@@ -222,4 +236,6 @@ async def claim_detail(request: Request, claim_number: str) -> Response:
     answer = await call(request, "claims", "GET", f"/claims/v1/claims/{claim_number}")
     if not answer.ok or not isinstance(answer.body, dict):
         return trouble(request, answer)
-    return render(request, "claim.html", f"Claim {claim_number}", claim=answer.body)
+    eob = await call(request, "claims", "GET", f"/claims/v1/claims/{claim_number}/eob")
+    lines = eob.body.get("lines") if eob.ok and isinstance(eob.body, dict) else None
+    return render(request, "claim.html", f"Claim {claim_number}", claim=answer.body, lines=lines)
