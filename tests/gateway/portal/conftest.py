@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from deploy.stack import free_port
 from gateway.app import create_app
 from gateway.portal.sessions import MemorySessionStore
 from gateway.settings import Settings
 from policy import TokenVerifier
+from tests.gateway.conftest import Upstream, running_upstream
 from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI, TestIssuer
 
 CLIENT_ID = "cascade-portal"
@@ -31,13 +33,16 @@ class Portal:
         return store
 
 
-@pytest.fixture
-async def portal() -> AsyncIterator[Portal]:
+@asynccontextmanager
+async def portal_before(upstream_url: str) -> AsyncIterator[Portal]:
     issuer = TestIssuer()
     settings = Settings(
         environment="test",
         issuer=ISSUER,
         audience=AUDIENCE,
+        eligibility_url=upstream_url,
+        claims_url=upstream_url,
+        upstream_timeout=0.5,
         portal_client_id=CLIENT_ID,
         portal_client_secret="not-used-here",
         portal_base_url="http://portal.test",
@@ -51,3 +56,17 @@ async def portal() -> AsyncIterator[Portal]:
         )
         await stack.enter_async_context(client)
         yield Portal(app, issuer, client)
+
+
+@pytest.fixture
+async def portal() -> AsyncIterator[Portal]:
+    """A portal whose plan services cannot be reached."""
+    async with portal_before(f"http://127.0.0.1:{free_port()}") as running:
+        yield running
+
+
+@pytest.fixture
+async def portal_and_upstream() -> AsyncIterator[tuple[Portal, Upstream]]:
+    """A portal before one recording upstream standing in for eligibility and claims."""
+    async with running_upstream() as (upstream, url), portal_before(url) as running:
+        yield running, upstream

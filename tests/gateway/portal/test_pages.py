@@ -1,0 +1,80 @@
+"""Portal pages ask the plan's services with the signed-in person's token, and say
+plainly when a service does not answer."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.gateway.conftest import Upstream
+from tests.gateway.portal.conftest import Portal
+
+USER = {"username": "sam.biller", "name": "Sam Biller", "tax_ids": ["123456789"], "orgs": []}
+
+
+async def signed_in(portal: Portal) -> str:
+    token = portal.issuer.mint()
+    tokens = {"access_token": token, "id_token": "id-1", "expires_at": time.time() + 300}
+    data = {"sid": "sso-a", "sub": "u-1", "user": USER, "tokens": tokens, "csrf": "csrf-1"}
+    await portal.sessions.save("sess-1", data)
+    portal.client.cookies.set("portal_session", "sess-1", domain="portal.test", path="/portal")
+    return token
+
+
+async def test_claims_are_asked_with_the_persons_token(
+    portal_and_upstream: tuple[Portal, Upstream],
+) -> None:
+    portal, upstream = portal_and_upstream
+    token = await signed_in(portal)
+    page = await portal.client.get("/portal/claims")
+    assert page.status_code == 200
+    assert "0 claims billed under your Tax IDs" in page.text
+    (seen,) = upstream.seen
+    assert (seen["method"], seen["path"]) == ("GET", "/claims/v1/claims")
+    assert seen["headers"]["authorization"] == f"Bearer {token}"
+    assert seen["headers"]["x-request-id"]
+
+
+async def test_an_eligibility_check_posts_the_member_in_the_body_never_the_url(
+    portal_and_upstream: tuple[Portal, Upstream],
+) -> None:
+    portal, upstream = portal_and_upstream
+    await signed_in(portal)
+    form = {"csrf_token": "csrf-1", "member_id": " M1000101 ", "date_of_birth": "1985-04-12"}
+    page = await portal.client.post("/portal/eligibility", data=form)
+    assert page.status_code == 200
+    (seen,) = upstream.seen
+    assert (seen["method"], seen["path"], seen["query"]) == (
+        "POST",
+        "/eligibility/v1/inquiries",
+        "",
+    )
+    assert json.loads(seen["body"]) == {"member_id": "M1000101", "date_of_birth": "1985-04-12"}
+
+
+async def test_a_claims_search_passes_only_the_filled_filters(
+    portal_and_upstream: tuple[Portal, Upstream],
+) -> None:
+    portal, upstream = portal_and_upstream
+    await signed_in(portal)
+    form = {"csrf_token": "csrf-1", "member_id": "M1000101", "status": "paid", "tin": ""}
+    assert (await portal.client.post("/portal/claims", data=form)).status_code == 200
+    assert upstream.seen[0]["query"] == "member_id=M1000101&status=paid"
+
+
+async def test_a_malformed_claim_number_is_not_passed_upstream(
+    portal_and_upstream: tuple[Portal, Upstream],
+) -> None:
+    portal, upstream = portal_and_upstream
+    await signed_in(portal)
+    page = await portal.client.get("/portal/claims/..%2F..%2Fadmin")
+    assert page.status_code == 404
+    assert upstream.seen == []
+
+
+async def test_an_unreachable_service_gets_a_page_that_says_so(portal: Portal) -> None:
+    await signed_in(portal)
+    page = await portal.client.get("/portal/claims")
+    assert page.status_code == 502
+    assert "did not answer" in page.text
+    assert await portal.sessions.load("sess-1") is not None
