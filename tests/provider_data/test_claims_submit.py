@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import anyio
 import pytest
 from sqlalchemy import func, select
 
@@ -221,3 +222,45 @@ async def test_every_submission_is_audited(plan: Plan) -> None:
     assert [(e.action, e.allowed, e.member_id, e.tax_id) for e in events] == [
         ("claims.submit", True, "Z9999901", "123456789")
     ]
+
+
+async def test_concurrent_claims_for_one_member_keep_the_accumulators_exact(plan: Plan) -> None:
+    """Eight lab claims at once (fee 14.00 each, all to the deductible): the deductible
+    met ends at exactly 8 x 14.00 = 112.00, whatever the interleaving."""
+    await add_member(plan, "K1000001")
+
+    async def submit(day: int) -> int:
+        on = f"2026-09-{day:02d}"
+        body = claim_body(
+            "K1000001",
+            on,
+            total_charge="60.00",
+            lines=[{"procedure_code": "80053", "charge": "60.00", "service_date": on}],
+        )
+        response = await plan.claims.post("/claims/v1/claims", json=body, headers=biller(plan))
+        return response.status_code
+
+    codes: list[int] = []
+
+    async def run(day: int) -> None:
+        codes.append(await submit(day))
+
+    async with anyio.create_task_group() as group:
+        for day in range(1, 9):
+            group.start_soon(run, day)
+    assert codes == [201] * 8
+    answer = await plan.eligibility.post(
+        "/eligibility/v1/inquiries",
+        json={
+            "member_id": "K1000001",
+            "date_of_birth": "1990-01-01",
+            "date_of_service": "2026-10-01",
+        },
+        headers=biller(plan),
+    )
+    met = {
+        (a["kind"], a["level"]): a["met"]
+        for a in answer.json()["accumulators"]
+        if a["network"] == "in_network"
+    }
+    assert met[("deductible", "individual")] == met[("deductible", "family")] == "112.00"

@@ -97,8 +97,37 @@ class StatusEventOut(BaseModel):
     note: str
 
 
+CLAIM_OUT_EXAMPLE: dict[str, Any] = {
+    "claim_number": "C-2026-00000031",
+    "patient_control_number": "EV-2026-0001",
+    "member_id": "M1000101",
+    "billing_tin": "123456789",
+    "billing_npi": "1234567893",
+    "rendering_npi": "1234567893",
+    "network": "in_network",
+    "service_date": "2026-03-02",
+    "received_date": "2026-03-05",
+    "adjudicated_date": "2026-03-05",
+    "status": "paid",
+    "category_code": "F1",
+    "billed_amount": "210.00",
+    "allowed_amount": "106.00",
+    "paid_amount": "67.00",
+    "patient_responsibility": "39.00",
+    "denial_reason": None,
+    "history": [
+        {"status": "received", "on": "2026-03-05", "note": "received electronically"},
+        {"status": "paid", "on": "2026-03-05", "note": "processed as primary"},
+    ],
+}
+# X12 277 claim status category codes for each status.
+CATEGORY = {"received": "A1", "pended": "P1", "paid": "F1", "partially_paid": "F1", "denied": "F2"}
+
+
 class ClaimOut(BaseModel):
     """Claim status (276/277-like). Amounts are null for roles that may not see them."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_OUT_EXAMPLE]})
 
     claim_number: str
     patient_control_number: str | None
@@ -111,12 +140,22 @@ class ClaimOut(BaseModel):
     received_date: date
     adjudicated_date: date | None
     status: Status
+    category_code: str = Field(
+        description="X12 277 category: A1 received, P1 pending, F1 paid, F2 denied."
+    )
     billed_amount: Amount | None = None
     allowed_amount: Amount | None = None
     paid_amount: Amount | None = None
     patient_responsibility: Amount | None = None
     denial_reason: str | None
     history: list[StatusEventOut] = []
+
+
+EDIT_EXAMPLE: dict[str, Any] = {
+    "code": "coverage_not_active",
+    "description": "Member M1000201 has no coverage in effect on 2026-02-02.",
+    "field": "lines",
+}
 
 
 class ClaimResult(BaseModel):
@@ -127,12 +166,40 @@ class ClaimResult(BaseModel):
 
 
 class BulkResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 1,
+                    "rejected": 1,
+                    "results": [
+                        {
+                            "index": 0,
+                            "outcome": "accepted",
+                            "claim": CLAIM_OUT_EXAMPLE,
+                            "edits": [],
+                        },
+                        {"index": 1, "outcome": "rejected", "claim": None, "edits": [EDIT_EXAMPLE]},
+                    ],
+                }
+            ]
+        }
+    )
+
     accepted: int
     rejected: int
     results: list[ClaimResult]
 
 
 class ClaimList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"claims": [CLAIM_OUT_EXAMPLE], "count": 1, "next_cursor": "MjAyNi0wMy0wMnwzMQ"}
+            ]
+        }
+    )
+
     claims: list[ClaimOut]
     count: int
     next_cursor: str | None = Field(
@@ -172,5 +239,49 @@ class EobLine(BaseModel):
 
 
 class Eob(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "claim": CLAIM_OUT_EXAMPLE,
+                    "lines": [
+                        {
+                            "line_number": 1,
+                            "procedure_code": "99213",
+                            "modifiers": [],
+                            "units": 1,
+                            "service_date": "2026-03-02",
+                            "service_type_code": "98",
+                            "status": "paid",
+                            "charge": "150.00",
+                            "allowed": "92.00",
+                            "deductible": "0.00",
+                            "copay": "25.00",
+                            "coinsurance": "0.00",
+                            "paid": "67.00",
+                            "patient_responsibility": "25.00",
+                            "adjustments": [
+                                {
+                                    "group_code": "CO",
+                                    "reason_code": "45",
+                                    "description": "Charge exceeds fee schedule/maximum "
+                                    "allowable or contracted/legislated fee arrangement.",
+                                    "amount": "58.00",
+                                },
+                                {
+                                    "group_code": "PR",
+                                    "reason_code": "3",
+                                    "description": "Co-payment amount.",
+                                    "amount": "25.00",
+                                },
+                            ],
+                            "remarks": [],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     claim: ClaimOut
     lines: list[EobLine]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from policy import Decision, Principal, Resource, TokenVerifier, decide
 from provider_data import access, claims_submit, plandata
 from provider_data.claim_schemas import (
+    CATEGORY,
     AdjustmentOut,
     ClaimList,
     ClaimOut,
@@ -71,6 +72,7 @@ def claim_out(claim: Claim, amounts: bool) -> ClaimOut:
         received_date=claim.received_date,
         adjudicated_date=claim.adjudicated_date,
         status=claim.status,  # type: ignore[arg-type]
+        category_code=CATEGORY[claim.status],
         denial_reason=claim.denial_reason,
         history=[
             StatusEventOut(status=e.status, on=e.on, note=e.note)  # type: ignore[arg-type]

@@ -7,6 +7,8 @@ import uuid
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from provider_data import adjudication as engine
@@ -21,6 +23,7 @@ from provider_data.models import (
     ClaimStatusEvent,
     CostShareLimit,
     FeeSchedule,
+    Member,
     VisitUsage,
 )
 
@@ -84,6 +87,10 @@ class Ledger:
         self.visit_rows: dict[str, VisitUsage] = {}
 
     async def load(self) -> engine.Accumulators:
+        # One claim of a member at a time (PostgreSQL row lock; SQLite has one writer).
+        await self.session.execute(
+            select(Member.id).where(Member.id == self.ctx.member.id).with_for_update()
+        )
         limits = {
             (c.kind, c.level): c.amount
             for c in await self.session.scalars(
@@ -113,15 +120,20 @@ class Ledger:
         )
 
     async def _row(self, kind: str, level: str) -> Accumulator:
+        """The accumulator row, created at zero if missing (concurrent creators agree),
+        then locked until the claim's transaction ends."""
         member = self.ctx.member
         holder = member.member_id if level == "individual" else member.subscriber_id
         key = dict(holder=holder, level=level, plan_year=self.year, network=self.ctx.network)
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(Accumulator).values(kind=kind, met=engine.ZERO, **key).on_conflict_do_nothing()
+        )
         row = await self.session.scalar(
             select(Accumulator).filter_by(kind=kind, **key).with_for_update()
         )
-        if row is None:
-            row = Accumulator(kind=kind, met=engine.ZERO, **key)
-            self.session.add(row)
+        assert row is not None
         self.rows[(kind, level)] = row
         return row
 

@@ -137,7 +137,67 @@ Reason = Literal[
 ]
 
 
+ANSWER_EXAMPLE: dict[str, Any] = {
+    "status": "active",
+    "reason": None,
+    "aaa_reject_code": None,
+    "date_of_service": "2026-03-02",
+    "service_type_codes": ["98"],
+    "member": {
+        "member_id": "M1000101",
+        "subscriber_id": "M10001",
+        "suffix": "01",
+        "relation": "subscriber",
+        "first_name": "Jordan",
+        "last_name": "Rivera",
+        "date_of_birth": "1985-04-12",
+    },
+    "plan": {
+        "code": "CHP",
+        "name": "Cascade Health Plan",
+        "product_code": "CHP-PPO",
+        "product": "Cascade Choice PPO",
+    },
+    "coverage": {"effective_date": "2025-01-01", "termination_date": None},
+    "network": "in_network",
+    "pcp": {"npi": "1234567893", "name": "Evergreen Family Clinic"},
+    "benefits": [
+        {
+            "service_type_code": "98",
+            "service_type": "Professional (Physician) Visit - Office",
+            "network": "in_network",
+            "covered": True,
+            "copay": "25.00",
+            "coinsurance_percent": 0,
+            "deductible_applies": False,
+            "prior_auth_required": False,
+            "visit_limit": None,
+            "visits_used": None,
+        }
+    ],
+    "accumulators": [
+        {
+            "kind": "deductible",
+            "level": "individual",
+            "network": "in_network",
+            "amount": "1500.00",
+            "met": "350.00",
+            "remaining": "1150.00",
+        }
+    ],
+    "matched_provider": {
+        "npi": "1234567893",
+        "tin": "123456789",
+        "name": "Evergreen Family Clinic",
+        "effective_from": "2020-01-01",
+        "effective_to": None,
+    },
+}
+
+
 class EligibilityAnswer(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ANSWER_EXAMPLE]})
+
     status: Status
     reason: Reason | None = None
     aaa_reject_code: str | None = Field(
@@ -165,4 +225,28 @@ class BatchEntry(BaseModel):
 
 
 class BatchAnswer(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {"index": 0, "outcome": "answered", "answer": ANSWER_EXAMPLE},
+                        {
+                            "index": 1,
+                            "outcome": "refused",
+                            "problem": {
+                                "type": "https://tinpass.dev/problems/no-matching-provider-record",
+                                "title": "Access denied",
+                                "status": 403,
+                                "detail": "The Tax IDs on your account (12-3456789) match no "
+                                "provider record at this health plan. ...",
+                                "reason": "no_matching_provider_record",
+                            },
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     results: list[BatchEntry]
