@@ -157,13 +157,21 @@ async def test_eob_line_by_line(plan: Plan) -> None:
 
 async def test_an_idempotent_retry_creates_nothing_twice(plan: Plan) -> None:
     await add_member(plan, "I1000001")
-    headers = {**biller(plan), "Idempotency-Key": "retry-1"}
+    headers = {**biller(plan, sub="replayer"), "Idempotency-Key": "retry-1"}
     body = claim_body("I1000001", "2026-07-01")
     first = await plan.claims.post("/claims/v1/claims", json=body, headers=headers)
     second = await plan.claims.post("/claims/v1/claims", json=body, headers=headers)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert second.headers["idempotency-replayed"] == "true"
+    async with plan.sessions() as session:
+        replays = list(
+            await session.scalars(select(AccessEvent).where(AccessEvent.subject == "replayer"))
+        )
+    assert [(e.action, e.member_id, e.tax_id) for e in replays] == [
+        ("claims.submit", "I1000001", "123456789"),
+        ("claims.submit", "I1000001", "123456789"),
+    ], "the submission and its replay are each an access to the member's data"
     async with plan.sessions() as session:
         count = await session.scalar(
             select(func.count())

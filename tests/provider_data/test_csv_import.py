@@ -13,7 +13,15 @@ from sqlalchemy import select
 
 from provider_data import cli, csv_import
 from provider_data.db import create_engine, migrate, session_factory
-from provider_data.models import Benefit, Claim, Coverage, Member, ProviderRecord
+from provider_data.models import (
+    Benefit,
+    Claim,
+    Coverage,
+    Member,
+    ProviderLocation,
+    ProviderNetwork,
+    ProviderRecord,
+)
 from provider_data.seed import seed_demo
 from tests.support.databases import fresh_database
 
@@ -89,7 +97,7 @@ async def test_the_report_names_each_refused_line_and_the_good_rows_go_in(
 async def test_samples_import_cleanly_and_a_reimport_changes_nothing(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kinds = ("providers", "members", "coverages", "benefits", "claims")
+    kinds = ("providers", "locations", "networks", "members", "coverages", "benefits", "claims")
     for kind in kinds:
         assert await run(monkeypatch, url, kind, SAMPLES / f"{kind}.csv") == 0, kind
     tables = (
@@ -98,11 +106,15 @@ async def test_samples_import_cleanly_and_a_reimport_changes_nothing(
         (Coverage, Coverage.member_id, Coverage.effective_date),
         (Benefit, Benefit.product_id, Benefit.service_type_code, Benefit.network),
         (Claim, Claim.claim_number),
+        (ProviderLocation, ProviderLocation.provider_id, ProviderLocation.address_line),
+        (ProviderNetwork, ProviderNetwork.provider_id, ProviderNetwork.product_id),
     )
     before = [await rows(url, model, *order) for model, *order in tables]
     for kind in kinds:
         assert await run(monkeypatch, url, kind, SAMPLES / f"{kind}.csv") == 0
     assert [await rows(url, model, *order) for model, *order in tables] == before
+    # the demo's four locations and one network entry, plus the samples' new ones
+    assert (len(before[5]), len(before[6])) == (4 + 2, 1 + 2)
     members = {r[0]: r for r in before[1]}
     assert members["M1000503"][2] == "child" and members["M1000503"][1] == "M10005"
 
@@ -162,3 +174,24 @@ def test_import_help_documents_the_columns(capsys: pytest.CaptureFixture[str]) -
     usage = capsys.readouterr().out
     assert "providers: npi, tin, name, effective_from" in usage
     assert "claims: claim_number, member_id" in usage
+
+
+async def test_locations_and_networks_name_a_provider_record(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write(
+        tmp_path,
+        "n.csv",
+        "npi,product_code,status\n1234567893,CHP-HMO,maybe\n1999999992,CHP-HMO,in_network\n",
+    )
+    places = write(
+        tmp_path,
+        "l.csv",
+        "npi,address_line,city,state,postal_code\n1234567893,1 Main St,Tacoma,W1,ABCDE\n",
+    )
+    assert await run(monkeypatch, url, "networks", source) == 1
+    assert await run(monkeypatch, url, "locations", places) == 1
+    err = capsys.readouterr().err
+    assert "line 2: status: 'maybe' is not one of in_network, out_of_network" in err
+    assert "line 3: npi: 1999999992 is not a provider record; import providers first" in err
+    assert "state: 'W1' is not a two-letter state code" in err and "postal_code" in err

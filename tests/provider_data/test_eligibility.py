@@ -28,6 +28,8 @@ async def test_active_member(plan: Plan) -> None:
     )
     assert office["copay"] == "25.00" and office["prior_auth_required"] is False
     assert body["matched_provider"]["tin"] == "123456789"
+    assert body["matched_provider"]["taxonomy"] == "261QP2300X"
+    assert body["matched_provider"]["locations"][0]["city"] == "Tacoma"
     assert body["date_of_service"] == date.today().isoformat()
 
 

@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 from starlette.requests import Request
 
 from policy import Decision, Principal, Resource, decide
@@ -29,6 +30,7 @@ async def providers_in_effect(
         return []
     query = (
         select(ProviderRecord)
+        .options(selectinload(ProviderRecord.locations))
         .where(ProviderRecord.tin.in_(sorted(tax_ids)), ProviderRecord.effective_from <= on)
         .where(or_(ProviderRecord.effective_to.is_(None), ProviderRecord.effective_to >= on))
         .order_by(ProviderRecord.tin, ProviderRecord.npi)

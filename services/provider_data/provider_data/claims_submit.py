@@ -54,9 +54,20 @@ def _canonical_hash(request_body: bytes, path: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _disclosed(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (member, billing TIN) pairs a stored answer shows again when replayed."""
+    claims = [body] if "claim_number" in body else [r["claim"] for r in body.get("results", [])]
+    return [(c["member_id"], c["billing_tin"]) for c in claims if c]
+
+
 async def _replayed(
-    session: AsyncSession, principal: Principal, key: str | None, digest: str
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    digest: str,
 ) -> JSONResponse | None:
+    """The stored answer for a retried key (audited as a disclosure again), or None."""
     if key is None:
         return None
     stored = await session.scalar(
@@ -74,9 +85,13 @@ async def _replayed(
             "submission.",
             "idempotency-key-reused",
         )
+    body = json.loads(stored.response)
+    decision = decide(principal, "claims.submit", Resource.plan(principal.tax_ids))
+    await access.record_disclosures(session, request, principal, decision, _disclosed(body))
+    await session.commit()
     media = PROBLEM_JSON if stored.status_code >= 400 else "application/json"
     return JSONResponse(
-        json.loads(stored.response),
+        body,
         status_code=stored.status_code,
         media_type=media,
         headers={"Idempotency-Replayed": "true"},
@@ -175,7 +190,7 @@ async def submit_claim(
     """Front-end edits, then adjudication: the answer is the claim with its status."""
     _whole_request_check(principal)
     digest = _canonical_hash(await request.body(), request.url.path)
-    replay = await _replayed(session, principal, idempotency_key, digest)
+    replay = await _replayed(session, request, principal, idempotency_key, digest)
     if replay is not None:
         return replay
     stored, edits = await _submit_one(session, request, principal, claim, date.today())
@@ -210,7 +225,7 @@ async def submit_bulk(
     """Per-claim results in order: a rejected claim does not affect the others."""
     _whole_request_check(principal)
     digest = _canonical_hash(await request.body(), request.url.path)
-    replay = await _replayed(session, principal, idempotency_key, digest)
+    replay = await _replayed(session, request, principal, idempotency_key, digest)
     if replay is not None:
         return replay
     today = date.today()

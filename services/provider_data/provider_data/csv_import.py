@@ -3,9 +3,10 @@ upserted by their natural key (so a re-import changes nothing), the refused ones
 reported with their line numbers and reasons.
 
 Rows go in by chunks, one transaction each; a progress bar on stderr follows a long
-import. Natural keys: providers by NPI; members by member ID; coverages by member,
-product and effective date; benefits by product, service type and network; claims
-by claim number.
+import. Natural keys: providers by NPI; locations by NPI, address line and postal
+code; networks (a provider's status for a product) by NPI and product; members by
+member ID; coverages by member, product and effective date; benefits by product,
+service type and network; claims by claim number.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from provider_data.csv_rows import COLUMNS, PARSERS, RowError
-from provider_data.models import Benefit, Claim, Coverage, Member, Product, ProviderRecord
+from provider_data.models import (
+    Benefit,
+    Claim,
+    Coverage,
+    Member,
+    Product,
+    ProviderLocation,
+    ProviderNetwork,
+    ProviderRecord,
+)
 
 Chunk = list[tuple[int, dict[str, Any]]]
 
@@ -216,12 +226,51 @@ async def _claims(conn: AsyncConnection, chunk: Chunk, report: Report) -> int:
     return len(rows)
 
 
+async def _by_provider(
+    conn: AsyncConnection, chunk: Chunk, report: Report, keys: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Rows whose NPI names a provider record (and product code a product), keyed by id."""
+    providers = await _ids(
+        conn, ProviderRecord.id, ProviderRecord.npi, {v["npi"] for _, v in chunk}
+    )
+    known: Chunk = []
+    for line, values in chunk:
+        if values["npi"] not in providers:
+            _refuse(
+                report,
+                line,
+                f"npi: {values['npi']} is not a provider record; import providers first",
+            )
+        else:
+            known.append((line, values))
+    rows = await _with_member_and_product(conn, known, report, keys)
+    for row in rows:
+        row["provider_id"] = providers[row.pop("npi")]
+    return rows
+
+
+async def _locations(conn: AsyncConnection, chunk: Chunk, report: Report) -> int:
+    rows = await _by_provider(conn, chunk, report, ("npi", "address_line", "postal_code"))
+    keys = ["provider_id", "address_line", "postal_code"]
+    await _upsert(conn, ProviderLocation.__table__, rows, keys)  # type: ignore[arg-type]
+    return len(rows)
+
+
+async def _networks(conn: AsyncConnection, chunk: Chunk, report: Report) -> int:
+    rows = await _by_provider(conn, chunk, report, ("npi", "product_code"))
+    keys = ["provider_id", "product_id"]
+    await _upsert(conn, ProviderNetwork.__table__, rows, keys)  # type: ignore[arg-type]
+    return len(rows)
+
+
 LOADERS: dict[str, Callable[[AsyncConnection, Chunk, Report], Awaitable[int]]] = {
     "providers": _providers,
     "members": _members,
     "coverages": _coverages,
     "benefits": _benefits,
     "claims": _claims,
+    "locations": _locations,
+    "networks": _networks,
 }
 
 

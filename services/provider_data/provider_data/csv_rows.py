@@ -226,6 +226,36 @@ def claim(raw: Mapping[str, str | None]) -> dict[str, Any]:
     return row.done(values)
 
 
+def location(raw: Mapping[str, str | None]) -> dict[str, Any]:
+    row = Row(raw)
+    state = (row.text("state", 2) or "").upper()
+    if state and not state.isalpha():
+        row.reasons.append(f"state: {state!r} is not a two-letter state code")
+    postal = row.text("postal_code", 10)
+    if postal and not re.match(r"^\d{5}(-\d{4})?$", postal):
+        row.reasons.append(f"postal_code: {postal!r} is not a ZIP code (12345 or 12345-6789)")
+    return row.done(
+        {
+            "npi": row.npi("npi"),
+            "address_line": row.text("address_line", 200),
+            "city": row.text("city", 100),
+            "state": state,
+            "postal_code": postal,
+        }
+    )
+
+
+def network(raw: Mapping[str, str | None]) -> dict[str, Any]:
+    row = Row(raw)
+    return row.done(
+        {
+            "npi": row.npi("npi"),
+            "product_code": row.text("product_code", 20),
+            "status": row.choice("status", NETWORK_STATUSES),
+        }
+    )
+
+
 Parser = Callable[[Mapping[str, str | None]], dict[str, Any]]
 PARSERS: dict[str, Parser] = {
     "providers": provider,
@@ -233,6 +263,8 @@ PARSERS: dict[str, Parser] = {
     "coverages": coverage,
     "benefits": benefit,
     "claims": claim,
+    "locations": location,
+    "networks": network,
 }
 
 
@@ -275,4 +307,6 @@ COLUMNS: dict[str, Columns] = {
         ),
         ("allowed_amount", "paid_amount", "patient_responsibility"),
     ),
+    "locations": Columns(("npi", "address_line", "city", "state", "postal_code")),
+    "networks": Columns(("npi", "product_code", "status")),
 }

@@ -96,12 +96,21 @@ class CoverageOut(BaseModel):
     termination_date: date | None
 
 
+class LocationOut(BaseModel):
+    address_line: str
+    city: str
+    state: str
+    postal_code: str
+
+
 class ProviderOut(BaseModel):
     npi: str
     tin: str
     name: str
+    taxonomy: str | None = None
     effective_from: date
     effective_to: date | None
+    locations: list[LocationOut] = []
 
 
 class PcpOut(BaseModel):
@@ -189,8 +198,17 @@ ANSWER_EXAMPLE: dict[str, Any] = {
         "npi": "1234567893",
         "tin": "123456789",
         "name": "Evergreen Family Clinic",
+        "taxonomy": "261QP2300X",
         "effective_from": "2020-01-01",
         "effective_to": None,
+        "locations": [
+            {
+                "address_line": "100 Evergreen Way",
+                "city": "Tacoma",
+                "state": "WA",
+                "postal_code": "98402",
+            }
+        ],
     },
 }
 
