@@ -17,7 +17,8 @@ Per line, in line order:
    first, then copay, then deductible); paid = allowed - patient's share.
    The accumulators then grow by the deductible and by the patient's share.
 A claim with a line billed with modifier 22 pends for medical review (OA-133 on
-every line, nothing applied). The claim is paid when no line is denied, denied
+every line, nothing applied); review then approves it (priced as above) or denies
+every line (CO-50, remark N10). The claim is paid when no line is denied, denied
 when all are, and partially paid otherwise.
 """
 
@@ -177,8 +178,11 @@ def _apply(result: LineResult, line: Line, acc: Accumulators) -> None:
     result.adjustments = [(group, code, amount) for group, code, amount in codes if amount > 0]
 
 
-def adjudicate(lines: list[Line], has_authorization: bool, acc: Accumulators) -> ClaimResult:
-    if any(REVIEW_MODIFIER in line.modifiers for line in lines):
+def adjudicate(
+    lines: list[Line], has_authorization: bool, acc: Accumulators, *, reviewed: bool = False
+) -> ClaimResult:
+    """The claim's outcome; `reviewed` once medical review approved a pended claim."""
+    if not reviewed and any(REVIEW_MODIFIER in line.modifiers for line in lines):
         pended = [
             LineResult("pended", adjustments=[("OA", "133", line.charge)], remarks=["N10"])
             for line in lines
@@ -191,3 +195,12 @@ def adjudicate(lines: list[Line], has_authorization: bool, acc: Accumulators) ->
     if denied:
         return ClaimResult("partially_paid", results, f"{denied} of {len(results)} lines denied")
     return ClaimResult("paid", results, "processed as primary")
+
+
+def denied_on_review(lines: list[Line]) -> ClaimResult:
+    """Medical review found the services not necessary: every line denied (CO-50, N10)."""
+    denied = [
+        LineResult("denied", adjustments=[("CO", "50", line.charge)], remarks=["N10"])
+        for line in lines
+    ]
+    return ClaimResult("denied", denied, "denied on medical review")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -49,8 +50,12 @@ async def _terms(session: AsyncSession, product_id: int, network: str) -> dict[s
     }
 
 
-async def _lines(session: AsyncSession, claim: ClaimIn, ctx: Context) -> list[engine.Line]:
-    codes = sorted({line.procedure_code.upper() for line in claim.lines})
+Item = tuple[str, tuple[str, ...], int, Decimal]  # procedure, modifiers, units, charge
+
+
+async def engine_lines(session: AsyncSession, items: list[Item], ctx: Context) -> list[engine.Line]:
+    """The engine's view of each line: its fee, service type and the product's terms."""
+    codes = sorted({code for code, *_ in items})
     fees = {
         f.procedure_code: f
         for f in await session.scalars(
@@ -61,21 +66,33 @@ async def _lines(session: AsyncSession, claim: ClaimIn, ctx: Context) -> list[en
     }
     terms = await _terms(session, ctx.coverage.product_id, ctx.network)
     lines = []
-    for line in claim.lines:
-        fee = fees.get(line.procedure_code.upper())
+    for code, modifiers, units, charge in items:
+        fee = fees.get(code)
         stc = fee.service_type_code if fee else None
         lines.append(
             engine.Line(
-                procedure_code=line.procedure_code.upper(),
-                charge=line.charge,
-                units=line.units,
-                modifiers=tuple(m.upper() for m in line.modifiers),
+                procedure_code=code,
+                charge=charge,
+                units=units,
+                modifiers=modifiers,
                 fee_per_unit=fee.allowed_per_unit if fee else None,
                 service_type_code=stc,
-                terms=terms.get(stc or "") or terms.get("30") if stc else None,
+                terms=(terms.get(stc) or terms.get("30")) if stc else None,
             )
         )
     return lines
+
+
+def _items(claim: ClaimIn) -> list[Item]:
+    return [
+        (
+            line.procedure_code.upper(),
+            tuple(m.upper() for m in line.modifiers),
+            line.units,
+            line.charge,
+        )
+        for line in claim.lines
+    ]
 
 
 class Ledger:
@@ -157,7 +174,7 @@ async def store(session: AsyncSession, claim: ClaimIn, ctx: Context, today: date
     on = first_service_date(claim)
     ledger = Ledger(session, ctx, on.year)
     acc = await ledger.load()
-    lines = await _lines(session, claim, ctx)
+    lines = await engine_lines(session, _items(claim), ctx)
     result = engine.adjudicate(lines, bool(claim.prior_authorization), acc)
     if result.status != "pended":
         ledger.save(acc)

@@ -1,4 +1,5 @@
-"""`provider-data`: the plan's command line (migrate, seed the demo, import CSV, audit)."""
+"""`provider-data`: the plan's command line (migrate, seed the demo, import CSV, review
+claims, audit)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from policy.audit import Verification
-from provider_data import audit, csv_import
+from provider_data import audit, claims_review, csv_import
 from provider_data.csv_rows import COLUMNS
 from provider_data.db import create_engine, migrate, session_factory
 from provider_data.generator import Sizes, generate
@@ -56,6 +58,22 @@ async def _import(settings: Settings, args: argparse.Namespace) -> csv_import.Re
         return await csv_import.import_file(
             engine, args.kind, args.file, chunk_size=args.chunk_size, progress=progress
         )
+    finally:
+        await engine.dispose()
+
+
+async def _review(settings: Settings, args: argparse.Namespace) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            claim = await claims_review.review(
+                session, args.claim_number, args.approve, date.today()
+            )
+            await session.commit()
+            return (
+                f"claim {claim.claim_number} {claim.status}: allowed {claim.allowed_amount:.2f}, "
+                f"paid {claim.paid_amount:.2f}, patient {claim.patient_responsibility:.2f}"
+            )
     finally:
         await engine.dispose()
 
@@ -120,6 +138,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="show a progress bar (default: when stderr is a terminal)",
     )
+    claims = commands.add_parser("claims", help="operate on claims (medical review)")
+    claim_commands = claims.add_subparsers(dest="claims_command", required=True, metavar="ACTION")
+    review = claim_commands.add_parser(
+        "review", help="finish a claim pended for medical review: approve or deny it"
+    )
+    review.add_argument("claim_number")
+    decision = review.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--approve", action="store_true", help="adjudicate it as usual")
+    decision.add_argument("--deny", action="store_true", help="deny every line (CO-50)")
     audit_parser = commands.add_parser(
         "audit", help="the tamper-evident trail of access to patient data"
     )
@@ -167,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if result.ok else 1
     elif args.command == "import":
         return _run_import(settings, args)
+    elif args.command == "claims":
+        try:
+            print(asyncio.run(_review(settings, args)))
+        except claims_review.ReviewError as error:
+            print(f"cannot review: {error}", file=sys.stderr)
+            return 1
     else:
         for line in asyncio.run(_seed(settings, args)):
             print(line)

@@ -302,7 +302,9 @@ class ClaimLine(Base):
     paid: Mapped[Decimal] = mapped_column(default=ZERO)
     remarks: Mapped[str] = mapped_column(String(60), default="")
 
-    adjustments: Mapped[list[ClaimAdjustment]] = relationship(order_by="ClaimAdjustment.id")
+    adjustments: Mapped[list[ClaimAdjustment]] = relationship(
+        order_by="ClaimAdjustment.id", cascade="all, delete-orphan"
+    )
 
 
 class ClaimAdjustment(Base):

@@ -34,6 +34,8 @@ CARC: dict[str, str] = {
     "2": "Coinsurance amount.",
     "3": "Co-payment amount.",
     "45": "Charge exceeds fee schedule/maximum allowable or contracted/legislated fee arrangement.",
+    "50": "These are non-covered services because this is not deemed a 'medical necessity' "
+    "by the payer.",
     "96": "Non-covered charge(s).",
     "119": "Benefit maximum for this time period or occurrence has been reached.",
     "133": "The disposition of this service line is pending further review.",
