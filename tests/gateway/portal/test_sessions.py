@@ -47,3 +47,14 @@ async def test_the_store_keeps_digests_not_ids() -> None:
     store = MemorySessionStore(ttl=3600, idle_timeout=600)
     await store.save("secret-id", {})
     assert "secret-id" not in store._records and digest("secret-id") in store._records
+
+
+async def test_at_the_bound_the_least_recently_used_session_goes() -> None:
+    store = MemorySessionStore(ttl=3600, idle_timeout=600, max_sessions=2)
+    await store.save("first", {})
+    await store.save("second", {})
+    store._records[digest("second")].last_seen_at -= 10
+    await store.save("third", {})
+    assert len(store) == 2
+    assert await store.load("second") is None
+    assert await store.load("first") is not None and await store.load("third") is not None

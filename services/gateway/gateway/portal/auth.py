@@ -134,6 +134,7 @@ async def logout(request: Request) -> Response:
             )
     id_token = (session.data.get("tokens") or {}).get("id_token")
     session.end()
+    log.info("session.ended reason=logout sid=%s", session.data.get("sid"))
     if not id_token:
         return RedirectResponse("/portal/", status_code=303)
     client = request.app.state.portal_oauth.tinpass

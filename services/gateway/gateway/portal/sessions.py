@@ -6,7 +6,8 @@ SHA-256 digest of the cookie value, so the ids themselves are never kept. Sessio
 end after an absolute lifetime or when idle, on logout, and when identity sends a
 back-channel logout for their SSO session (`sid`).
 
-`MemorySessionStore` keeps sessions in this gateway process: a restart signs
+`MemorySessionStore` keeps sessions in this gateway process, at most
+`max_sessions` of them (the least recently used goes first): a restart signs
 everybody out, and replicas behind a load balancer would need a shared store
 (the interface is small so a Redis or database store can replace it).
 """
@@ -50,8 +51,8 @@ class SessionStore(Protocol):
 class MemorySessionStore:
     """Sessions in this process's memory, with absolute and idle timeouts."""
 
-    def __init__(self, ttl: float, idle_timeout: float) -> None:
-        self.ttl, self.idle_timeout = ttl, idle_timeout
+    def __init__(self, ttl: float, idle_timeout: float, max_sessions: int = 100_000) -> None:
+        self.ttl, self.idle_timeout, self.max_sessions = ttl, idle_timeout, max_sessions
         self._records: dict[str, Record] = {}
 
     def _alive(self, record: Record, now: float) -> bool:
@@ -93,9 +94,13 @@ class MemorySessionStore:
         return len(ended)
 
     def _purge(self) -> None:
+        """Drop ended sessions; at the bound, the least recently used one goes too."""
         now = time.time()
         for key in [k for k, r in self._records.items() if not self._alive(r, now)]:
             del self._records[key]
+        if len(self._records) >= self.max_sessions:
+            oldest = min(self._records, key=lambda k: self._records[k].last_seen_at)
+            del self._records[oldest]
 
     def __len__(self) -> int:
         return len(self._records)
