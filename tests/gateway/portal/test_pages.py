@@ -78,3 +78,9 @@ async def test_an_unreachable_service_gets_a_page_that_says_so(portal: Portal) -
     assert page.status_code == 502
     assert "did not answer" in page.text
     assert await portal.sessions.load("sess-1") is not None
+
+
+async def test_sign_in_while_tinpass_is_unreachable_says_so(portal: Portal) -> None:
+    page = await portal.client.get("/portal/login")
+    assert page.status_code == 503
+    assert "TINpass cannot be reached" in page.text

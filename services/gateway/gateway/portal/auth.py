@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Request
@@ -30,6 +32,8 @@ from gateway.portal.views import render
 from gateway.settings import Settings
 from policy import InvalidToken, Principal
 
+# Authlib's client speaks httpx2 (httpx when that is missing): either may fail.
+NETWORK_ERRORS = (httpx.HTTPError, httpx2.HTTPError)
 SCOPE = "openid profile email offline_access eligibility:read claims:read"
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal")
@@ -61,10 +65,24 @@ def portal_session(request: Request) -> PortalSession:
 async def login(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     client = request.app.state.portal_oauth.tinpass
-    response: Response = await client.authorize_redirect(
-        request, settings.portal_base_url + "/portal/callback"
-    )
+    try:
+        response: Response = await client.authorize_redirect(
+            request, settings.portal_base_url + "/portal/callback"
+        )
+    except NETWORK_ERRORS:
+        return _tinpass_unreachable(request)
     return response
+
+
+def _tinpass_unreachable(request: Request) -> Response:
+    return render(
+        request,
+        "message.html",
+        "TINpass cannot be reached",
+        status_code=503,
+        message="TINpass, where you sign in, does not answer right now. Try again in a few "
+        "minutes.",
+    )
 
 
 @router.get("/callback")
@@ -73,6 +91,8 @@ async def callback(request: Request) -> Response:
     try:
         token: dict[str, Any] = await client.authorize_access_token(request)
         principal = await request.app.state.verifier.verify(token["access_token"])
+    except NETWORK_ERRORS:
+        return _tinpass_unreachable(request)
     except (OAuthError, InvalidToken) as error:
         log.info("portal sign-in failed: %s", getattr(error, "error", type(error).__name__))
         return render(
@@ -138,10 +158,13 @@ async def logout(request: Request) -> Response:
     if not id_token:
         return RedirectResponse("/portal/", status_code=303)
     client = request.app.state.portal_oauth.tinpass
-    ending = await client.create_logout_url(
-        post_logout_redirect_uri=settings.portal_base_url + "/portal/signed-out",
-        id_token_hint=id_token,
-    )
+    try:
+        ending = await client.create_logout_url(
+            post_logout_redirect_uri=settings.portal_base_url + "/portal/signed-out",
+            id_token_hint=id_token,
+        )
+    except NETWORK_ERRORS:
+        return _tinpass_unreachable(request)
     return RedirectResponse(ending["url"], status_code=303)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
 from starlette.requests import Request
 
@@ -67,7 +68,7 @@ async def access_token(request: Request) -> str:
         fresh = await client.fetch_access_token(
             grant_type="refresh_token", refresh_token=tokens["refresh_token"]
         )
-    except (OAuthError, httpx.HTTPError) as error:
+    except (OAuthError, httpx.HTTPError, httpx2.HTTPError) as error:
         raise SignedOut from error
     store_tokens(session, fresh)
     return str(fresh["access_token"])
