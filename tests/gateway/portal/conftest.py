@@ -34,11 +34,11 @@ class Portal:
 
 
 @asynccontextmanager
-async def portal_before(upstream_url: str) -> AsyncIterator[Portal]:
+async def portal_before(upstream_url: str, issuer_url: str = ISSUER) -> AsyncIterator[Portal]:
     issuer = TestIssuer()
     settings = Settings(
         environment="test",
-        issuer=ISSUER,
+        issuer=issuer_url,
         audience=AUDIENCE,
         eligibility_url=upstream_url,
         claims_url=upstream_url,
