@@ -116,11 +116,11 @@ class Stack:
             IDENTITY_OUTBOX_DIR=str(self.data_dir / "outbox"),
         )
         if name != "identity":
-            env.update(self._plan_env(self.plan_of(name)))
+            env.update(self._plan_env(self.plan_of(name), gateway=name.endswith("gateway")))
         env.update(self.extra_env)
         return env
 
-    def _plan_env(self, plan: Plan) -> dict[str, str]:
+    def _plan_env(self, plan: Plan, *, gateway: bool) -> dict[str, str]:
         env = {
             "DATABASE_URL": plan.database,
             "PLAN_NAME": plan.name,
@@ -130,7 +130,7 @@ class Stack:
             "GATEWAY_PORTAL_BASE_URL": self.url(plan.process("gateway")),
         }
         secret_file = self.data_dir / "demo-credentials.json"
-        if secret_file.exists():
+        if gateway and secret_file.exists():  # only the gateway learns its portal's secret
             env["GATEWAY_PORTAL_CLIENT_ID"] = plan.client_id
             env["GATEWAY_PORTAL_CLIENT_SECRET"] = self.credentials().get(plan.client_id, "")
         return env
