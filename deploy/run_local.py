@@ -31,6 +31,7 @@ USERS = [
         "Harbor Billing Services",
         "subscriber (billing), TIN 55-5000111: no provider record at the plan",
     ),
+    ("ops.olivia", "TINpass", "operator: verifies registrations, approves TINs held elsewhere"),
 ]
 
 
@@ -78,6 +79,9 @@ def banner(stack: Stack) -> str:
         "  make login    (in another terminal: sign in as a person, then call the gateway)",
         "",
         f"Your account (password, e-mail, two-step sign-in, sessions): {issuer}/account",
+        f"Register an organization: {issuer}/register   "
+        f"(then verify it as ops.olivia at {issuer}/console/operator)",
+        f"Administration console (try ever.admin): {issuer}/console",
         f"Forgot password: {issuer}/forgot-password   (mail lands in {stack.data_dir / 'outbox'})",
         "",
         f"Data folder: {stack.data_dir}   logs: {stack.log_dir}",
