@@ -272,3 +272,29 @@ async def test_concurrent_claims_for_one_member_keep_the_accumulators_exact(plan
         if a["network"] == "in_network"
     }
     assert met[("deductible", "individual")] == met[("deductible", "family")] == "112.00"
+
+
+async def test_claims_of_one_member_in_one_bulk_apply_in_order(plan: Plan) -> None:
+    """The knee arthroscopy twice in one request (fee 1,150.00, deductible 1,500.00):
+    the first puts 1,150.00 to the deductible, the second the last 350.00, then 20% of
+    800.00 = 160.00 coinsurance, paid 640.00. The same claim again is a duplicate."""
+    await add_member(plan, "U1000001")
+    knees = [
+        claim_body(
+            "U1000001",
+            on,
+            total_charge="4000.00",
+            prior_authorization="AUTH-9",
+            lines=[{"procedure_code": "29881", "charge": "4000.00", "service_date": on}],
+        )
+        for on in ("2026-06-08", "2026-06-15", "2026-06-15")
+    ]
+    response = await plan.claims.post(
+        "/claims/v1/claims/bulk", json={"claims": knees}, headers=biller(plan)
+    )
+    results = response.json()["results"]
+    assert [r["claim"]["paid_amount"] for r in results[:2]] == ["0.00", "640.00"]
+    assert [r["claim"]["patient_responsibility"] for r in results[:2]] == ["1150.00", "510.00"]
+    assert results[2]["outcome"] == "rejected"
+    assert results[2]["edits"][0]["code"] == "duplicate_claim"
+    assert "#1 of this request" in results[2]["edits"][0]["description"]

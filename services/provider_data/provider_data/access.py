@@ -46,8 +46,10 @@ async def record(
     *,
     member_id: str | None = None,
     tax_id: str | None = None,
+    batch: list[AccessRecord] | None = None,
 ) -> None:
-    """Write the access to the chained trail, in the request's transaction."""
+    """Write the access to the chained trail, in the request's transaction; with a
+    `batch`, keep it there for `audit.record_many` before the request commits."""
     access = AccessRecord.of(
         principal,
         decision,
@@ -55,7 +57,10 @@ async def record(
         tax_id=tax_id,
         request_id=getattr(request.state, "request_id", None),
     )
-    await audit.record(session, access)
+    if batch is not None:
+        batch.append(access)
+    else:
+        await audit.record(session, access)
 
 
 async def record_disclosures(

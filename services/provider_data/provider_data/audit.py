@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.audit import AccessRecord, ChainVerifier, Verification, chain_hash
@@ -36,28 +36,48 @@ def content_of(row: AccessEvent) -> dict[str, Any]:
     return content
 
 
-async def record(session: AsyncSession, access: AccessRecord) -> AccessEvent:
+async def record(session: AsyncSession, access: AccessRecord) -> None:
+    await record_many(session, [access])
+
+
+async def record_many(session: AsyncSession, accesses: list[AccessRecord]) -> None:
+    """Append events to the chain in order: the head row gives their sequence numbers
+    (and stays locked until commit), each hash follows the one before."""
+    if not accesses:
+        return
     result = await session.execute(
         update(AccessChainHead)
         .where(AccessChainHead.id == 1)
-        .values(seq=AccessChainHead.seq + 1)
+        .values(seq=AccessChainHead.seq + len(accesses))
         .returning(AccessChainHead.seq, AccessChainHead.last_hash)
         .execution_options(synchronize_session=False)
     )
-    seq, prev_hash = result.one()
-    row = AccessEvent(
-        occurred_at=datetime.now(UTC), seq=int(seq), prev_hash=str(prev_hash), **access.content()
-    )
-    row.hash = chain_hash(row.prev_hash, content_of(row))
+    last_seq, prev_hash = result.one()
+    now, prev, rows = datetime.now(UTC), str(prev_hash), []
+    for offset, access in enumerate(accesses):
+        row = AccessEvent(
+            occurred_at=now,
+            seq=int(last_seq) - len(accesses) + 1 + offset,
+            prev_hash=prev,
+            **access.content(),
+        )
+        row.hash = prev = chain_hash(prev, content_of(row))
+        rows.append(
+            {
+                "occurred_at": now,
+                "seq": row.seq,
+                "prev_hash": row.prev_hash,
+                "hash": row.hash,
+                **access.content(),
+            }
+        )
     await session.execute(
         update(AccessChainHead)
         .where(AccessChainHead.id == 1)
-        .values(last_hash=row.hash)
+        .values(last_hash=prev)
         .execution_options(synchronize_session=False)
     )
-    session.add(row)
-    await session.flush()
-    return row
+    await session.execute(insert(AccessEvent), rows)
 
 
 async def verify(session: AsyncSession) -> Verification:

@@ -21,8 +21,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide
 from provider_data import access, claims_submit, plandata
+from provider_data.claim_output import claim_out
 from provider_data.claim_schemas import (
-    CATEGORY,
     AdjustmentOut,
     ClaimList,
     ClaimOut,
@@ -30,7 +30,6 @@ from provider_data.claim_schemas import (
     EobLine,
     RemarkOut,
     Status,
-    StatusEventOut,
 )
 from provider_data.deps import CurrentPrincipal, SessionDep
 from provider_data.models import Claim, ClaimLine, Member
@@ -47,39 +46,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 def may_see_amounts(principal: Principal, tin: str) -> bool:
     return decide(principal, "claim.amounts", Resource.claim(tin)).allowed
-
-
-def claim_out(claim: Claim, amounts: bool) -> ClaimOut:
-    money = (
-        {
-            "billed_amount": claim.billed_amount,
-            "allowed_amount": claim.allowed_amount,
-            "paid_amount": claim.paid_amount,
-            "patient_responsibility": claim.patient_responsibility,
-        }
-        if amounts
-        else {}
-    )
-    return ClaimOut(
-        claim_number=claim.claim_number,
-        patient_control_number=claim.patient_control_number,
-        member_id=claim.member.member_id,
-        billing_tin=claim.billing_tin,
-        billing_npi=claim.billing_npi,
-        rendering_npi=claim.rendering_npi,
-        network=claim.network,
-        service_date=claim.service_date,
-        received_date=claim.received_date,
-        adjudicated_date=claim.adjudicated_date,
-        status=claim.status,  # type: ignore[arg-type]
-        category_code=CATEGORY[claim.status],
-        denial_reason=claim.denial_reason,
-        history=[
-            StatusEventOut(status=e.status, on=e.on, note=e.note)  # type: ignore[arg-type]
-            for e in claim.history
-        ],
-        **money,
-    )
 
 
 def _cursor(claim: Claim) -> str:

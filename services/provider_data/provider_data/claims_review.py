@@ -11,8 +11,8 @@ from sqlalchemy.orm import selectinload
 
 from provider_data import adjudication as engine
 from provider_data import plandata
-from provider_data.claims_store import Ledger, engine_lines
 from provider_data.edits import Context
+from provider_data.intake import Intake, engine_lines
 from provider_data.models import (
     Claim,
     ClaimAdjustment,
@@ -64,12 +64,13 @@ async def review(session: AsyncSession, number: str, approve: bool, today: date)
         (row.procedure_code, tuple(m for m in row.modifiers.split(",") if m), row.units, row.charge)
         for row in claim.lines
     ]
-    lines = await engine_lines(session, items, ctx)
+    intake = Intake(session, today)
+    lines = await engine_lines(items, ctx, intake.lookups)
     if approve:
-        ledger = Ledger(session, ctx, claim.service_date.year)
-        acc = await ledger.load()
-        result = engine.adjudicate(lines, bool(claim.prior_authorization), acc, reviewed=True)
-        ledger.save(acc)
+        await intake.lock([ctx], [claim.service_date])
+        result = await intake.settle(
+            ctx, lines, claim.service_date, bool(claim.prior_authorization), reviewed=True
+        )
     else:
         result = engine.denied_on_review(lines)
     _apply(claim, result, today, "approved on medical review" if approve else result.note)

@@ -15,10 +15,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from policy import PROBLEM_JSON, Principal, Resource, decide, problem
-from provider_data import access, plandata
+from policy.audit import AccessRecord
+from provider_data import access, audit, plandata
+from provider_data.claim_output import claim_out
 from provider_data.claim_schemas import (
     BulkClaims,
     BulkResult,
@@ -27,10 +28,10 @@ from provider_data.claim_schemas import (
     ClaimResult,
     Edit,
 )
-from provider_data.claims_store import store
 from provider_data.deps import CurrentPrincipal, SessionDep
-from provider_data.edits import edit, plan_edits, static_edits
-from provider_data.models import Claim, IdempotentRequest
+from provider_data.edits import edit, static_edits
+from provider_data.intake import Intake, Received
+from provider_data.models import IdempotentRequest
 from provider_data.problems import Problem
 
 router = APIRouter(prefix="/claims/v1", tags=["claims"])
@@ -138,36 +139,30 @@ def _whole_request_check(principal: Principal) -> None:
         raise access.refusal(probe)
 
 
-async def _submit_one(
-    session: AsyncSession, request: Request, principal: Principal, claim: ClaimIn, today: date
-) -> tuple[Claim | None, list[Edit]]:
-    """One claim decided, edited and (when clean) adjudicated; audited either way."""
+def _received(
+    request: Request,
+    principal: Principal,
+    index: int,
+    claim: ClaimIn,
+    today: date,
+    batch: list[AccessRecord],
+) -> Received | Edit:
+    """The claim's TIN decision (audited) and the edits on the claim alone."""
     tin = claim.billing_provider.tin.replace("-", "")
     member_id = plandata.normalize_member_id(claim.member.member_id)
     decision = decide(principal, "claims.submit", Resource.claim(tin))
-    await access.record(session, request, principal, decision, member_id=member_id, tax_id=tin)
-    if not decision.allowed:
-        return None, [edit("billing_tin_not_authorized", "billing_provider.tin", value=tin)]
-    edits = static_edits(claim, today)
-    found, ctx = await plan_edits(session, claim, tin)
-    edits += found
-    if edits or ctx is None:
-        return None, edits
-    async with session.begin_nested():
-        stored = await store(session, claim, ctx, today)
-    return stored, []
-
-
-async def _loaded(session: AsyncSession, claim: Claim) -> ClaimOut:
-    from provider_data.claims import claim_out
-
-    fresh = await session.scalar(
-        select(Claim)
-        .options(selectinload(Claim.history), selectinload(Claim.member))
-        .where(Claim.id == claim.id)
+    batch.append(
+        AccessRecord.of(
+            principal,
+            decision,
+            member_id=member_id,
+            tax_id=tin,
+            request_id=getattr(request.state, "request_id", None),
+        )
     )
-    assert fresh is not None
-    return claim_out(fresh, True)
+    if not decision.allowed:
+        return edit("billing_tin_not_authorized", "billing_provider.tin", value=tin)
+    return Received(index, claim, tin, tuple(static_edits(claim, today)))
 
 
 @router.post(
@@ -193,11 +188,16 @@ async def submit_claim(
     replay = await _replayed(session, request, principal, idempotency_key, digest)
     if replay is not None:
         return replay
-    stored, edits = await _submit_one(session, request, principal, claim, date.today())
-    if [e.code for e in edits] == ["billing_tin_not_authorized"]:
+    today, batch = date.today(), list[AccessRecord]()
+    received = _received(request, principal, 0, claim, today, batch)
+    await audit.record_many(session, batch)
+    if isinstance(received, Edit):
         await session.commit()
         raise access.refusal(decide(principal, "claims.submit", Resource.claim("")))
-    if stored is None:
+    intake = Intake(session, today)
+    rejected = await intake.receive([received])
+    if rejected:
+        edits = rejected[0]
         body = problem(
             422,
             "Claim rejected",
@@ -206,7 +206,8 @@ async def submit_claim(
             edits=[e.model_dump() for e in edits],
         )
         return await _finish(session, principal, idempotency_key, digest, 422, body)
-    out = (await _loaded(session, stored)).model_dump(mode="json")
+    stored = (await intake.write())[0]
+    out = claim_out(stored, True).model_dump(mode="json")
     return await _finish(session, principal, idempotency_key, digest, 201, out)
 
 
@@ -228,10 +229,23 @@ async def submit_bulk(
     replay = await _replayed(session, request, principal, idempotency_key, digest)
     if replay is not None:
         return replay
-    today = date.today()
+    today, batch = date.today(), list[AccessRecord]()
+    entries = [
+        _bulk_entry(request, principal, i, raw, today, batch) for i, raw in enumerate(bulk.claims)
+    ]
+    await audit.record_many(session, batch)
+    intake = Intake(session, today)
+    rejected = await intake.receive([e for e in entries if isinstance(e, Received)])
+    stored = await intake.write()
     results = []
-    for index, raw in enumerate(bulk.claims):
-        results.append(await _bulk_entry(session, request, principal, index, raw, today))
+    for index, entry in enumerate(entries):
+        if isinstance(entry, Received) and index in stored:
+            results.append(
+                ClaimResult(index=index, outcome="accepted", claim=claim_out(stored[index], True))
+            )
+        else:
+            edits = rejected.get(index, []) if isinstance(entry, Received) else entry
+            results.append(ClaimResult(index=index, outcome="rejected", edits=edits))
     accepted = sum(1 for r in results if r.outcome == "accepted")
     body = BulkResult(accepted=accepted, rejected=len(results) - accepted, results=results)
     return await _finish(
@@ -239,24 +253,21 @@ async def submit_bulk(
     )
 
 
-async def _bulk_entry(
-    session: AsyncSession,
+def _bulk_entry(
     request: Request,
     principal: Principal,
     index: int,
     raw: dict[str, Any],
     today: date,
-) -> ClaimResult:
+    batch: list[AccessRecord],
+) -> Received | list[Edit]:
+    """A claim ready for the intake, or why it is not (format, TIN)."""
     try:
         claim = ClaimIn.model_validate(raw)
     except ValidationError as error:
         detail = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
         )
-        return ClaimResult(
-            index=index, outcome="rejected", edits=[edit("invalid_format", detail=detail)]
-        )
-    stored, edits = await _submit_one(session, request, principal, claim, today)
-    if stored is None:
-        return ClaimResult(index=index, outcome="rejected", edits=edits)
-    return ClaimResult(index=index, outcome="accepted", claim=await _loaded(session, stored))
+        return [edit("invalid_format", detail=detail)]
+    received = _received(request, principal, index, claim, today, batch)
+    return [received] if isinstance(received, Edit) else received

@@ -8,13 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
-
-from provider_data import npi, plandata
+from provider_data import npi
 from provider_data.claim_schemas import ClaimIn, Edit
-from provider_data.models import Claim, Coverage, Member, ProviderRecord
+from provider_data.models import Coverage, Member, ProviderRecord
 
 ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 PROCEDURE = re.compile(r"^(\d{4}[0-9FTU]|[A-V]\d{4})$")
@@ -116,66 +112,3 @@ def _line_edits(claim: ClaimIn, today: date) -> list[Edit]:
                     )
                 )
     return found
-
-
-async def plan_edits(
-    session: AsyncSession, claim: ClaimIn, tin: str
-) -> tuple[list[Edit], Context | None]:
-    """The checks against the plan's data: provider record, member, coverage, duplicates."""
-    on = first_service_date(claim)
-    last = max(line.service_date for line in claim.lines)
-    provider = await session.scalar(
-        select(ProviderRecord).where(
-            ProviderRecord.npi == claim.billing_provider.npi, ProviderRecord.tin == tin
-        )
-    )
-    found: list[Edit] = []
-    if provider is None or not plandata.in_effect(
-        provider.effective_from, provider.effective_to, on
-    ):
-        found.append(
-            edit(
-                "billing_provider_not_on_record",
-                "billing_provider",
-                value=claim.billing_provider.npi,
-                detail=on,
-            )
-        )
-    member = await plandata.find_member(session, claim.member.member_id)
-    shown = plandata.normalize_member_id(claim.member.member_id)
-    if member is None:
-        return [*found, edit("member_not_found", "member.member_id", value=shown)], None
-    born = claim.member.date_of_birth
-    if born is not None and born != member.date_of_birth:
-        found.append(edit("date_of_birth_mismatch", "member.date_of_birth", value=shown))
-    coverage = plandata.coverage_on(member, on)
-    if coverage is None or plandata.coverage_on(member, last) is not coverage:
-        found.append(edit("coverage_not_active", "lines", value=shown, detail=on))
-    if found or provider is None or coverage is None:
-        return found, None
-    duplicate = await _duplicate_of(session, claim, member, tin, on)
-    if duplicate is not None:
-        return [edit("duplicate_claim", None, value=duplicate)], None
-    network = await plandata.network_of(session, provider, coverage.product_id)
-    return [], Context(member, coverage, provider, network)
-
-
-async def _duplicate_of(
-    session: AsyncSession, claim: ClaimIn, member: Member, tin: str, on: date
-) -> str | None:
-    query = (
-        select(Claim)
-        .options(selectinload(Claim.lines))
-        .where(
-            Claim.member_id == member.id,
-            Claim.billing_tin == tin,
-            Claim.service_date == on,
-            Claim.billed_amount == claim.total_charge,
-            Claim.status != "denied",
-        )
-    )
-    wanted = sorted(line.procedure_code.upper() for line in claim.lines)
-    for existing in await session.scalars(query):
-        if sorted(line.procedure_code for line in existing.lines) == wanted:
-            return existing.claim_number
-    return None

@@ -31,6 +31,7 @@ from provider_data.eligibility_schemas import (
     ProviderOut,
     Reason,
 )
+from provider_data.lookups import Lookups
 from provider_data.models import Coverage, Member, ProviderRecord
 from provider_data.problems import Problem
 from provider_data.service import build_app
@@ -141,7 +142,7 @@ async def _build(
         status="active",
         plan=_plan_out(coverage),
         coverage=CoverageOut.model_validate(coverage, from_attributes=True),
-        network=await plandata.network_of(session, provider, coverage.product_id),  # type: ignore[arg-type]
+        network=await Lookups(session).network(provider, coverage.product_id),  # type: ignore[arg-type]
         pcp=PcpOut(npi=member.pcp.npi, name=member.pcp.name) if member.pcp else None,
         benefits=await _benefits(session, member, coverage, inquiry.service_type_codes, on.year),
         accumulators=await _accumulators(session, member, coverage, on.year),

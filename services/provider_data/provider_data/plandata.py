@@ -20,8 +20,6 @@ from provider_data.models import (
     Coverage,
     Member,
     Product,
-    ProviderNetwork,
-    ProviderRecord,
     VisitUsage,
 )
 
@@ -43,17 +41,13 @@ def in_effect(start: date, end: date | None, on: date) -> bool:
     return start <= on and (end is None or end >= on)
 
 
-async def find_member(session: AsyncSession, raw_id: str) -> Member | None:
-    query = (
-        select(Member)
-        .options(
-            selectinload(Member.coverages)
-            .selectinload(Coverage.product)
-            .selectinload(Product.plan),
-            selectinload(Member.pcp),
-        )
-        .where(Member.member_id == normalize_member_id(raw_id))
+async def find_member(session: AsyncSession, raw_id: str, *, full: bool = True) -> Member | None:
+    """The member with coverages and products; with plans and PCP too when `full`."""
+    coverages = selectinload(Member.coverages).selectinload(Coverage.product)
+    options = (
+        [coverages.selectinload(Product.plan), selectinload(Member.pcp)] if full else [coverages]
     )
+    query = select(Member).options(*options).where(Member.member_id == normalize_member_id(raw_id))
     return await session.scalar(query)
 
 
@@ -62,16 +56,6 @@ def coverage_on(member: Member, on: date) -> Coverage | None:
         if in_effect(coverage.effective_date, coverage.termination_date, on):
             return coverage
     return None
-
-
-async def network_of(session: AsyncSession, provider: ProviderRecord, product_id: int) -> str:
-    """The provider's status for this product; its record's default when none is set."""
-    status = await session.scalar(
-        select(ProviderNetwork.status).where(
-            ProviderNetwork.provider_id == provider.id, ProviderNetwork.product_id == product_id
-        )
-    )
-    return status or provider.network_status
 
 
 async def benefits_of(session: AsyncSession, product_id: int) -> list[Benefit]:

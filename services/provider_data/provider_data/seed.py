@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from provider_data import catalog, npi
 from provider_data.claim_schemas import ClaimIn
-from provider_data.claims_store import store
-from provider_data.edits import plan_edits
+from provider_data.intake import Intake, Received
+from provider_data.lookups import Lookups
 from provider_data.models import (
     Accumulator,
     Coverage,
@@ -212,7 +212,7 @@ def demo_claim(kind: int, tin: str, provider_npi: str, member: str, on: date) ->
 
 
 async def _claims(session: AsyncSession, tins: frozenset[str]) -> None:
-    number = 0
+    number, lookups = 0, Lookups(session)
     for tin, provider_npi, *_ in PROVIDERS[:3]:
         if tin not in tins:
             continue
@@ -224,9 +224,10 @@ async def _claims(session: AsyncSession, tins: frozenset[str]) -> None:
                 number += 1
                 on = first_day + timedelta(days=9 * number)
                 claim = ClaimIn.model_validate(demo_claim(kind, tin, provider_npi, member, on))
-                edits, ctx = await plan_edits(session, claim, tin)
-                assert ctx is not None, edits
-                await store(session, claim, ctx, on + timedelta(days=3))
+                intake = Intake(session, on + timedelta(days=3), lookups)
+                rejected = await intake.receive([Received(0, claim, tin)])
+                assert not rejected, rejected
+                await intake.write()
 
 
 ALL_TINS = frozenset(p[0] for p in PROVIDERS)
