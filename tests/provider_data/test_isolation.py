@@ -44,6 +44,19 @@ async def evergreen_claim(plan: Plan) -> str:
     return str(listed.json()["claims"][0]["claim_number"])
 
 
+async def batches_refuse_another_tin(
+    plan: Plan, lakeside: dict[str, str], inquiry: dict[str, Any]
+) -> None:
+    batch = await plan.eligibility.post(
+        "/eligibility/v1/inquiries/batch", json={"inquiries": [inquiry]}, headers=lakeside
+    )
+    assert batch.json()["results"][0]["outcome"] == "refused"
+    bulk = await plan.claims.post(
+        "/claims/v1/claims/bulk", json={"claims": [claim_body("M1000101")]}, headers=lakeside
+    )
+    assert bulk.json()["results"][0]["edits"][0]["code"] == "billing_tin_not_authorized"
+
+
 async def test_every_endpoint_with_another_tins_token(plan: Plan) -> None:
     """Lakeside (444444444) has its own provider record, so it passes the plan check,
     but nothing billed under Evergreen (123456789) is ever shown to it."""
@@ -80,14 +93,7 @@ async def test_every_endpoint_with_another_tins_token(plan: Plan) -> None:
     ]
     for response, status in checks:
         assert response.status_code == status, (response.request.url, response.text)
-    batch = await plan.eligibility.post(
-        "/eligibility/v1/inquiries/batch", json={"inquiries": [inquiry]}, headers=lakeside
-    )
-    assert batch.json()["results"][0]["outcome"] == "refused"
-    bulk = await plan.claims.post(
-        "/claims/v1/claims/bulk", json={"claims": [claim_body("M1000101")]}, headers=lakeside
-    )
-    assert bulk.json()["results"][0]["edits"][0]["code"] == "billing_tin_not_authorized"
+    await batches_refuse_another_tin(plan, lakeside, inquiry)
     own = await plan.claims.get("/claims/v1/claims", params={"limit": 100}, headers=lakeside)
     searched = await plan.claims.get(
         "/claims/v1/claims", params={"claim_number": number}, headers=lakeside

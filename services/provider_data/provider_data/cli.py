@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from policy.audit import Verification
 from provider_data import audit, claims_review, csv_import
@@ -97,12 +98,10 @@ def _columns_help() -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="provider-data", description="Operate a plan's provider data."
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
+Commands = Any  # argparse's private _SubParsersAction
+
+
+def _seed_parser(commands: Commands) -> None:
     seed = commands.add_parser("seed-demo", help="create the demo plan's data (idempotent)")
     seed.add_argument(
         "--provider-tins",
@@ -120,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
         seed.add_argument(
             f"--{name}", type=int, default=default, help=f"{what} (default {default})"
         )
+
+
+def _import_parser(commands: Commands) -> None:
     load = commands.add_parser(
         "import",
         help="import providers, members, coverages, benefits or claims from a CSV file",
@@ -138,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="show a progress bar (default: when stderr is a terminal)",
     )
+
+
+def _claims_parser(commands: Commands) -> None:
     claims = commands.add_parser("claims", help="operate on claims (medical review)")
     claim_commands = claims.add_subparsers(dest="claims_command", required=True, metavar="ACTION")
     review = claim_commands.add_parser(
@@ -147,6 +152,17 @@ def _parser() -> argparse.ArgumentParser:
     decision = review.add_mutually_exclusive_group(required=True)
     decision.add_argument("--approve", action="store_true", help="adjudicate it as usual")
     decision.add_argument("--deny", action="store_true", help="deny every line (CO-50)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="provider-data", description="Operate a plan's provider data."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
+    _seed_parser(commands)
+    _import_parser(commands)
+    _claims_parser(commands)
     audit_parser = commands.add_parser(
         "audit", help="the tamper-evident trail of access to patient data"
     )

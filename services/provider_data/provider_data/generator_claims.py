@@ -108,6 +108,19 @@ def _lines(rng: random.Random, book: Book, product: int, network: str) -> list[e
     return lines
 
 
+def _accounts(
+    book: Book, product: int, member: dict[str, Any], spec: Spec, network: str
+) -> engine.Accumulators:
+    year, bucket = spec.on.year, book.bucket
+    return engine.Accumulators(
+        bucket(product, member["member_id"], "individual", year, network, "deductible"),
+        bucket(product, member["subscriber_id"], "family", year, network, "deductible"),
+        bucket(product, member["member_id"], "individual", year, network, "out_of_pocket"),
+        bucket(product, member["subscriber_id"], "family", year, network, "out_of_pocket"),
+        book.visits.setdefault((spec.member, year), {}),
+    )
+
+
 def claims_for(
     rng: random.Random,
     sizes: Sizes,
@@ -121,15 +134,7 @@ def claims_for(
     for number, spec in enumerate(_specs(rng, sizes, coverages, providers), start=1):
         member, provider = members[spec.member], providers[spec.provider]
         product, network = coverages[spec.member]["product_id"], provider["network_status"]
-        year = spec.on.year
-        bucket = book.bucket
-        acc = engine.Accumulators(
-            bucket(product, member["member_id"], "individual", year, network, "deductible"),
-            bucket(product, member["subscriber_id"], "family", year, network, "deductible"),
-            bucket(product, member["member_id"], "individual", year, network, "out_of_pocket"),
-            bucket(product, member["subscriber_id"], "family", year, network, "out_of_pocket"),
-            book.visits.setdefault((spec.member, year), {}),
-        )
+        acc = _accounts(book, product, member, spec, network)
         lines = _lines(rng, book, product, network)
         authorized = rng.random() < 0.8
         result = engine.adjudicate(lines, authorized, acc)
