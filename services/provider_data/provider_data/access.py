@@ -76,11 +76,13 @@ async def record_disclosures(
 
     An answer that disclosed nothing is still one event, with the member asked about.
     """
-    pairs = sorted(set(shown))
-    if not pairs:
-        await record(session, request, principal, decision, member_id=member_filter)
-    for member_id, tax_id in pairs:
-        await record(session, request, principal, decision, member_id=member_id, tax_id=tax_id)
+    pairs: list[tuple[str | None, str | None]] = list(sorted(set(shown)))
+    batch: list[AccessRecord] = []
+    for member_id, tax_id in pairs or [(member_filter, None)]:
+        await record(
+            session, request, principal, decision, member_id=member_id, tax_id=tax_id, batch=batch
+        )
+    await audit.record_many(session, batch)
 
 
 async def authorize_plan(

@@ -14,7 +14,8 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
-from provider_data import access, plandata, providers
+from policy.audit import AccessRecord
+from provider_data import access, audit, plandata, providers
 from provider_data.deps import CurrentPrincipal, SessionDep
 from provider_data.eligibility_schemas import (
     AccumulatorOut,
@@ -56,19 +57,29 @@ async def _decide(
 
 
 async def _answer_one(
-    session: AsyncSession, request: Request, principal: Principal, inquiry: Inquiry
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    inquiry: Inquiry,
+    batch: list[AccessRecord] | None = None,
 ) -> EligibilityAnswer:
     """The answer to one inquiry, audited; a refusal is audited and raised as a Problem."""
     on = inquiry.date_of_service or date.today()
     member_id = plandata.normalize_member_id(inquiry.member_id)
     decision, provider = await _decide(session, principal, inquiry, on)
     if provider is None:
-        await access.record(session, request, principal, decision, member_id=member_id)
+        await access.record(session, request, principal, decision, member_id=member_id, batch=batch)
         raise access.refusal(decision)
     member = await plandata.find_member(session, member_id)
     answer = await _build(session, member, inquiry, on, provider)
     await access.record(
-        session, request, principal, decision, member_id=member_id, tax_id=provider.tin
+        session,
+        request,
+        principal,
+        decision,
+        member_id=member_id,
+        tax_id=provider.tin,
+        batch=batch,
     )
     return answer
 
@@ -217,10 +228,10 @@ async def inquire_batch(
     batch: BatchInquiry, request: Request, principal: CurrentPrincipal, session: SessionDep
 ) -> BatchAnswer:
     """One result per inquiry, in order; a refused entry does not fail the others."""
-    results = []
+    results, trail = [], list[AccessRecord]()
     for index, inquiry in enumerate(batch.inquiries):
         try:
-            answer = await _answer_one(session, request, principal, inquiry)
+            answer = await _answer_one(session, request, principal, inquiry, trail)
             results.append(BatchEntry(index=index, outcome="answered", answer=answer))
         except Problem as refused:
             body = problem(
@@ -231,6 +242,7 @@ async def inquire_batch(
                 **refused.extensions,
             )
             results.append(BatchEntry(index=index, outcome="refused", problem=body))
+    await audit.record_many(session, trail)
     await session.commit()
     return BatchAnswer(results=results)
 
