@@ -94,6 +94,8 @@ async def test_every_endpoint_with_another_tins_token(plan: Plan) -> None:
     for response, status in checks:
         assert response.status_code == status, (response.request.url, response.text)
     await batches_refuse_another_tin(plan, lakeside, inquiry)
+    assert checks[1][0].json()["type"].endswith("/tin-not-yours")
+    assert "12-3456789 is not one of your account's Tax IDs" in checks[1][0].json()["detail"]
     own = await plan.claims.get("/claims/v1/claims", params={"limit": 100}, headers=lakeside)
     searched = await plan.claims.get(
         "/claims/v1/claims", params={"claim_number": number}, headers=lakeside

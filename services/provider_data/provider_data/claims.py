@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide
+from policy.decision import format_tin
 from provider_data import access, claims_submit, plandata
 from provider_data.claim_output import claim_out
 from provider_data.claim_schemas import (
@@ -82,7 +83,14 @@ async def _search_tins(
     denied = decide(principal, "claims.read", Resource.plan([]))
     await access.record(session, request, principal, denied, tax_id=wanted[:9])
     await session.commit()
-    raise access.refusal(denied)
+    raise Problem(
+        403,
+        "Access denied",
+        f"Tax ID {format_tin(wanted)} is not one of your account's Tax IDs with a provider "
+        "record at this plan. Leave `tin` out to search under all of yours.",
+        "tin-not-yours",
+        reason="tin_not_yours",
+    )
 
 
 @router.get("/claims", response_model=ClaimList, summary="Search claims under your Tax IDs")
