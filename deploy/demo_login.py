@@ -52,7 +52,7 @@ def main() -> int:
         "response_type": "code",
         "client_id": "tinpass-cli",
         "redirect_uri": REDIRECT,
-        "scope": "openid profile eligibility:read claims:read",
+        "scope": "openid profile eligibility:read claims:read claims:write",
         "state": state,
         "code_challenge": challenge,
         "code_challenge_method": "S256",

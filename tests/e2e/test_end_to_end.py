@@ -22,12 +22,14 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "Demo.Passw0rd-2026"
 
 
-async def user_tokens(stack: Stack, browser: httpx.AsyncClient, username: str) -> dict[str, Any]:
+async def user_tokens(
+    stack: Stack, browser: httpx.AsyncClient, username: str, **extra: str
+) -> dict[str, Any]:
     pkce = Pkce.new()
     redirect_uri = stack.url("gateway") + "/portal/callback"
     response = await sign_in(
         browser,
-        stack.issuer + authorize_url("cascade-portal", redirect_uri, pkce),
+        stack.issuer + authorize_url("cascade-portal", redirect_uri, pkce, **extra),
         username,
         PASSWORD,
     )
@@ -166,3 +168,30 @@ async def test_gateway_refuses_without_a_token(stack: Stack) -> None:
         response = await client.get(stack.url("gateway") + "/claims/v1/claims")
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_billing_subscriber_submits_a_claim_through_the_gateway(stack: Stack) -> None:
+    """The token carries `claims:write`; the claim is edited, adjudicated and answered
+    once for a retried submission with the same Idempotency-Key."""
+    from provider_data import npi
+
+    body = {
+        "patient_control_number": f"E2E-{uuid.uuid4().hex[:8]}",
+        "billing_provider": {"npi": npi.make("123456789"), "tin": "12-3456789"},
+        "rendering_provider_npi": npi.make("123456789"),
+        "member": {"member_id": "*M1000101"},
+        "diagnoses": ["J06.9"],
+        "total_charge": "150.00",
+        "lines": [{"procedure_code": "99213", "charge": "150.00", "service_date": "2026-03-02"}],
+    }
+    async with httpx.AsyncClient() as browser:
+        scope = "openid eligibility:read claims:read claims:write"
+        tokens = await user_tokens(stack, browser, "sam.biller", scope=scope)
+        assert "claims:write" in jwt_claims(tokens["access_token"])["scope"].split()
+        headers = {**bearer(tokens), "Idempotency-Key": str(uuid.uuid4())}
+        url = stack.url("gateway") + "/claims/v1/claims"
+        first = await browser.post(url, json=body, headers=headers)
+        retried = await browser.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert retried.status_code == 201 and retried.json() == first.json()
+    assert first.json()["billing_tin"] == "123456789"

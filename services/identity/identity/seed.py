@@ -24,8 +24,8 @@ from identity.security import client_secret_digest, generate_secret
 from identity.settings import Settings
 
 PASSWORD = "Demo.Passw0rd-2026"
-USER_SCOPE = "openid profile email offline_access eligibility:read claims:read"
-API_SCOPE = "eligibility:read claims:read"
+USER_SCOPE = "openid profile email offline_access eligibility:read claims:read claims:write"
+API_SCOPE = "eligibility:read claims:read claims:write"
 # The two plans' portals (served by each plan's gateway): client id -> (name, default base URL).
 PORTALS = {
     "cascade-portal": ("Cascade Health Plan portal", "http://127.0.0.1:8080"),

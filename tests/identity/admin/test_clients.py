@@ -29,7 +29,7 @@ from tests.identity.harness import ISSUER, IdentityHarness
 from tests.support.oidc import jwt_claims
 
 EVERGREEN = "Evergreen Family Clinic"
-API_SCOPE = "eligibility:read claims:read"
+API_SCOPE = "eligibility:read claims:read claims:write"
 ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 

@@ -14,6 +14,7 @@ SCOPES = [
     "offline_access",
     "eligibility:read",
     "claims:read",
+    "claims:write",
     "tinpass:admin",
 ]
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
