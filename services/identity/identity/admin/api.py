@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from identity import action_tokens
 from identity.admin import nominations, profile, review, service
 from identity.admin.auth import CurrentAdministrator
 from identity.deps import MailerDep, SessionDep, SettingsDep
@@ -216,18 +215,9 @@ async def reset_password(
     mailer: MailerDep,
 ) -> Any:
     """Sends the member a reset link; no administrator sees or sets a password."""
-    actor = _actor(request, admin)
-    row = await service.membership(session, actor, org_id, user_id)
-    token = await action_tokens.issue(session, "password_reset", user_id, settings.reset_link_ttl)
-    await service.record(session, actor, "password.reset_requested", org_id, "user", user_id)
+    reset = await service.request_reset(session, _actor(request, admin), settings, org_id, user_id)
     await session.commit()
-    link = f"{settings.issuer.rstrip('/')}/reset-password?token={token}"
-    await mailer.send(
-        row.user.email,
-        "Reset your TINpass password",
-        f"Your organization's administrator asked TINpass to let you choose a new password.\n"
-        f"Open this link within 30 minutes (it works once):\n{link}\n",
-    )
+    await service.send_reset(mailer, reset)
     return {"status": "sent"}
 
 

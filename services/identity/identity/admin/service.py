@@ -11,13 +11,22 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from identity import accounts, audit
+from identity import accounts, action_tokens, audit
 from identity.admin.auth import Administrator, subtree
 from identity.admin.problems import conflict, invalid, not_found
+from identity.mail import Mailer
 from identity.models import Membership, Organization, TaxId, User, membership_tax_ids
 from identity.security import format_tin, normalize_tin
+from identity.settings import Settings
 
 ROLES = ("administrator", "subscriber")
+
+
+@dataclass(frozen=True)
+class ResetLink:
+    address: str
+    link: str
+    minutes: int
 
 
 @dataclass(frozen=True)
@@ -292,3 +301,24 @@ async def set_status(
     event = "user.suspended" if status == "suspended" else "user.reactivated"
     await record(session, actor, event, org_id, "user", user.id, before=before, after=status)
     return user
+
+
+async def request_reset(
+    session: AsyncSession, actor: Actor, settings: Settings, org_id: str, user_id: str
+) -> ResetLink:
+    """A single-use reset link for a member, audited; no administrator sees or sets a
+    password. Mail it with `send_reset` after the commit."""
+    row = await membership(session, actor, org_id, user_id)
+    token = await action_tokens.issue(session, "password_reset", user_id, settings.reset_link_ttl)
+    await record(session, actor, "password.reset_requested", org_id, "user", user_id)
+    link = f"{settings.issuer.rstrip('/')}/reset-password?token={token}"
+    return ResetLink(row.user.email, link, settings.reset_link_ttl // 60)
+
+
+async def send_reset(mailer: Mailer, reset: ResetLink) -> None:
+    await mailer.send(
+        reset.address,
+        "Reset your TINpass password",
+        "Your organization's administrator asked TINpass to let you choose a new password.\n"
+        f"Open this link within {reset.minutes} minutes (it works once):\n{reset.link}\n",
+    )

@@ -11,6 +11,7 @@ its message on the page; a done one redirects (303) with a fixed notice.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -53,18 +54,17 @@ EXPIRED_FORM = "This form expired. Reload the page and try again."
 PLAN_ROLES = ("billing", "clinical", "eligibility", "claims-status")
 
 
+@dataclass(frozen=True)
 class Console:
-    def __init__(self, user: User, admin: Administrator, csrf_token: str) -> None:
-        self.user, self.admin, self.csrf_token = user, admin, csrf_token
+    user: User
+    admin: Administrator
 
 
 async def current_console(request: Request, store: Any, settings: Settings) -> Console | None:
     account = await _account(request, store, settings)
     if account is None:
         return None
-    admin = await administrator_for(store.session, account.user)
-    token, _ = csrf.issue(request, settings.secret_key)
-    return Console(account.user, admin, token)
+    return Console(account.user, await administrator_for(store.session, account.user))
 
 
 def page(request: Request, settings: Settings, name: str, **context: Any) -> Response:

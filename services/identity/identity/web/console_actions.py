@@ -9,11 +9,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from identity import action_tokens
 from identity.admin import nominations, profile, service
 from identity.deps import SettingsDep, StoreDep
 from identity.models import Nomination
-from identity.web.console import mailer_of, many, one, perform, send_invitation
+from identity.web.console import mailer_of, many, not_found_page, one, perform, send_invitation
 
 router = APIRouter(prefix="/console")
 
@@ -106,7 +105,7 @@ async def invitation(
         return "cancelled"
 
     if verb not in {"resend", "cancel"}:
-        return Response(status_code=404)
+        return not_found_page(request)
     response = await perform(request, settings, store, org_id, action)
     for row, token in made if response.status_code == 303 else []:
         await send_invitation(mailer_of(request), settings, store.session, row, token)
@@ -141,7 +140,7 @@ async def member_action(
     settings: SettingsDep,
     store: StoreDep,
 ) -> Response:
-    reset: list[tuple[str, str]] = []
+    resets: list[service.ResetLink] = []
 
     async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
         if verb in {"suspend", "reactivate"}:
@@ -151,23 +150,12 @@ async def member_action(
         if verb == "remove":
             await service.remove_member(session, actor, org_id, user_id)
             return "removed"
-        row = await service.membership(session, actor, org_id, user_id)
-        token = await action_tokens.issue(
-            session, "password_reset", user_id, settings.reset_link_ttl
-        )
-        await service.record(session, actor, "password.reset_requested", org_id, "user", user_id)
-        reset.append((row.user.email, token))
+        resets.append(await service.request_reset(session, actor, settings, org_id, user_id))
         return "reset"
 
     if verb not in {"suspend", "reactivate", "remove", "password-reset"}:
-        return Response(status_code=404)
+        return not_found_page(request)
     response = await perform(request, settings, store, org_id, action)
-    for address, token in reset if response.status_code == 303 else []:
-        link = f"{settings.issuer.rstrip('/')}/reset-password?token={token}"
-        await mailer_of(request).send(
-            address,
-            "Reset your TINpass password",
-            "Your organization's administrator asked TINpass to let you choose a new "
-            f"password.\nOpen this link within 30 minutes (it works once):\n{link}\n",
-        )
+    for reset in resets if response.status_code == 303 else []:
+        await service.send_reset(mailer_of(request), reset)
     return response
