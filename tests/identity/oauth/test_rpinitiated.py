@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.identity.flows import exchange_portal_code, portal_code
+import base64
+import json
+from typing import Any
+
+import httpx
+
+from tests.identity.flows import exchange_portal_code, portal_code, portal_tokens
 from tests.identity.harness import PORTAL, PORTAL_REDIRECT, IdentityHarness
 from tests.support.oidc import Pkce, authorize_url, form_fields
 
@@ -67,3 +73,52 @@ async def test_logout_without_hint_asks_for_confirmation_with_csrf(
     assert still_in.status_code == 302, "a forged form does not end the session"
     assert done.status_code == 200 and "signed out" in done.text
     assert out.status_code == 200 and 'name="password"' in out.text
+
+
+async def _confirm_then_sign_out(
+    browser: httpx.AsyncClient, hint: str
+) -> tuple[httpx.Response, httpx.Response, httpx.Response, httpx.Response]:
+    """A logout GET with `hint`, the session check after it, the confirmation POST and after."""
+    params = {"id_token_hint": hint, "post_logout_redirect_uri": "http://127.0.0.1:8080/"}
+    confirm = await browser.get("/logout", params=params)
+    still_in = await browser.get(authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new()))
+    fields = form_fields(confirm.text)
+    fields.pop("__action__")
+    done = await browser.post("/logout", data=fields)
+    out = await browser.get(authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new()))
+    return confirm, still_in, done, out
+
+
+async def test_logout_with_another_accounts_id_token_asks_first(
+    identity: IdentityHarness,
+) -> None:
+    others = await portal_tokens(identity, "hana.harb")
+    async with identity.client() as browser:
+        await portal_code(identity, browser, "sam.biller")
+        confirm, still_in, done, out = await _confirm_then_sign_out(browser, others["id_token"])
+    assert confirm.status_code == 200 and "Sign out of TINpass?" in confirm.text
+    assert still_in.status_code == 302, "a GET with a foreign hint does not end the session"
+    assert done.status_code == 302 and done.headers["location"] == "http://127.0.0.1:8080/"
+    assert out.status_code == 200 and 'name="password"' in out.text
+
+
+async def test_logout_with_the_same_accounts_token_from_another_session_asks_first(
+    identity: IdentityHarness,
+) -> None:
+    elsewhere = await portal_tokens(identity, "sam.biller")
+    async with identity.client() as browser:
+        await portal_code(identity, browser, "sam.biller")
+        confirm, still_in, done, out = await _confirm_then_sign_out(browser, elsewhere["id_token"])
+    assert "sid" in _claims(elsewhere["id_token"])
+    assert confirm.status_code == 200 and "Sign out of TINpass?" in confirm.text
+    assert still_in.status_code == 302, "another session's hint does not end this session"
+    assert done.status_code == 302
+    assert out.status_code == 200 and 'name="password"' in out.text
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims

@@ -1,9 +1,11 @@
 """OpenID Connect RP-Initiated Logout 1.0: the end_session endpoint.
 
-With a valid `id_token_hint` the SSO session ends at once and the browser goes
-to the `post_logout_redirect_uri`, only when that URI is registered for the
-client. Without one, the user confirms on a CSRF-protected page first, so a
-cross-site link cannot sign anybody out.
+With a valid `id_token_hint` naming this browser's session (its `sub` is the
+session's account and its `sid`, when present, the session itself) the SSO
+session ends at once and the browser goes to the `post_logout_redirect_uri`,
+only when that URI is registered for the client. Without one, or with a hint
+issued to somebody else or for another session, the user confirms on a
+CSRF-protected page first, so a cross-site link cannot sign anybody out.
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from typing import Any
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 
 from identity.oauth.bridge import current, on_loop
+
+
+def hint_names_session(request: EndSessionRequest, user_id: str, session_id: str) -> bool:
+    """Whether the validated `id_token_hint` was issued for this account and session."""
+    claims = request.id_token_claims
+    if claims is None or claims.get("sub") != user_id:
+        return False
+    sid = claims.get("sid")
+    return sid is None or sid == session_id
 
 
 class TinpassEndSessionEndpoint(EndSessionEndpoint):

@@ -21,6 +21,7 @@ from identity.keys import key_set
 from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
 from identity.oauth.discovery import provider_metadata
 from identity.oauth.oidc import user_claims
+from identity.oauth.rpinitiated import hint_names_session
 from identity.oauth.tokens import SIGNING_ALGORITHMS
 from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
@@ -186,17 +187,26 @@ async def end_session(
             validated = server.validate_endpoint_request("end_session", req)
         except OAuth2Error as error:
             return "error", error
-        if validated.needs_confirmation and not confirmed and sso is not None:
-            return "confirm", None
-        return "done", server.create_endpoint_response("end_session", validated)
+        if sso is None or confirmed or hint_names_session(validated, sso.user_id, sso.id):
+            return "done", server.create_endpoint_response("end_session", validated)
+        return "confirm", None
 
     kind, value = await run_protocol(ctx, step, oauth_request)
     await commit(ctx)
-    return _logout_response(request, settings, kind, value, sso is not None)
+    carried = _carried_logout_parameters({**request.query_params, **oauth_request.form})
+    return _logout_response(request, settings, kind, value, carried)
+
+
+LOGOUT_PARAMETERS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
+
+
+def _carried_logout_parameters(items: dict[str, Any]) -> dict[str, str]:
+    """The RP's logout parameters, carried through the confirmation form."""
+    return {k: str(v) for k, v in items.items() if k in LOGOUT_PARAMETERS}
 
 
 def _logout_response(
-    request: Request, settings: Any, kind: str, value: Any, had_session: bool
+    request: Request, settings: Any, kind: str, value: Any, carried: dict[str, str]
 ) -> Response:
     if kind == "error":
         return render(
@@ -210,7 +220,14 @@ def _logout_response(
     if kind == "confirm":
         token, new_cookie = csrf.issue(request, settings.secret_key)
         user = "your account"
-        response = render(request, "logout.html", title="Sign out", csrf_token=token, username=user)
+        response = render(
+            request,
+            "logout.html",
+            title="Sign out",
+            csrf_token=token,
+            username=user,
+            carried=carried,
+        )
         csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
         return response
     response = (
