@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from joserfc import jws
+from sqlalchemy import select
 
 from identity import admin_ops
+from identity.models import AuditEvent
 from policy import TokenVerifier
 from tests.identity.flows import portal_tokens
 from tests.identity.harness import ISSUER, IdentityHarness, running_identity
@@ -97,3 +101,41 @@ async def test_es256_signing(es256_identity: IdentityHarness) -> None:
     assert principal.subject
     assert jws.extract_compact(tokens["access_token"].encode()).headers()["alg"] == "ES256"
     assert jws.extract_compact(tokens["id_token"].encode()).headers()["alg"] == "ES256"
+
+
+async def failed_authentications(identity: IdentityHarness, request_id: str) -> list[AuditEvent]:
+    async with identity.session() as session:
+        rows = await session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.event == "client.authentication_failed",
+                AuditEvent.request_id == request_id,
+            )
+        )
+        return list(rows)
+
+
+@pytest.mark.parametrize(
+    ("path", "auth", "client_id", "reason"),
+    [
+        ("/token", ("acme-curl", "wrong-secret-1234"), "acme-curl", "invalid_secret"),
+        ("/token", ("nobody", "wrong-secret-1234"), "nobody", "unknown_client"),
+        ("/introspect", ("acme-curl", "wrong-secret-1234"), "acme-curl", "invalid_secret"),
+        ("/revoke", ("acme-curl", "wrong-secret-1234"), "acme-curl", "invalid_secret"),
+    ],
+)
+async def test_failed_client_authentication_is_audited_without_the_secret(
+    identity: IdentityHarness, path: str, auth: tuple[str, str], client_id: str, reason: str
+) -> None:
+    request_id = uuid.uuid4().hex
+    data = {"grant_type": "client_credentials", "token": "x"}
+    async with identity.client() as client:
+        response = await client.post(
+            path, data=data, auth=auth, headers={"X-Request-ID": request_id}
+        )
+    events = await failed_authentications(identity, request_id)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert len(events) == 1
+    event = events[0]
+    assert event.outcome == "failure" and event.details["reason"] == reason
+    assert event.details["client_id"] == client_id == event.actor_id
+    assert "wrong-secret-1234" not in json.dumps(event.details)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -10,9 +11,9 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from identity.models import Client
+from identity.models import AuditEvent, Client
 from tests.identity.harness import ISSUER, IdentityHarness
 from tests.support.oidc import jwt_claims
 
@@ -65,6 +66,31 @@ async def test_a_jti_seen_before_is_refused(identity: IdentityHarness) -> None:
     assert first.status_code == 200
     assert second.status_code == 400
     assert second.json()["error"] == "invalid_client"
+
+
+async def test_a_replayed_assertion_is_audited_without_the_assertion(
+    identity: IdentityHarness,
+) -> None:
+    key = RSAKey.import_key(identity.integrator_key())
+    signed = assertion(key, "RS256")
+    request_id = uuid.uuid4().hex
+    async with identity.client(headers={"X-Request-ID": request_id}) as client:
+        first = await token_with(client, signed)
+        replay = await token_with(client, signed)
+    async with identity.session() as session:
+        events = list(
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.event == "client.authentication_failed",
+                    AuditEvent.request_id == request_id,
+                )
+            )
+        )
+    assert (first.status_code, replay.status_code) == (200, 400)
+    assert len(events) == 1, "only the replay failed"
+    assert events[0].details["reason"] == "assertion_replayed"
+    assert events[0].details["client_id"] == CLIENT
+    assert signed.split(".")[2] not in json.dumps(events[0].details)
 
 
 async def test_an_assertion_valid_for_more_than_five_minutes_is_refused(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from identity.models import AuditEvent
 from identity.web.headers import security_headers
 from tests.identity.harness import PORTAL, PORTAL_REDIRECT, IdentityHarness, running_identity
 from tests.support.oidc import Pkce, authorize_url
@@ -57,6 +60,24 @@ async def test_token_endpoint_is_throttled_per_address(throttled_tokens: Identit
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].json()["error"] == "temporarily_unavailable"
     assert int(answers[2].headers["retry-after"]) > 0
+
+
+async def test_failed_client_authentications_are_throttled_and_so_their_audit_events(
+    throttled_tokens: IdentityHarness,
+) -> None:
+    await throttled_tokens.app.state.throttle.reset()
+    request_id = uuid.uuid4().hex
+    async with throttled_tokens.client(headers={"X-Request-ID": request_id}) as client:
+        answers = [
+            await client.post(path, data={"token": "x"}, auth=("acme-curl", "wrong"))
+            for path in ("/introspect", "/revoke", "/introspect", "/revoke", "/token")
+        ]
+    async with throttled_tokens.session() as session:
+        written = await session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.request_id == request_id)
+        )
+    assert [a.status_code for a in answers] == [401, 401, 429, 429, 429]
+    assert written == 2, "a refused request writes no audit event"
 
 
 async def test_hsts_is_sent_behind_https() -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidClientError
 from joserfc import jws
 
+from identity.oauth import client_authentication
 from identity.oauth.bridge import BridgedRequest, ProtocolResponse, current, on_loop
 from identity.oauth.discovery import SCOPES
 from identity.oauth.grants import (
@@ -52,6 +54,15 @@ class TinpassAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id: str) -> ClientInfo | None:
         result: ClientInfo | None = on_loop(current().store.get_client, client_id)
         return result
+
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        """Authlib's client authentication; every failure is audited (without the credential)."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            details = client_authentication.audit_details(error, request, endpoint)
+            current().emit(client_authentication.EVENT, **details)
+            raise
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         ctx = current()

@@ -70,14 +70,24 @@ async def token(
     server: ServerDep,
     throttle: ThrottleDep,
 ) -> Response:
-    wait = await throttle.retry_after("token", source_address(request) or "unknown")
-    if wait is not None:
-        body = {
-            "error": "temporarily_unavailable",
-            "error_description": f"Too many requests; retry in {wait} s.",
-        }
-        return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait), **NO_STORE})
+    if (refused := await _throttled(request, throttle)) is not None:
+        return refused
     return await _endpoint(request, settings, store, keystore, server.create_token_response)
+
+
+async def _throttled(request: Request, throttle: Any) -> Response | None:
+    """The per-address limit of the endpoints that authenticate clients (429 when spent).
+
+    It also bounds how fast failed client authentications can write audit events.
+    """
+    wait = await throttle.retry_after("token", source_address(request) or "unknown")
+    if wait is None:
+        return None
+    body = {
+        "error": "temporarily_unavailable",
+        "error_description": f"Too many requests; retry in {wait} s.",
+    }
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait), **NO_STORE})
 
 
 @router.post("/introspect")
@@ -87,7 +97,10 @@ async def introspect(
     store: StoreDep,
     keystore: KeyStoreDep,
     server: ServerDep,
+    throttle: ThrottleDep,
 ) -> Response:
+    if (refused := await _throttled(request, throttle)) is not None:
+        return refused
     return await _endpoint(
         request,
         settings,
@@ -104,7 +117,10 @@ async def revoke(
     store: StoreDep,
     keystore: KeyStoreDep,
     server: ServerDep,
+    throttle: ThrottleDep,
 ) -> Response:
+    if (refused := await _throttled(request, throttle)) is not None:
+        return refused
     return await _endpoint(
         request,
         settings,
