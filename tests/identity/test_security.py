@@ -13,6 +13,7 @@ from identity.security import (
     verify_client_secret,
     verify_password,
 )
+from tests.support.digits import arabic_indic, full_width
 
 
 def test_argon2id_hash_verifies() -> None:
@@ -56,7 +57,18 @@ def test_tins_are_stored_without_separators(given: str, stored: str) -> None:
     assert format_tin(stored) == "12-3456789"
 
 
-@pytest.mark.parametrize("bad", ["12345678", "1234567890", "12-34567a9", "123-456789", ""])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "12345678",
+        "1234567890",
+        "12-34567a9",
+        "123-456789",
+        "",
+        full_width("12-3456789"),  # pass str.isdigit() and regex \d
+        arabic_indic("123456789"),
+    ],
+)
 def test_bad_tins_are_refused_with_a_clear_message(bad: str) -> None:
     with pytest.raises(ValueError, match="nine digits"):
         normalize_tin(bad)

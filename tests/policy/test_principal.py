@@ -9,6 +9,7 @@ import pytest
 
 from policy import Principal, Resource, TokenVerifier, decide
 from policy.principal import OrgContext
+from tests.support import digits
 from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI, TestIssuer, token_claims
 
 MULTI: dict[str, Any] = {
@@ -45,6 +46,15 @@ def test_tins_that_are_not_nine_digits_are_dropped_in_either_encoding() -> None:
     assert principal(tax_ids=["12-3456789", "987654321", "12345", 7]).tax_ids == expected
     assert principal(tax_ids=None).tax_ids == frozenset()
     assert principal(tax_ids={"123456789": True}).tax_ids == frozenset()
+
+
+def test_only_ascii_digits_make_a_tin() -> None:
+    """Full-width and Arabic-Indic digits pass str.isdigit(); they are not a TIN."""
+    full_width = digits.full_width("123456789")
+    arabic_indic = digits.arabic_indic("123456789")
+    assert full_width.isdigit() and arabic_indic.isdigit()
+    assert principal(tax_ids=[full_width, arabic_indic, "123456789"]).tax_ids == {"123456789"}
+    assert principal(tax_ids=f"{full_width} {arabic_indic}").tax_ids == frozenset()
 
 
 def test_a_single_organization_token_reads_as_one_context() -> None:

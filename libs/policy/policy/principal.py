@@ -9,6 +9,7 @@ of 9-digit strings or, in large tokens, one space-delimited string.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,9 @@ def _strings(value: Any) -> frozenset[str]:
     return frozenset()
 
 
+_TIN = re.compile(r"[0-9]{9}")  # ASCII digits only: str.isdigit() takes any script's digits
+
+
 def _tins(value: Any) -> frozenset[str]:
     """A JSON array of TINs or one space-delimited string; anything not 9 digits is dropped."""
     items: Iterable[Any]
@@ -32,7 +36,7 @@ def _tins(value: Any) -> frozenset[str]:
     else:
         items = ()
     digits = (str(v).replace("-", "") for v in items)
-    return frozenset(d for d in digits if len(d) == 9 and d.isdigit())
+    return frozenset(d for d in digits if _TIN.fullmatch(d))
 
 
 @dataclass(frozen=True)

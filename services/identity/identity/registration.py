@@ -42,8 +42,9 @@ FIELDS = (
     "username",
     "password",
 )
-STATE = re.compile(r"^[A-Za-z]{2}$")
-ZIP = re.compile(r"^\d{5}(-?\d{4})?$")
+STATE = re.compile(r"[A-Za-z]{2}")
+ZIP = re.compile(r"[0-9]{5}(-?[0-9]{4})?")
+NPI = re.compile(r"[0-9]{10}")  # ASCII digits only (str.isdigit() takes any script's)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -80,7 +81,7 @@ class Outcome:
 def valid_npi(npi: str) -> bool:
     """A National Provider Identifier: ten digits, the last a Luhn check digit over
     the prefix 80840 and the first nine (CMS's NPI check digit rule)."""
-    if not (len(npi) == 10 and npi.isdigit()):
+    if not NPI.fullmatch(npi):
         return False
     total = 24  # the constant for the 80840 prefix
     for index, char in enumerate(reversed(npi[:9])):
@@ -104,9 +105,9 @@ def _check_fields(app: Application) -> None:
         app.fail("org_name", "Enter the organization's legal name.")
     if not app.get("street") or not app.get("city"):
         app.fail("street", "Enter the street address and city.")
-    if not STATE.match(app.get("state")):
+    if not STATE.fullmatch(app.get("state")):
         app.fail("state", "Enter the two-letter state code, like WA.")
-    if not ZIP.match(app.get("postal_code")):
+    if not ZIP.fullmatch(app.get("postal_code")):
         app.fail("postal_code", "Enter a ZIP code of five or nine digits.")
     if len(re.sub(r"\D", "", app.get("phone"))) < 10:
         app.fail("phone", "Enter a phone number with its area code.")

@@ -29,7 +29,8 @@ pwd_context = CryptContext(
 )
 
 _DUMMY_HASH = pwd_context.hash(secrets.token_urlsafe(16))
-_TIN = re.compile(r"^\d{2}-?\d{7}$")
+# ASCII digits only: `\d` and str.isdigit() also accept full-width and Arabic-Indic digits.
+_TIN = re.compile(r"[0-9]{2}-?[0-9]{7}")
 
 
 def hash_password(password: str) -> str:
@@ -74,7 +75,7 @@ def token_digest(token: str) -> str:
 def normalize_tin(value: str) -> str:
     """A Tax ID as nine digits; accepts `12-3456789` or `123456789`."""
     text = value.strip()
-    if not _TIN.match(text):
+    if not _TIN.fullmatch(text):
         raise ValueError(f"a Tax ID has exactly nine digits, like 12-3456789 (got {value!r})")
     return text.replace("-", "")
 

@@ -14,6 +14,7 @@ from identity.registration import valid_npi
 from tests.identity.admin_flows import admin_token, bearer, org_id_of
 from tests.identity.flows import portal_sign_in, portal_tokens
 from tests.identity.harness import IdentityHarness
+from tests.support.digits import arabic_indic, full_width
 from tests.support.oidc import jwt_claims, query_of
 from tests.support.smtp import Inbox
 
@@ -57,6 +58,9 @@ def test_npi_check_digit() -> None:
     assert valid_npi("1234567893")
     assert not valid_npi("1234567890")
     assert not valid_npi("123456789")
+    assert not valid_npi(full_width("1234567893")), "full-width digits are not an NPI"
+    assert not valid_npi(arabic_indic("1234567893")), "nor Arabic-Indic ones"
+    assert not valid_npi("1234567893\n")
 
 
 async def test_the_form_is_labelled_and_every_fault_is_named(

@@ -32,9 +32,9 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
         text = str(value).strip()
         if key == "name" and not text:
             errors[key] = "The organization needs its legal name."
-        elif key == "state" and not STATE.match(text):
+        elif key == "state" and not STATE.fullmatch(text):
             errors[key] = "Use the two-letter state code, like WA."
-        elif key == "postal_code" and not ZIP.match(text):
+        elif key == "postal_code" and not ZIP.fullmatch(text):
             errors[key] = "Use a ZIP code of five or nine digits."
         clean[key] = text.upper() if key == "state" else text
     if errors:
