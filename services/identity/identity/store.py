@@ -268,7 +268,9 @@ class OAuthStore:
         unless it comes back within `grace` seconds of its rotation: then `info.successor`
         is the token response its rotation issued, for the caller to answer again."""
         row = await self.session.scalar(
-            select(RefreshToken).where(RefreshToken.token_digest == token_digest(token))
+            select(RefreshToken)
+            .where(RefreshToken.token_digest == token_digest(token))
+            .execution_options(populate_existing=True)
         )
         if row is None:
             return None, False
@@ -284,17 +286,40 @@ class OAuthStore:
             return replace(info, successor=json.loads(sealed)), False
         return info, rotated
 
-    async def mark_rotated(self, refresh_id: str, successor: dict[str, Any]) -> bool:
-        """Rotate once; keep the response it issued (sealed) for the grace window."""
+    async def claim_rotation(self, refresh_id: str) -> bool:
+        """Claim a live refresh token for rotation; exactly one concurrent caller wins.
+
+        A conditional update: on PostgreSQL a racing update waits for the winner's
+        row lock and then finds the token rotated; on SQLite the write lock
+        serializes the racers. The claim is the transaction's first write, so a
+        loser's later reads see what the winner committed."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == refresh_id,
+                RefreshToken.rotated_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(rotated_at=now())
+        )
+        return getattr(result, "rowcount", 0) == 1
+
+    async def mark_rotated(self, refresh_id: str, successor: dict[str, Any]) -> None:
+        """Keep the response a claimed rotation issued (sealed) for the grace window."""
         sealed = seal(
             self.settings, "refresh-successor", json.dumps(successor).encode(), refresh_id
         )
         result = await self.session.execute(
             update(RefreshToken)
-            .where(RefreshToken.id == refresh_id, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=now(), successor_encrypted=sealed)
+            .where(
+                RefreshToken.id == refresh_id,
+                RefreshToken.rotated_at.is_not(None),
+                RefreshToken.successor_encrypted.is_(None),
+            )
+            .values(successor_encrypted=sealed)
         )
-        return getattr(result, "rowcount", 0) == 1
+        if getattr(result, "rowcount", 0) != 1:
+            raise RuntimeError("a refresh token was rotated without claiming it first")
 
     async def revoke_family(self, family_id: str) -> None:
         stamp = now()

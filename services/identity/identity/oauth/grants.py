@@ -11,7 +11,7 @@ import uuid
 from functools import partial
 from typing import Any
 
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 
 from identity.oauth.bridge import current, on_loop
 from identity.oauth.models import CodeInfo, RefreshInfo, Subject
@@ -107,15 +107,35 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return None if info.is_expired() or info.is_revoked() else info
 
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
-        """Within the grace window a rotated token gets the pair its rotation issued."""
+        """Exactly one rotation wins, claimed by a conditional update before anything
+        is issued. A request that lost the race, or presents a rotated token again
+        within the grace window, gets the pair the winning rotation issued."""
         token: RefreshInfo = self.request.refresh_token
-        if token.successor is not None:
-            current().emit(
-                "refresh_token.reissued", client_id=token.client_id, user_id=token.user_id
-            )
-            return 200, dict(token.successor), self.TOKEN_RESPONSE_HEADER
-        response: tuple[int, dict[str, Any], Any] = super().create_token_response()
-        return response
+        if token.successor is None:
+            user = self.authenticate_user(token)
+            if not user:
+                raise InvalidRequestError("There is no 'user' for this token.")
+            if on_loop(current().store.claim_rotation, token.id):
+                return self._rotate(token, user)
+            token = self._rotated_meanwhile()
+        current().emit("refresh_token.reissued", client_id=token.client_id, user_id=token.user_id)
+        return 200, dict(token.successor or {}), self.TOKEN_RESPONSE_HEADER
+
+    def _rotate(self, token: RefreshInfo, user: Subject) -> tuple[int, dict[str, Any], Any]:
+        issued: dict[str, Any] = self.issue_token(user, token)
+        self.request.user = user
+        self.save_token(issued)
+        self.revoke_old_credential(token)
+        return 200, issued, self.TOKEN_RESPONSE_HEADER
+
+    def _rotated_meanwhile(self) -> RefreshInfo:
+        """The token as the concurrent rotation that won left it (committed by now)."""
+        ctx = current()
+        raw = self.request.form["refresh_token"]
+        info, _ = on_loop(ctx.store.find_refresh, raw, ctx.settings.refresh_grace_seconds)
+        if info is None or info.successor is None:
+            raise InvalidGrantError("The refresh token was used by another request.")
+        return info
 
     def save_token(self, token: dict[str, Any]) -> Any:
         self.issued = dict(token)
