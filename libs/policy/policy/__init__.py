@@ -5,7 +5,7 @@ against a cached JWKS (`TokenVerifier`) and ask `decide` whether a principal may
 perform an action on a resource, with a reason.
 """
 
-from policy.decision import ACTIONS, Decision, Resource, Rule, decide
+from policy.decision import ACTIONS, PLAN_ROLES, Decision, Resource, Rule, decide
 from policy.errors import InvalidToken
 from policy.jwks import JWKSCache, JWKSUnavailable
 from policy.principal import Principal
@@ -14,6 +14,7 @@ from policy.verifier import TokenVerifier
 
 __all__ = [
     "ACTIONS",
+    "PLAN_ROLES",
     "PROBLEM_JSON",
     "Decision",
     "InvalidToken",

@@ -24,9 +24,13 @@ class Rule:
 
 # Plan roles carried in the token's `roles` claim: `billing` staff read and submit
 # claims; `clinical` staff check eligibility and follow a claim's status, but never
-# see its amounts; `integrator` is a client acting for itself (client credentials).
-READERS = frozenset({"billing", "clinical", "integrator"})
-MONEY = frozenset({"billing", "integrator"})
+# see its amounts. PLAN_ROLES is the one list of roles a person's membership may
+# carry; identity accepts no other. `integrator` is a client acting for itself
+# (client credentials), never granted to a person.
+PLAN_ROLES = frozenset({"billing", "clinical"})
+INTEGRATOR = "integrator"
+READERS = PLAN_ROLES | {INTEGRATOR}
+MONEY = frozenset({"billing", INTEGRATOR})
 
 ACTIONS: Mapping[str, Rule] = {
     "eligibility.read": Rule(scope="eligibility:read", roles=READERS),

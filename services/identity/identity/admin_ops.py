@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
+from identity import plan_roles as plan_role_rules
 from identity.accounts import check_new_password
 from identity.models import Client, Membership, Organization, PasswordHistory, TaxId, User
 from identity.security import (
@@ -127,10 +128,9 @@ async def add_membership(
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if await session.get(User, user_id) is None:
         raise ValueError(f"there is no user {user_id}")
+    roles = plan_role_rules.checked(plan_roles)
     tax_ids = await _organization_tins(session, org_id, tins)
-    membership = Membership(
-        user_id=user_id, organization_id=org_id, role=role, plan_roles=list(plan_roles)
-    )
+    membership = Membership(user_id=user_id, organization_id=org_id, role=role, plan_roles=roles)
     membership.tax_ids = tax_ids
     session.add(membership)
     await session.flush()
@@ -142,7 +142,7 @@ async def add_membership(
         organization_id=org_id,
         role=role,
         tax_ids=[t.tin for t in tax_ids],
-        plan_roles=list(plan_roles),
+        plan_roles=roles,
     )
     return membership
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity import accounts, admin_ops, audit
+from identity import accounts, admin_ops, audit, plan_roles
 from identity.db import create_engine, migrate, session_factory
 from identity.keys import rotate_keys
 from identity.models import Organization, SigningKey, User
@@ -62,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
         "--tin", action="append", default=[], help="a TIN the user may act for (repeatable)"
     )
     member.add_argument(
-        "--plan-role", action="append", default=[], help="e.g. billing, clinical (repeatable)"
+        "--plan-role",
+        action="append",
+        default=[],
+        choices=plan_roles.choices(),
+        help="a plan role (repeatable)",
     )
     client = commands.add_parser(
         "create-client", help="register an OAuth client (prints a secret once)"

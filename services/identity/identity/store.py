@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from identity import backchannel_logout
+from identity import backchannel_logout, plan_roles
 from identity.crypto import seal, unseal
 from identity.models import (
     AuthorizationCode,
@@ -384,7 +384,7 @@ def _org_context(membership: Membership) -> OrgContext:
         id=membership.organization.id,
         name=membership.organization.name,
         tax_ids=tuple(sorted(t.tin for t in membership.tax_ids)),
-        roles=tuple(dict.fromkeys([membership.role, *membership.plan_roles])),
+        roles=tuple(dict.fromkeys([membership.role, *plan_roles.known(membership.plan_roles)])),
     )
 
 

@@ -40,6 +40,7 @@ async def nominate(
     role = str(data.get("role", "subscriber"))
     if role not in service.ROLES:
         raise invalid(f"role is one of {', '.join(service.ROLES)}", field="role")
+    plan_roles = service.checked_plan_roles(data.get("plan_roles", []))
     grants = await service.grantable(session, actor, org_id, data.get("tax_ids", []))
     token = generate_secret()
     row = Nomination(
@@ -48,7 +49,7 @@ async def nominate(
         given_name=str(data.get("given_name", ""))[:100],
         family_name=str(data.get("family_name", ""))[:100],
         role=role,
-        plan_roles=sorted(set(data.get("plan_roles", []))),
+        plan_roles=plan_roles,
         tax_ids=[t.tin for t in grants],
         token_digest=token_digest(token),
         created_by=actor.admin.user.id,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from identity import accounts, action_tokens, audit
+from identity import plan_roles as plan_role_rules
 from identity.admin.auth import Administrator, subtree
 from identity.admin.problems import conflict, invalid, not_found
 from identity.mail import Mailer
@@ -208,7 +209,7 @@ async def update_member(
             )
         row.role = role
     if plan_roles is not None:
-        row.plan_roles = sorted({r.strip() for r in plan_roles if r.strip()})
+        row.plan_roles = checked_plan_roles(plan_roles)
     if tax_ids is not None:
         row.tax_ids = await grantable(session, actor, org_id, tax_ids)
     await session.flush()
@@ -223,6 +224,14 @@ async def update_member(
         after=describe(row),
     )
     return row
+
+
+def checked_plan_roles(values: Iterable[object]) -> list[str]:
+    """The plan roles, or a 422 problem naming the field if one is not defined."""
+    try:
+        return plan_role_rules.checked(values)
+    except plan_role_rules.UnknownPlanRole as error:
+        raise invalid(str(error), field=plan_role_rules.FIELD) from error
 
 
 async def grantable(

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
+from identity import plan_roles
 from identity.admin import nominations, review, service
 from identity.admin.auth import Administrator, administrator_for
 from identity.admin.problems import AdminProblem
@@ -51,7 +52,6 @@ NOTICES = {
     "reset": "A password reset link was sent to the person's e-mail address.",
 }
 EXPIRED_FORM = "This form expired. Reload the page and try again."
-PLAN_ROLES = ("billing", "clinical", "eligibility", "claims-status")
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ async def _org_context(session: AsyncSession, console: Console, org_id: str) -> 
         "children": children,
         "invitations": invitations,
         "grantable": grantable,
-        "plan_roles": PLAN_ROLES,
+        "plan_roles": plan_roles.choices(),
     }
 
 
