@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import anyio
 from joserfc.jwk import ECKey, KeySet, KeySetSerialization, RSAKey
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import audit
@@ -31,6 +31,7 @@ from identity.settings import Settings
 
 SigningJWK = RSAKey | ECKey
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+KEY_LOCK = 0x54494E4B  # "TINK": the advisory lock id of key rotation (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,26 @@ async def _add_key(session: AsyncSession, settings: Settings, alg: str, status: 
     return row
 
 
+async def _serialize(session: AsyncSession) -> None:
+    """Hold the key lock until the transaction ends, so key changes run one at a time.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the database write lock,
+    taken by a first (no-op) write; reads before it would not be protected."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(KEY_LOCK)))
+        return
+    await session.execute(
+        update(SigningKey)
+        .where(SigningKey.status == "active")
+        .values(status=SigningKey.status)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def ensure_keys(session: AsyncSession, settings: Settings) -> None:
     """Create an active and a next key when there is no active key yet."""
+    await _serialize(session)
     active = await session.scalar(select(SigningKey).where(SigningKey.status == "active"))
     if active is None:
         await _add_key(session, settings, settings.signing_alg, "active")
@@ -106,12 +125,16 @@ async def ensure_keys(session: AsyncSession, settings: Settings) -> None:
 async def rotate_keys(
     session: AsyncSession, settings: Settings, alg: str | None = None
 ) -> SigningKey:
-    """Promote `next`, retire the active key, prepare a new `next`; prune expired keys."""
+    """Promote `next`, retire the active key, prepare a new `next`; prune expired keys.
+
+    Concurrent rotations run one after the other (`_serialize`), each on the state
+    the previous one committed; the database keeps one active and one next key."""
     await ensure_keys(session, settings)
     now = datetime.now(UTC)
     publish_until = now + timedelta(seconds=settings.max_token_lifetime + 60)
     for row in await session.scalars(select(SigningKey).where(SigningKey.status == "active")):
         row.status, row.retired_at, row.publish_until = "retired", now, publish_until
+    await session.flush()  # the old key leaves `active` before the next one enters it
     promoted = await session.scalar(select(SigningKey).where(SigningKey.status == "next"))
     assert promoted is not None
     promoted.status, promoted.activated_at = "active", now

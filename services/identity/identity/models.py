@@ -20,11 +20,13 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -278,9 +280,22 @@ class UsedClientAssertion(Base):
 
 
 class SigningKey(Base):
-    """A JWS signing key: `next` (published, not signing), `active`, `retired`."""
+    """A JWS signing key: `next` (published, not signing), `active`, `retired`.
+
+    The database holds at most one `active` and one `next` key (partial unique
+    indexes), whatever races the operator commands run."""
 
     __tablename__ = "signing_keys"
+    __table_args__ = tuple(
+        Index(
+            f"uq_signing_keys_one_{status}",
+            "status",
+            unique=True,
+            postgresql_where=text(f"status = '{status}'"),
+            sqlite_where=text(f"status = '{status}'"),
+        )
+        for status in ("active", "next")
+    )
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     alg: Mapped[str] = mapped_column(String(10))
