@@ -176,3 +176,40 @@ async def test_limits_can_be_turned_off() -> None:
     async with gateways(1, rate_limit_per_client="", rate_limit_per_address="") as (edge,):
         for _ in range(3):
             assert (await edge.client.get("/claims/v1/c", headers=edge.auth())).status_code == 200
+
+
+BATCH = "/eligibility/v1/inquiries/batch"
+
+
+def inquiries(count: int) -> dict[str, Any]:
+    return {"inquiries": [{"member_id": "M1000101", "date_of_birth": "1990-01-01"}] * count}
+
+
+async def test_each_inquiry_of_a_batch_counts_against_the_client(
+    shared_redis: dict[str, str],
+) -> None:
+    """A batch of N costs N, counted jointly by the replicas sharing Redis."""
+    async with gateways(
+        2, rate_limit_per_client="10/minute", rate_limit_per_address="", **shared_redis
+    ) as (first, second):
+        headers = first.auth(client_id="batcher")
+        assert (
+            await first.client.post(BATCH, json=inquiries(8), headers=headers)
+        ).status_code == 200
+        refused = await second.client.post(BATCH, json=inquiries(3), headers=headers)
+        assert_rate_limited(refused)
+        assert "this client" in refused.json()["detail"]
+        for _ in range(2):  # 8 + 1 + 1 fill the window of 10
+            answer = await second.client.post(BATCH, json=inquiries(1), headers=headers)
+            assert answer.status_code == 200
+        assert_rate_limited(await first.client.get("/claims/v1/claims", headers=headers))
+        assert len(first.upstream.seen) == 3, "refused batches never reached the eligibility app"
+
+
+async def test_a_body_that_is_no_batch_costs_one() -> None:
+    async with gateways(1, rate_limit_per_client="2/minute") as (edge,):
+        headers = edge.auth()
+        for body in (b"not json", b'{"inquiries": "many"}'):
+            response = await edge.client.post(BATCH, content=body, headers=headers)
+            assert response.status_code == 200, "the eligibility app answers it (with a 422)"
+        assert_rate_limited(await edge.client.post(BATCH, content=b"[]", headers=headers))

@@ -71,8 +71,6 @@ async def forward(request: Request, service: str) -> Response:
             request_id,
             **{"WWW-Authenticate": challenge},
         )
-    if refused := await ratelimit.refusal(request, request_id, principal):
-        return refused
     try:
         body = await _read_body(request, settings.max_body_bytes)
     except BodyTooLarge:
@@ -83,6 +81,9 @@ async def forward(request: Request, service: str) -> Response:
             "request-too-large",
             request_id,
         )
+    cost = ratelimit.cost_of(request, body)  # a batch of N inquiries counts N
+    if refused := await ratelimit.refusal(request, request_id, principal, cost):
+        return refused
     return await _send(request, request.app.state.upstreams[service], body, request_id)
 
 

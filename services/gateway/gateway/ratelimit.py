@@ -8,6 +8,13 @@ every replica counts in the same keys (under `rate_limit_key_prefix`), so a
 limit holds for the plan as a whole. A refusal is a 429 problem with
 `Retry-After`: the seconds until the window has room again.
 
+A request that carries several inquiries costs one per inquiry: a batch of N
+eligibility inquiries (`POST /eligibility/v1/inquiries/batch`, at most 100) counts
+N against its client (`cost_of`, read from the body the gateway already buffers),
+so batching does not multiply what a client may ask. Failed member matches are
+counted again, per member and per client, by the eligibility service itself, in
+its database (`provider_data.guessing`).
+
 If Redis cannot be reached the request is let through (the token is still
 verified; the limit protects capacity, it does not grant access) and a
 `rate_limit.storage_failed` event is logged.
@@ -15,6 +22,7 @@ verified; the limit protects capacity, it does not grant access) and a
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -36,6 +44,8 @@ log = logging.getLogger(__name__)
 
 Scope = Literal["address", "client"]
 RATE_LIMITED = "rate-limited"
+# POST paths whose JSON body is a list of items, each costing one request.
+BATCHES = {"/eligibility/v1/inquiries/batch": "inquiries"}
 
 
 def _storage(url: str, key_prefix: str) -> Storage:
@@ -65,12 +75,12 @@ class RateLimits:
             settings.rate_limit_per_client,
         )
 
-    async def wait(self, scope: Scope, key: str) -> int | None:
-        """Count one request; None when within every limit, else seconds to wait."""
+    async def wait(self, scope: Scope, key: str, cost: int = 1) -> int | None:
+        """Count a request of `cost` hits; None when within every limit, else seconds to wait."""
         waits: list[int] = []
         try:
             for item in self.items[scope]:
-                if not await self.limiter.hit(item, scope, key):
+                if not await self.limiter.hit(item, scope, key, cost=cost):
                     stats = await self.limiter.get_window_stats(item, scope, key)
                     waits.append(max(1, math.ceil(stats.reset_time - time.time())))
         except StorageError as error:
@@ -105,17 +115,30 @@ def source_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def cost_of(request: Request, body: bytes) -> int:
+    """How many requests this one counts as: the items of a batch, else one."""
+    field = BATCHES.get(request.url.path) if request.method == "POST" else None
+    if field is None:
+        return 1
+    try:
+        items = json.loads(body).get(field)
+    except (ValueError, AttributeError):
+        return 1  # not a batch the upstream will answer (it says why, with a 422)
+    return max(1, len(items)) if isinstance(items, list) else 1
+
+
 def client_of(principal: Principal) -> str:
     azp = principal.claims.get("azp")
     return principal.client_id or (str(azp) if azp else principal.subject)
 
 
 async def refusal(
-    request: Request, request_id: str, principal: Principal | None = None
+    request: Request, request_id: str, principal: Principal | None = None, cost: int = 1
 ) -> Response | None:
     """A 429 problem when this request goes over a limit, else None.
 
-    Without a principal the source address is counted; with one, its client.
+    Without a principal the source address is counted; with one, its client
+    (`cost` times: the items of a batch).
     """
     limits: RateLimits = request.app.state.rate_limits
     if principal is None:
@@ -123,7 +146,7 @@ async def refusal(
         wait = await limits.wait(scope, source_address(request))
     else:
         scope = "client"
-        wait = await limits.wait(scope, client_of(principal))
+        wait = await limits.wait(scope, client_of(principal), cost)
     if wait is None:
         return None
     whom = "this address" if scope == "address" else "this client"

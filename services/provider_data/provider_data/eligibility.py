@@ -7,6 +7,7 @@ Run with `uvicorn --factory provider_data.eligibility:create_app`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -15,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
 from policy.audit import AccessRecord
-from provider_data import access, audit, plandata, providers
-from provider_data.deps import CurrentPrincipal, SessionDep
+from provider_data import access, audit, guessing, plandata, providers
+from provider_data.deps import CurrentPrincipal, SessionDep, SettingsDep
 from provider_data.eligibility_schemas import (
     AccumulatorOut,
     BatchAnswer,
@@ -41,7 +42,11 @@ from provider_data.x12 import AAA_REASONS, PLAN_COVERAGE, SERVICE_TYPES
 
 router = APIRouter(prefix="/eligibility/v1", tags=["eligibility"])
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Your Tax IDs match no provider record in effect on that date."}
+    403: {"description": "Your Tax IDs match no provider record in effect on that date."},
+    429: {
+        "description": "Too many recent inquiries about this member, or from this client, "
+        "did not match; retry after `Retry-After` seconds."
+    },
 }
 
 
@@ -61,6 +66,7 @@ async def _answer_one(
     request: Request,
     principal: Principal,
     inquiry: Inquiry,
+    guard: guessing.Guard,
     batch: list[AccessRecord] | None = None,
 ) -> EligibilityAnswer:
     """The answer to one inquiry, audited; a refusal is audited and raised as a Problem."""
@@ -71,7 +77,21 @@ async def _answer_one(
         await access.record(session, request, principal, decision, member_id=member_id, batch=batch)
         raise access.refusal(decision)
     member = await plandata.find_member(session, member_id)
+    if wait := await guard.wait(member):
+        refused = replace(decision, allowed=False, reason=guessing.REFUSED_REASON)
+        await access.record(
+            session,
+            request,
+            principal,
+            refused,
+            member_id=member_id,
+            tax_id=provider.tin,
+            batch=batch,
+        )
+        raise guessing.refusal(wait, guard.settings.plan_name)
     answer = await _build(session, member, inquiry, on, provider)
+    if answer.status == "not_found":
+        await guard.failed(member)
     await access.record(
         session,
         request,
@@ -208,12 +228,18 @@ async def _accumulators(
     summary="Eligibility and benefits of one member on a date of service",
 )
 async def inquire(
-    inquiry: Inquiry, request: Request, principal: CurrentPrincipal, session: SessionDep
+    inquiry: Inquiry,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> EligibilityAnswer:
     """Active, inactive or not found (with the 271 reason), plan, coverage dates, benefits
-    for the asked service types with accumulators, PCP and prior-auth flags."""
+    for the asked service types with accumulators, PCP and prior-auth flags. Too many
+    failed matches about a member or from a client are refused with 429."""
+    guard = guessing.Guard(session, settings, principal.client_id)
     try:
-        answer = await _answer_one(session, request, principal, inquiry)
+        answer = await _answer_one(session, request, principal, inquiry, guard)
     finally:
         await session.commit()
     return answer
@@ -222,16 +248,26 @@ async def inquire(
 @router.post(
     "/inquiries/batch",
     response_model=BatchAnswer,
+    responses={429: REFUSALS[429]},
     summary="Up to 100 inquiries, each answered (or refused) on its own",
 )
 async def inquire_batch(
-    batch: BatchInquiry, request: Request, principal: CurrentPrincipal, session: SessionDep
+    batch: BatchInquiry,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> BatchAnswer:
-    """One result per inquiry, in order; a refused entry does not fail the others."""
+    """One result per inquiry, in order; a refused entry does not fail the others. Each
+    failed match counts as one; past the limit the entries are refused (429 problems),
+    and a client already over its limit gets 429 for the whole batch."""
+    guard = guessing.Guard(session, settings, principal.client_id)
+    await guard.lock_members([plandata.normalize_member_id(i.member_id) for i in batch.inquiries])
+    await _refuse_locked_client(session, request, principal, guard)
     results, trail = [], list[AccessRecord]()
     for index, inquiry in enumerate(batch.inquiries):
         try:
-            answer = await _answer_one(session, request, principal, inquiry, trail)
+            answer = await _answer_one(session, request, principal, inquiry, guard, trail)
             results.append(BatchEntry(index=index, outcome="answered", answer=answer))
         except Problem as refused:
             body = problem(
@@ -245,6 +281,17 @@ async def inquire_batch(
     await audit.record_many(session, trail)
     await session.commit()
     return BatchAnswer(results=results)
+
+
+async def _refuse_locked_client(
+    session: AsyncSession, request: Request, principal: Principal, guard: guessing.Guard
+) -> None:
+    """A client over its failed-match limit gets 429 for the whole batch (audited once)."""
+    if wait := await guard.wait(None):
+        refused = Decision(False, "eligibility.read", guessing.REFUSED_REASON, "")
+        await access.record(session, request, principal, refused)
+        await session.commit()
+        raise guessing.refusal(wait, guard.settings.plan_name)
 
 
 def create_app(

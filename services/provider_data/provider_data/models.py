@@ -379,3 +379,16 @@ class AccessChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class FailedMatchCounter(Base):
+    """Failed member / date-of-birth matches in the current window, per member and per
+    client (`provider_data.guessing`); the row is locked while an inquiry is decided."""
+
+    __tablename__ = "failed_match_counters"
+    __table_args__ = (one_of("scope", ("member", "client"), "ck_failed_match_counters_scope"),)
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from policy import PROBLEM_JSON, problem
@@ -86,6 +87,25 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return _response(failure.status, body, dict(exc.headers or {}))
 
 
+RETRY_AFTER_OUTAGE = 5
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The plan's database cannot be reached (refused or lost connection): nothing is
+    answered and nothing disclosed; any other database error is an internal error."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+        return await _unexpected(request, exc)
+    body = problem(
+        503,
+        "Service unavailable",
+        f"The plan's data cannot be reached just now. Retry in {RETRY_AFTER_OUTAGE} s; "
+        "if it persists, contact the plan.",
+        type_slug="service-unavailable",
+        request_id=getattr(request.state, "request_id", None),
+    )
+    return _response(503, body, {"Retry-After": str(RETRY_AFTER_OUTAGE)})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     body = problem(
         500,
@@ -101,4 +121,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    for failure in (DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(failure, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

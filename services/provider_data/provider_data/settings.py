@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     demo_providers: int = Field(default=60, ge=0)
     demo_claims: int = Field(default=3000, ge=0)
     demo_seed: int = 2026
+    # Date-of-birth guessing (provider_data.guessing): failed member matches allowed per
+    # member (whoever asks) and per client within a window of seconds, then 429.
+    failed_match_limit_per_member: int = Field(default=5, ge=1)
+    failed_match_limit_per_client: int = Field(default=25, ge=1)
+    failed_match_window: int = Field(default=900, ge=1)
 
     @model_validator(mode="after")
     def _derive_jwks_uri(self) -> Settings:
