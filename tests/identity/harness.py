@@ -46,6 +46,10 @@ class IdentityHarness:
         maker: async_sessionmaker[AsyncSession] = self.app.state.sessionmaker
         return maker()
 
+    async def recovery_mail_sent(self) -> None:
+        """Wait until the recovery desk has handled (and mailed) every request."""
+        await self.app.state.recovery_desk.drained()
+
     def integrator_key(self) -> dict[str, Any]:
         key: dict[str, Any] = json.loads(Path(self.credentials.integrator_key_path).read_text())
         return key
@@ -60,6 +64,8 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
         options = {
             "login_rate_limit": "10000/minute",
             "token_rate_limit": "10000/minute",
+            "recovery_rate_limit": "10000/minute",
+            "recovery_account_rate_limit": "10000/minute",
             "backchannel_interval": 3600.0,
             **overrides,
         }
@@ -76,9 +82,12 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
 
 
 @asynccontextmanager
-async def mailing_identity(tmp: Path) -> AsyncIterator[tuple[IdentityHarness, Inbox]]:
+async def mailing_identity(
+    tmp: Path, **overrides: Any
+) -> AsyncIterator[tuple[IdentityHarness, Inbox]]:
     """An identity service whose mail goes to a real SMTP server (aiosmtpd)."""
     with smtp_server() as (inbox, port):
         options = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+        options.update(overrides)
         async with running_identity(tmp, **options) as identity:
             yield identity, inbox

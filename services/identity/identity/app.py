@@ -27,6 +27,8 @@ from identity.db import create_engine, session_factory
 from identity.keys import KeyStore, ensure_keys
 from identity.mail import Mailer
 from identity.oauth.server import TinpassAuthorizationServer
+from identity.recovery_mail import ACCOUNT_BUCKET as RECOVERY_ACCOUNT_BUCKET
+from identity.recovery_mail import RecoveryDesk
 from identity.settings import Settings
 from identity.throttle import Throttle
 from identity.web import (
@@ -71,14 +73,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "login": settings.login_rate_limit,
                 "register": settings.login_rate_limit,
                 "token": settings.token_rate_limit,
+                "recovery": settings.recovery_rate_limit,
+                RECOVERY_ACCOUNT_BUCKET: settings.recovery_account_rate_limit,
             },
         )
+        desk = RecoveryDesk(sessionmaker, settings, app.state.mailer, app.state.throttle)
+        app.state.recovery_desk = desk
+        recovering = asyncio.create_task(desk.run())
         try:
             yield
         finally:
-            sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sending
+            for task in (sending, recovering):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await http.aclose()
             await app.state.throttle.aclose()
             await engine.dispose()

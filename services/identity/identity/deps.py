@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity.keys import KeyStore
 from identity.mail import Mailer
 from identity.oauth.server import TinpassAuthorizationServer
+from identity.recovery_mail import RecoveryDesk
 from identity.settings import Settings
 from identity.store import OAuthStore
 from identity.throttle import Throttle
@@ -42,6 +43,11 @@ def get_mailer(request: Request) -> Mailer:
     return mailer
 
 
+def get_recovery_desk(request: Request) -> RecoveryDesk:
+    desk: RecoveryDesk = request.app.state.recovery_desk
+    return desk
+
+
 def get_server(request: Request) -> TinpassAuthorizationServer:
     server: TinpassAuthorizationServer = request.app.state.oauth_server
     return server
@@ -53,6 +59,7 @@ KeyStoreDep = Annotated[KeyStore, Depends(get_keystore)]
 ServerDep = Annotated[TinpassAuthorizationServer, Depends(get_server)]
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+RecoveryDeskDep = Annotated[RecoveryDesk, Depends(get_recovery_desk)]
 
 
 def get_store(session: SessionDep, settings: SettingsDep) -> OAuthStore:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     login_rate_limit: str = "20/minute"
     token_rate_limit: str = "300/minute"
     rate_limit_storage: str = "memory://"
+    # Forgot password/username: requests per source address, and mails per account.
+    recovery_rate_limit: str = "20/hour"
+    recovery_account_rate_limit: str = "3/hour"
+    recovery_queue_size: int = Field(default=1000, ge=1)
     sso_idle_timeout: int = 30 * 60
     refresh_grace_seconds: int = 10
     backchannel_interval: float = 1.0

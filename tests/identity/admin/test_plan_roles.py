@@ -96,4 +96,3 @@ async def test_tokens_carry_only_defined_plan_roles_even_from_old_rows(
         await session.commit()
     claims = jwt_claims((await portal_tokens(identity, "hana.harb"))["access_token"])
     assert sorted(claims["roles"]) == ["billing", "subscriber"]
-

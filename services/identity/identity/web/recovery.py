@@ -1,6 +1,9 @@
 """Forgot password, reset password, forgot username.
 
-The answer never depends on whether an account exists (no enumeration). A reset
+The answer never depends on whether an account exists (no enumeration): the
+request is counted per source address and handed to the recovery desk
+(`recovery_mail.py`), which looks the account up, limits mails per account and
+sends them off the request path, so the timing says nothing either. A reset
 link works once, for `reset_link_ttl` (30 minutes), and using it ends every
 session of the account (relying parties are told by back-channel logout). A
 username reminder goes only to the account's own e-mail address.
@@ -9,13 +12,14 @@ username reminder goes only to the account's own e-mail address.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import or_, select
 from starlette.responses import Response
 
 from identity import accounts, action_tokens, audit
-from identity.deps import MailerDep, SessionDep, SettingsDep
+from identity.deps import RecoveryDeskDep, SessionDep, SettingsDep, ThrottleDep
 from identity.models import User
 from identity.password_policy import PolicyViolation
+from identity.recovery_mail import Kind, RecoveryDesk, RecoveryRequest
+from identity.throttle import Throttle
 from identity.web import csrf
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
@@ -41,43 +45,31 @@ async def forgot_password_form(request: Request, settings: SettingsDep) -> Respo
 
 @router.post("/forgot-password")
 async def forgot_password(
-    request: Request, settings: SettingsDep, session: SessionDep, mailer: MailerDep
+    request: Request, settings: SettingsDep, throttle: ThrottleDep, desk: RecoveryDeskDep
 ) -> Response:
     fields = await posted(request)
     if not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
         return await forgot_password_form(request, settings)
-    login = fields.get("login", "").strip()
-    user = await session.scalar(
-        select(User).where(
-            or_(
-                User.username_normalized == login.casefold(), User.email_normalized == login.lower()
-            )
+    return await _hand_over(request, throttle, desk, "password", fields.get("login", ""))
+
+
+async def _hand_over(
+    request: Request, throttle: Throttle, desk: RecoveryDesk, kind: Kind, typed: str
+) -> Response:
+    """The same work and the same answer whatever was typed: count, queue, answer."""
+    wait = await throttle.retry_after("recovery", source_address(request) or "unknown")
+    if wait is not None:
+        response = render(
+            request,
+            "message.html",
+            status_code=429,
+            title="Too many requests",
+            message=f"Too many requests from your network. Wait {wait} seconds and try again.",
+            error=True,
         )
-    )
-    if user is not None and user.status == "active":
-        token = await action_tokens.issue(
-            session, "password_reset", user.id, settings.reset_link_ttl
-        )
-        await audit.record(
-            session,
-            "password.reset_requested",
-            actor_type="user",
-            actor_id=user.id,
-            target_type="user",
-            target_id=user.id,
-            source_address=source_address(request),
-            request_id=request_id(request),
-        )
-        await session.commit()
-        link = f"{settings.issuer.rstrip('/')}/reset-password?token={token}"
-        await mailer.send(
-            user.email,
-            "Reset your TINpass password",
-            f"Someone asked to reset the password of TINpass account {user.username}.\n\n"
-            "To choose a new password, open this link within 30 minutes (it works once):\n"
-            f"{link}\n\n"
-            "If it was not you, ignore this e-mail; your password stays as it is.",
-        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    desk.submit(RecoveryRequest(kind, typed, source_address(request), request_id(request)))
     return render(request, "message.html", title="Check your e-mail", message=SENT)
 
 
@@ -203,18 +195,9 @@ async def forgot_username_form(request: Request, settings: SettingsDep) -> Respo
 
 @router.post("/forgot-username")
 async def forgot_username(
-    request: Request, settings: SettingsDep, session: SessionDep, mailer: MailerDep
+    request: Request, settings: SettingsDep, throttle: ThrottleDep, desk: RecoveryDeskDep
 ) -> Response:
     fields = await posted(request)
     if not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
         return await forgot_username_form(request, settings)
-    user = await session.scalar(
-        select(User).where(User.email_normalized == fields.get("email", "").strip().lower())
-    )
-    if user is not None and user.status == "active":
-        await mailer.send(
-            user.email,
-            "Your TINpass username",
-            f"The username of the TINpass account for this address is: {user.username}\n",
-        )
-    return render(request, "message.html", title="Check your e-mail", message=SENT)
+    return await _hand_over(request, throttle, desk, "username", fields.get("email", ""))
