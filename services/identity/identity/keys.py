@@ -21,17 +21,16 @@ from typing import Any, cast
 
 import anyio
 from joserfc.jwk import ECKey, KeySet, KeySetSerialization, RSAKey
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity import audit
+from identity import audit, locks
 from identity.crypto import seal, unseal
 from identity.models import SigningKey
 from identity.settings import Settings
 
 SigningJWK = RSAKey | ECKey
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-KEY_LOCK = 0x54494E4B  # "TINK": the advisory lock id of key rotation (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -94,26 +93,9 @@ async def _add_key(session: AsyncSession, settings: Settings, alg: str, status: 
     return row
 
 
-async def _serialize(session: AsyncSession) -> None:
-    """Hold the key lock until the transaction ends, so key changes run one at a time.
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: the database write lock,
-    taken by a first (no-op) write; reads before it would not be protected."""
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(KEY_LOCK)))
-        return
-    await session.execute(
-        update(SigningKey)
-        .where(SigningKey.status == "active")
-        .values(status=SigningKey.status)
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def ensure_keys(session: AsyncSession, settings: Settings) -> None:
     """Create an active and a next key when there is no active key yet."""
-    await _serialize(session)
+    await locks.signing_keys(session)
     active = await session.scalar(select(SigningKey).where(SigningKey.status == "active"))
     if active is None:
         await _add_key(session, settings, settings.signing_alg, "active")
@@ -127,7 +109,7 @@ async def rotate_keys(
 ) -> SigningKey:
     """Promote `next`, retire the active key, prepare a new `next`; prune expired keys.
 
-    Concurrent rotations run one after the other (`_serialize`), each on the state
+    Concurrent rotations run one after the other (`locks.signing_keys`), each on the state
     the previous one committed; the database keeps one active and one next key."""
     await ensure_keys(session, settings)
     now = datetime.now(UTC)

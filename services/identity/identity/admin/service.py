@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from identity import accounts, action_tokens, audit
+from identity import accounts, action_tokens, audit, locks
 from identity import plan_roles as plan_role_rules
 from identity.admin.auth import Administrator, subtree
 from identity.admin.problems import conflict, invalid, not_found
@@ -149,12 +149,20 @@ async def create_sub_organization(
     return child
 
 
-async def membership(session: AsyncSession, actor: Actor, org_id: str, user_id: str) -> Membership:
+async def membership(
+    session: AsyncSession, actor: Actor, org_id: str, user_id: str, *, for_change: bool = False
+) -> Membership:
+    """A member of an organization the actor manages. `for_change` first takes the
+    organization's lock (`identity.locks`): changes to its members then decide one
+    after the other, each on what the previous one committed."""
     await organization(session, actor, org_id)
+    if for_change:
+        await locks.organization(session, org_id)
     row = await session.scalar(
         select(Membership)
         .options(selectinload(Membership.tax_ids), selectinload(Membership.user))
         .where(Membership.organization_id == org_id, Membership.user_id == user_id)
+        .execution_options(populate_existing=True)
     )
     if row is None:
         raise not_found("member")
@@ -170,6 +178,9 @@ def describe(row: Membership) -> dict[str, Any]:
 
 
 async def _administrators(session: AsyncSession, org_id: str) -> int:
+    """The organization's active administrators. Callers hold the organization's lock
+    (`membership(..., for_change=True)`), so concurrent removals, demotions and
+    suspensions never all see another administrator and leave none."""
     count = await session.scalar(
         select(func.count())
         .select_from(Membership)
@@ -193,7 +204,7 @@ async def update_member(
     plan_roles: Iterable[str] | None,
     tax_ids: Iterable[str] | None,
 ) -> Membership:
-    row = await membership(session, actor, org_id, user_id)
+    row = await membership(session, actor, org_id, user_id, for_change=True)
     before = describe(row)
     if role is not None:
         if role not in ROLES:
@@ -249,7 +260,7 @@ async def grantable(
 
 
 async def remove_member(session: AsyncSession, actor: Actor, org_id: str, user_id: str) -> None:
-    row = await membership(session, actor, org_id, user_id)
+    row = await membership(session, actor, org_id, user_id, for_change=True)
     if row.role == "administrator" and await _administrators(session, org_id) <= 1:
         raise conflict(
             "This is the organization's last administrator; add another before removing this one.",
@@ -295,7 +306,7 @@ async def _only_ours(session: AsyncSession, actor: Actor, user_id: str) -> None:
 async def set_status(
     session: AsyncSession, actor: Actor, org_id: str, user_id: str, status: str
 ) -> User:
-    row = await membership(session, actor, org_id, user_id)
+    row = await membership(session, actor, org_id, user_id, for_change=True)
     await _only_ours(session, actor, user_id)
     user = row.user
     if (
