@@ -36,11 +36,12 @@ class IdentityHarness:
     credentials: DemoCredentials
     data_dir: Path
 
-    def transport(self) -> httpx.ASGITransport:
-        return httpx.ASGITransport(app=self.app)
+    def transport(self, source: str = "127.0.0.1") -> httpx.ASGITransport:
+        return httpx.ASGITransport(app=self.app, client=(source, 50000))
 
-    def client(self, **kwargs: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=self.transport(), base_url=ISSUER, **kwargs)
+    def client(self, source: str = "127.0.0.1", **kwargs: Any) -> httpx.AsyncClient:
+        """A client calling from `source` (per-address throttles count each apart)."""
+        return httpx.AsyncClient(transport=self.transport(source), base_url=ISSUER, **kwargs)
 
     def session(self) -> AsyncSession:
         maker: async_sessionmaker[AsyncSession] = self.app.state.sessionmaker
@@ -66,6 +67,8 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
             "token_rate_limit": "10000/minute",
             "recovery_rate_limit": "10000/minute",
             "recovery_account_rate_limit": "10000/minute",
+            "invitation_rate_limit_per_organization": "10000/minute",
+            "invitation_rate_limit_per_address": "10000/minute",
             "backchannel_interval": 3600.0,
             **overrides,
         }

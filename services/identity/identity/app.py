@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from identity.admin import api as admin_api
 from identity.admin import clients as admin_clients
-from identity.admin import operator_api
+from identity.admin import nominations, operator_api
 from identity.admin import problems as admin_problems
 from identity.admin.problems import AdminProblem
 from identity.backchannel_logout import Sender
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "token": settings.token_rate_limit,
                 "recovery": settings.recovery_rate_limit,
                 RECOVERY_ACCOUNT_BUCKET: settings.recovery_account_rate_limit,
+                nominations.ORGANIZATION_BUCKET: settings.invitation_rate_limit_per_organization,
+                nominations.ADDRESS_BUCKET: settings.invitation_rate_limit_per_address,
             },
         )
         desk = RecoveryDesk(sessionmaker, settings, app.state.mailer, app.state.throttle)

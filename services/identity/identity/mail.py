@@ -4,6 +4,11 @@ a development outbox folder of .eml files that `make run` points to.
 Messages are sent after the transaction that caused them commits; a failure to
 send is logged (without the message) and never changes what the page says, so
 mail cannot reveal whether an account exists.
+
+Subjects are fixed text: nothing a tenant chose (an organization's or a person's
+name) is ever put in a subject, where a crafted name would read as TINpass's own
+words. In a body such text appears only through `quoted`, on one line, in
+quotation marks, and labelled as the name the organization gave.
 """
 
 from __future__ import annotations
@@ -19,6 +24,15 @@ import anyio.to_thread
 from identity.settings import Settings
 
 log = logging.getLogger(__name__)
+QUOTED_LENGTH = 200
+
+
+def quoted(text: str) -> str:
+    """Tenant-chosen text for a mail body: one line, bounded, in quotation marks."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if len(flat) > QUOTED_LENGTH:
+        flat = flat[: QUOTED_LENGTH - 1] + "…"
+    return f"“{flat}”"
 
 
 class Mailer:

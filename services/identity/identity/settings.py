@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     recovery_rate_limit: str = "20/hour"
     recovery_account_rate_limit: str = "3/hour"
     recovery_queue_size: int = Field(default=1000, ge=1)
+    # Invitations (nominations and resends) per organization and per invited address.
+    invitation_rate_limit_per_organization: str = "50/hour"
+    invitation_rate_limit_per_address: str = "3/day"
     sso_idle_timeout: int = 30 * 60
     refresh_grace_seconds: int = 10
     backchannel_interval: float = 1.0

@@ -65,9 +65,9 @@ async def test_token_endpoint_is_throttled_per_address(throttled_tokens: Identit
 async def test_failed_client_authentications_are_throttled_and_so_their_audit_events(
     throttled_tokens: IdentityHarness,
 ) -> None:
-    await throttled_tokens.app.state.throttle.reset()
     request_id = uuid.uuid4().hex
-    async with throttled_tokens.client(headers={"X-Request-ID": request_id}) as client:
+    headers = {"X-Request-ID": request_id}
+    async with throttled_tokens.client("10.0.0.7", headers=headers) as client:
         answers = [
             await client.post(path, data={"token": "x"}, auth=("acme-curl", "wrong"))
             for path in ("/introspect", "/revoke", "/introspect", "/revoke", "/token")

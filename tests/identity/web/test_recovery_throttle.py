@@ -29,11 +29,6 @@ async def limited(
         yield identity, inbox
 
 
-@pytest.fixture(autouse=True)
-async def fresh_counters(limited: tuple[IdentityHarness, Inbox]) -> None:
-    await limited[0].app.state.throttle.reset()
-
-
 async def ask(browser: httpx.AsyncClient, path: str, **fields: str) -> httpx.Response:
     return await post_form(browser, await browser.get(path), **fields)
 
@@ -52,7 +47,7 @@ async def test_existing_and_unknown_accounts_are_handed_over_alike(
 
     monkeypatch.setattr(desk, "submit", recording)
     before = len(inbox.messages)
-    async with identity.client() as browser:
+    async with identity.client("10.0.1.1") as browser:
         answers = [
             await ask(browser, "/forgot-password", login="sam.biller"),
             await ask(browser, "/forgot-password", login="nobody.here"),
@@ -78,7 +73,7 @@ async def test_mails_per_account_are_limited_and_the_answer_stays_the_same(
 ) -> None:
     identity, inbox = limited
     before = len(inbox.to("hana@harborbilling.example"))
-    async with identity.client() as browser:
+    async with identity.client("10.0.1.2") as browser:
         answers = [
             await ask(browser, "/forgot-password", login=login)
             for login in ("hana.harb", "HANA@harborbilling.example", "hana.harb", "Hana.Harb")
@@ -93,7 +88,7 @@ async def test_requests_per_source_address_are_limited(
     limited: tuple[IdentityHarness, Inbox],
 ) -> None:
     identity, _ = limited
-    async with identity.client() as browser:
+    async with identity.client("10.0.1.3") as browser:
         answers = [await ask(browser, "/forgot-password", login=f"nobody.{n}") for n in range(10)]
         refused = await ask(browser, "/forgot-username", email="someone@example.org")
     await identity.recovery_mail_sent()

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from identity.admin import nominations, profile, review, service
 from identity.admin.auth import CurrentAdministrator
-from identity.deps import MailerDep, SessionDep, SettingsDep
+from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep
 from identity.models import Organization
 from identity.security import format_tin
 from identity.web.protocol import request_id, source_address
@@ -230,9 +230,11 @@ async def nominate(
     session: SessionDep,
     settings: SettingsDep,
     mailer: MailerDep,
+    throttle: ThrottleDep,
 ) -> Any:
     actor = _actor(request, admin)
-    row, token = await nominations.nominate(session, actor, org_id, body.model_dump(), settings)
+    data = body.model_dump()
+    row, token = await nominations.nominate(session, actor, org_id, data, settings, throttle)
     org = await service.organization(session, actor, org_id)
     await session.commit()
     await nominations.send(mailer, settings, row, org.name, token)
@@ -248,9 +250,10 @@ async def resend_nomination(
     session: SessionDep,
     settings: SettingsDep,
     mailer: MailerDep,
+    throttle: ThrottleDep,
 ) -> Any:
     actor = _actor(request, admin)
-    row, token = await nominations.resend(session, actor, org_id, nomination_id)
+    row, token = await nominations.resend(session, actor, org_id, nomination_id, throttle)
     org = await service.organization(session, actor, org_id)
     await session.commit()
     await nominations.send(mailer, settings, row, org.name, token)

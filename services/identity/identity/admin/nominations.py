@@ -13,13 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity import admin_ops
 from identity.admin import service
 from identity.admin.auth import subtree
-from identity.admin.problems import invalid, not_found
-from identity.mail import Mailer
+from identity.admin.problems import AdminProblem, invalid, not_found
+from identity.mail import Mailer, quoted
 from identity.models import Membership, Nomination, TaxId, User
 from identity.security import generate_secret, token_digest
 from identity.settings import Settings
+from identity.throttle import Throttle
 
 LINK_TTL = timedelta(days=7)
+ORGANIZATION_BUCKET = "invitation_organization"
+ADDRESS_BUCKET = "invitation_address"
 
 
 def _link(settings: Settings, token: str) -> str:
@@ -32,6 +35,7 @@ async def nominate(
     org_id: str,
     data: dict[str, Any],
     settings: Settings,
+    throttle: Throttle,
 ) -> tuple[Nomination, str]:
     org = await service.organization(session, actor, org_id)
     email = str(data.get("email", "")).strip()
@@ -42,6 +46,7 @@ async def nominate(
         raise invalid(f"role is one of {', '.join(service.ROLES)}", field="role")
     plan_roles = service.checked_plan_roles(data.get("plan_roles", []))
     grants = await service.grantable(session, actor, org_id, data.get("tax_ids", []))
+    await check_limits(throttle, org_id, email)
     token = generate_secret()
     row = Nomination(
         organization_id=org.id,
@@ -74,11 +79,33 @@ async def send(
 ) -> None:
     await mailer.send(
         row.email,
-        f"You are invited to TINpass by {org_name}",
-        f"{org_name} invites you to act for it through TINpass.\n\n"
-        f"Open this link within 7 days to choose your username and password (it works once):\n"
-        f"{_link(settings, token)}\n",
+        "You are invited to TINpass",
+        "An administrator of an organization on TINpass invites you to act for it.\n"
+        f"The organization's name, as the organization gave it: {quoted(org_name)}\n"
+        "(TINpass does not write or vouch for this name.)\n\n"
+        "Open this link within 7 days to choose your username and password (it works once):\n"
+        f"{_link(settings, token)}\n\n"
+        "If you do not know this organization, ignore this e-mail.\n",
     )
+
+
+async def check_limits(throttle: Throttle, org_id: str, email: str) -> None:
+    """Invitations (nominations and resends) per organization and per invited address."""
+    for bucket, key, whom in (  # the address first: its refusals spend no organization's
+        (ADDRESS_BUCKET, email.strip().lower(), "this address"),
+        (ORGANIZATION_BUCKET, org_id, "this organization"),
+    ):
+        wait = await throttle.retry_after(bucket, key)
+        if wait is not None:
+            problem = AdminProblem(
+                429,
+                "Too many invitations",
+                f"Too many invitations for {whom} were sent recently. Try again in {wait} seconds.",
+                "too-many-invitations",
+                retry_after=wait,
+            )
+            problem.headers["Retry-After"] = str(wait)
+            raise problem
 
 
 async def pending(
@@ -92,9 +119,10 @@ async def pending(
 
 
 async def resend(
-    session: AsyncSession, actor: service.Actor, org_id: str, nomination_id: str
+    session: AsyncSession, actor: service.Actor, org_id: str, nomination_id: str, throttle: Throttle
 ) -> tuple[Nomination, str]:
     row = await pending(session, actor, org_id, nomination_id)
+    await check_limits(throttle, org_id, row.email)
     token = generate_secret()
     row.token_digest, row.expires_at = token_digest(token), datetime.now(UTC) + LINK_TTL
     await service.record(session, actor, "nomination.resent", org_id, "nomination", row.id)

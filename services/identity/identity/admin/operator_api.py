@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from identity.admin import operator
 from identity.admin.auth import CurrentOperator
 from identity.deps import MailerDep, SessionDep, SettingsDep
-from identity.mail import Mailer
+from identity.mail import Mailer, quoted
 from identity.models import Organization
 from identity.settings import Settings
 from identity.web.protocol import request_id, source_address
@@ -30,20 +30,25 @@ def _decision(request: Request, user: Any) -> operator.Decision:
 async def tell_administrators(
     mailer: Mailer, settings: Settings, admins: list[Any], org: Organization
 ) -> None:
+    named = f"The organization's name, as it was registered: {quoted(org.name)}\n\n"
     if org.status == "active":
-        subject = f"{org.name} is verified on TINpass"
-        body = (
-            f"TINpass verified {org.name}. You can now sign in, add your people and "
-            f"Tax IDs, and reach health plans' portals:\n{settings.issuer.rstrip('/')}/console\n"
-        )
-    else:
-        subject = f"{org.name}'s TINpass registration was not accepted"
-        body = (
-            f"TINpass could not verify {org.name}.\n\nReason: {org.decision_reason}\n\n"
-            "Reply to this message or register again with corrected details.\n"
-        )
+        for admin in admins:
+            await mailer.send(
+                admin.email,
+                "Your organization is verified on TINpass",
+                f"TINpass verified your organization.\n{named}"
+                "You can now sign in, add your people and Tax IDs, and reach health plans' "
+                f"portals:\n{settings.issuer.rstrip('/')}/console\n",
+            )
+        return
     for admin in admins:
-        await mailer.send(admin.email, subject, body)
+        await mailer.send(
+            admin.email,
+            "Your TINpass registration was not accepted",
+            f"TINpass could not verify your organization.\n{named}"
+            f"Reason: {org.decision_reason}\n\n"
+            "Reply to this message or register again with corrected details.\n",
+        )
 
 
 @router.get("/registrations")

@@ -77,7 +77,8 @@ async def nominate(
             "plan_roles": many(f, "plan_roles"),
             "tax_ids": many(f, "tax_ids"),
         }
-        made.append(await nominations.nominate(session, actor, org_id, data, settings))
+        throttle = request.app.state.throttle
+        made.append(await nominations.nominate(session, actor, org_id, data, settings, throttle))
         return "nominated"
 
     response = await perform(request, settings, store, org_id, action)
@@ -99,7 +100,8 @@ async def invitation(
 
     async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
         if verb == "resend":
-            made.append(await nominations.resend(session, actor, org_id, nomination_id))
+            throttle = request.app.state.throttle
+            made.append(await nominations.resend(session, actor, org_id, nomination_id, throttle))
             return "resent"
         await nominations.cancel(session, actor, org_id, nomination_id)
         return "cancelled"
