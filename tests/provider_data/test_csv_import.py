@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from provider_data.models import (
 )
 from provider_data.seed import seed_demo
 from tests.support.databases import fresh_database
+from tests.support.digits import arabic_indic, full_width
 
 SAMPLES = Path(__file__).parents[2] / "services" / "provider_data" / "samples"
 PROVIDERS = """npi,tin,name,taxonomy,network_status,effective_from,effective_to
@@ -195,3 +197,41 @@ async def test_locations_and_networks_name_a_provider_record(
     assert "line 2: status: 'maybe' is not one of in_network, out_of_network" in err
     assert "line 3: npi: 1999999992 is not a provider record; import providers first" in err
     assert "state: 'W1' is not a two-letter state code" in err and "postal_code" in err
+
+
+async def test_look_alike_digits_in_tins_and_npis_are_refused_by_line(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full-width and Arabic-Indic digits pass str.isdigit(); they are no TIN or NPI."""
+    providers = (
+        "npi,tin,name,effective_from\n"
+        f"{full_width('1333333338')},333333333,Full-width NPI,2024-03-01\n"
+        f"1333333338,{arabic_indic('33-3333333')},Arabic-Indic TIN,2024-03-01\n"
+    )
+    members = (
+        "member_id,first_name,last_name,date_of_birth,pcp_npi\n"
+        f"M1000701,Ana,Lima,1980-01-01,{arabic_indic('1234567893')}\n"
+    )
+    claims = (
+        "claim_number,member_id,billing_tin,billing_npi,service_date,received_date,status,"
+        "billed_amount\n"
+        f"H-LOOK-1,M1000101,{full_width('123456789')},1234567893,2025-11-03,2025-11-10,"
+        "received,10.00\n"
+    )
+    reports: dict[str, dict[int, str]] = {}
+    for kind, text in (("providers", providers), ("members", members), ("claims", claims)):
+        report = tmp_path / f"{kind}-rejected.csv"
+        source = write(tmp_path, f"{kind}.csv", text)
+        assert await run(monkeypatch, url, kind, source, "--report", report) == 1
+        lines = list(csv.reader(io.StringIO(report.read_text())))[1:]
+        reports[kind] = {int(line): reasons for line, reasons in lines}
+    refused = reports["providers"]
+    assert refused[2].startswith(f"npi: {full_width('1333333338')} is not a valid NPI (ten digits")
+    assert refused[3].startswith(f"tin: '{arabic_indic('333333333')}' is not a 9-digit Tax ID")
+    assert "digits 0-9 only" in refused[3]
+    assert (
+        reports["members"][2].startswith("pcp_npi: ") and "other scripts" in reports["members"][2]
+    )
+    assert reports["claims"][2].startswith(f"billing_tin: '{full_width('123456789')}' is not a")
+    stored = await rows(url, ProviderRecord, ProviderRecord.npi)
+    assert not any(r[2] in ("Full-width NPI", "Arabic-Indic TIN") for r in stored)

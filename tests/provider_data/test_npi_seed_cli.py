@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio.to_thread
@@ -12,6 +13,7 @@ from provider_data import cli, npi
 from provider_data.db import create_engine, session_factory
 from provider_data.models import Claim, ProviderRecord
 from tests.support.databases import fresh_database
+from tests.support.digits import arabic_indic, full_width
 
 
 def test_npi_check_digit() -> None:
@@ -77,3 +79,16 @@ def test_seed_refuses_an_unknown_tin(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         cli.main(["seed-demo", "--provider-tins=111111111"])
     assert "no demo provider record has TIN 111111111" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("look_alike", [full_width, arabic_indic])
+def test_npis_and_tins_are_ascii_digits_only(
+    look_alike: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert look_alike("1234567893").isdigit(), "the look-alike passes str.isdigit()"
+    assert not npi.is_valid(look_alike("1234567893"))
+    with pytest.raises(ValueError):
+        npi.check_digit(look_alike("123456789"))
+    with pytest.raises(SystemExit):
+        cli.main(["seed-demo", f"--provider-tins={look_alike('98-7654321')}"])
+    assert "a Tax ID is nine digits 0-9" in capsys.readouterr().err

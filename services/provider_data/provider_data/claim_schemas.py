@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from provider_data.eligibility_schemas import Amount
+from provider_data.identifiers import TaxId
 
 Status = Literal["received", "pended", "paid", "denied", "partially_paid"]
 
@@ -38,7 +39,7 @@ class BillingProvider(BaseModel):
     """Loop 2010AA: the billing provider's NPI and Tax ID."""
 
     npi: str = Field(min_length=1, max_length=10)
-    tin: str = Field(pattern=r"^\d{2}-?\d{7}$")
+    tin: TaxId
 
 
 class Patient(BaseModel):
@@ -68,7 +69,7 @@ class ClaimIn(BaseModel):
     billing_provider: BillingProvider
     rendering_provider_npi: str | None = Field(default=None, max_length=10)
     member: Patient
-    place_of_service: str = Field(default="11", pattern=r"^\d{2}$")
+    place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
     prior_authorization: str | None = Field(default=None, max_length=30)
     diagnoses: list[str] = Field(default_factory=list, max_length=12, description="ICD-10-CM")
     total_charge: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="CLM02")

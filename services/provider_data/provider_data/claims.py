@@ -33,6 +33,7 @@ from provider_data.claim_schemas import (
     Status,
 )
 from provider_data.deps import CurrentPrincipal, SessionDep
+from provider_data.identifiers import TIN_PATTERN, TIN_RULE
 from provider_data.models import Claim, ClaimLine, Member
 from provider_data.problems import Problem, not_found
 from provider_data.service import build_app
@@ -102,7 +103,7 @@ async def list_claims(
     status: Status | None = None,
     service_date_from: date | None = None,
     service_date_to: date | None = None,
-    tin: Annotated[str | None, Query(pattern=r"^\d{2}-?\d{7}$")] = None,
+    tin: Annotated[str | None, Query(pattern=TIN_PATTERN, description=TIN_RULE)] = None,
     claim_number: Annotated[str | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,

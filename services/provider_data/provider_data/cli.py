@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from policy.audit import Verification
-from provider_data import audit, claims_review, csv_import
+from provider_data import audit, claims_review, csv_import, identifiers
 from provider_data.csv_rows import COLUMNS
 from provider_data.db import create_engine, migrate, session_factory
 from provider_data.generator import Sizes, generate
@@ -81,6 +81,11 @@ async def _review(settings: Settings, args: argparse.Namespace) -> str:
 
 def _tins(value: str) -> frozenset[str]:
     tins = frozenset(t.strip().replace("-", "") for t in value.split(",") if t.strip())
+    malformed = sorted(t for t in tins if not (len(t) == 9 and identifiers.is_tin(t)))
+    if malformed:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(repr(t) for t in malformed)}: {identifiers.TIN_RULE}"
+        )
     unknown = sorted(tins - ALL_TINS)
     if unknown:
         raise argparse.ArgumentTypeError(

@@ -13,13 +13,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from provider_data import npi
+from provider_data import identifiers, npi
 from provider_data.models import CLAIM_STATUSES, NETWORK_STATUSES, RELATIONSHIPS
 from provider_data.plandata import MEMBER_ID, normalize_member_id
 from provider_data.x12 import SERVICE_TYPES
 
 TAXONOMY = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
-TIN = re.compile(r"^\d{9}$")
 SUFFIX_RELATION = {"01": "subscriber", "02": "spouse"}
 
 
@@ -74,7 +73,7 @@ class Row:
         value = self.text(name, 9, required)
         if value is None:
             return None
-        if not value.isdigit() or not low <= int(value) <= high:
+        if not identifiers.ascii_digits(value) or not low <= int(value) <= high:
             self.reasons.append(f"{name}: {value!r} is not a whole number from {low} to {high}")
             return None
         return int(value)
@@ -94,14 +93,20 @@ class Row:
 
     def tin(self, name: str) -> str | None:
         value = (self.text(name, 10) or "").replace("-", "")
-        if value and not TIN.match(value):
-            self.reasons.append(f"{name}: {value!r} is not a 9-digit Tax ID")
+        if value and not (len(value) == 9 and identifiers.is_tin(value)):
+            self.reasons.append(
+                f"{name}: {value!r} is not a 9-digit Tax ID (digits 0-9 only; digits of "
+                "other scripts are refused)"
+            )
         return value or None
 
     def npi(self, name: str, required: bool = True) -> str | None:
         value = self.text(name, 10, required)
         if value is not None and not npi.is_valid(value):
-            self.reasons.append(f"{name}: {value} is not a valid NPI (10 digits, Luhn check digit)")
+            self.reasons.append(
+                f"{name}: {value} is not a valid NPI (ten digits 0-9, Luhn check digit; "
+                "digits of other scripts are refused)"
+            )
         return value
 
     def member_id(self, name: str = "member_id") -> str | None:
@@ -232,7 +237,7 @@ def location(raw: Mapping[str, str | None]) -> dict[str, Any]:
     if state and not state.isalpha():
         row.reasons.append(f"state: {state!r} is not a two-letter state code")
     postal = row.text("postal_code", 10)
-    if postal and not re.match(r"^\d{5}(-\d{4})?$", postal):
+    if postal and not re.fullmatch(r"[0-9]{5}(-[0-9]{4})?", postal):
         row.reasons.append(f"postal_code: {postal!r} is not a ZIP code (12345 or 12345-6789)")
     return row.done(
         {

@@ -13,7 +13,7 @@ from provider_data.claim_schemas import ClaimIn, Edit
 from provider_data.models import Coverage, Member, ProviderRecord
 
 ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
-PROCEDURE = re.compile(r"^(\d{4}[0-9FTU]|[A-V]\d{4})$")
+PROCEDURE = re.compile(r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$")
 
 EDITS: dict[str, str] = {
     "invalid_format": "The claim does not follow the submission format: {detail}.",

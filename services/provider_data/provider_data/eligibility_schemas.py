@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
+from provider_data.identifiers import Npi
 from provider_data.x12 import SERVICE_TYPES
 
 Amount = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
@@ -39,9 +40,8 @@ class Inquiry(BaseModel):
         max_length=20,
         description="X12 service type codes; 30 (plan coverage) answers every benefit.",
     )
-    provider_npi: str | None = Field(
+    provider_npi: Npi | None = Field(
         default=None,
-        pattern=r"^\d{10}$",
         description="The inquiring provider; defaults to the first record under your TINs.",
     )
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from provider_data.identifiers import ascii_digits
+
 
 def _luhn_sum(digits: str) -> int:
     total = 0
@@ -16,13 +18,13 @@ def _luhn_sum(digits: str) -> int:
 
 
 def check_digit(first_nine: str) -> str:
-    if len(first_nine) != 9 or not first_nine.isdigit():
+    if len(first_nine) != 9 or not ascii_digits(first_nine):
         raise ValueError("an NPI has nine digits before its check digit")
     return str((10 - _luhn_sum("80840" + first_nine) % 10) % 10)
 
 
 def is_valid(npi: str) -> bool:
-    return len(npi) == 10 and npi.isdigit() and check_digit(npi[:9]) == npi[9]
+    return len(npi) == 10 and ascii_digits(npi) and check_digit(npi[:9]) == npi[9]
 
 
 def make(first_nine: str) -> str:

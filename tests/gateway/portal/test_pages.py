@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
+import pytest
+
+from gateway.portal.views import format_tin
 from tests.gateway.conftest import Upstream
 from tests.gateway.portal.conftest import Portal
+from tests.support.digits import arabic_indic, full_width
 
 USER = {"username": "sam.biller", "name": "Sam Biller", "tax_ids": ["123456789"], "orgs": []}
 
@@ -84,3 +89,24 @@ async def test_sign_in_while_tinpass_is_unreachable_says_so(portal: Portal) -> N
     page = await portal.client.get("/portal/login")
     assert page.status_code == 503
     assert "TINpass cannot be reached" in page.text
+
+
+@pytest.mark.parametrize("look_alike", [full_width, arabic_indic])
+async def test_a_tax_id_in_look_alike_digits_is_refused_by_the_form(
+    portal_and_upstream: tuple[Portal, Upstream], look_alike: Callable[[str], str]
+) -> None:
+    portal, upstream = portal_and_upstream
+    await signed_in(portal)
+    form = {"csrf_token": "csrf-1", "tin": look_alike("12-3456789")}
+    page = await portal.client.post("/portal/claims", data=form)
+    assert page.status_code == 422
+    assert "Billing Tax ID: use nine digits 0-9, like 12-3456789." in page.text
+    assert upstream.seen == [], "nothing is asked of the plan"
+    ascii_ = await portal.client.post("/portal/claims", data={**form, "tin": "12-3456789"})
+    assert ascii_.status_code == 200
+    assert upstream.seen[0]["query"] == "tin=12-3456789"
+
+
+def test_only_ascii_tins_are_shown_with_a_dash() -> None:
+    assert format_tin("123456789") == "12-3456789"
+    assert format_tin(full_width("123456789")) == full_width("123456789")

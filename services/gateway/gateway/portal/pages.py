@@ -36,6 +36,8 @@ SEARCH_FIELDS = (
 )
 TIN_REFUSALS = {"no_matching_provider_record", "no_tax_ids"}
 CLAIM_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
+TIN = re.compile(r"[0-9]{2}-?[0-9]{7}")  # ASCII only: str.isdigit() and \d take any script's
+TIN_ERROR = "Billing Tax ID: use nine digits 0-9, like 12-3456789."
 
 
 def signed_in(page: Page) -> Page:
@@ -197,6 +199,17 @@ async def claims_search(request: Request) -> Response:
         form = {k: str(v).strip() for k, v in submitted.items() if isinstance(v, str)}
     if not csrf.valid(portal_session(request).data, form.get(csrf.FIELD)):
         return form_refused(request)
+    if form.get("tin") and not TIN.fullmatch(form["tin"]):
+        return render(
+            request,
+            "claims.html",
+            "Claims",
+            status_code=422,
+            form=form,
+            claims=[],
+            statuses=CLAIM_STATUSES,
+            errors=[TIN_ERROR],
+        )
     params = {name: form[name] for name in SEARCH_FIELDS if form.get(name)}
     return await _claims(request, form, params)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 def format_tin(tin: str) -> str:
-    return f"{tin[:2]}-{tin[2:]}" if len(tin) == 9 and tin.isdigit() else tin
+    return f"{tin[:2]}-{tin[2:]}" if re.fullmatch(r"[0-9]{9}", tin) else tin
 
 
 def label(name: str) -> str:
