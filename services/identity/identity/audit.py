@@ -14,7 +14,6 @@ reordered event.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import AsyncIterator
@@ -25,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.models import AuditChainHead, AuditEvent
+from policy import csvsafe
 from policy.audit import GENESIS, ChainVerifier, Verification, chain_hash
 
 __all__ = ["GENESIS", "Verification", "export", "record", "verify"]
@@ -129,7 +129,8 @@ async def verify(session: AsyncSession) -> Verification:
 async def export(
     session: AsyncSession, start: datetime, end: datetime, fmt: str
 ) -> AsyncIterator[str]:
-    """Events with start <= occurred_at < end, as JSON lines or CSV (with their hashes)."""
+    """Events with start <= occurred_at < end, as JSON lines or CSV (with their hashes;
+    CSV cells that would start a spreadsheet formula get a leading quote, policy.csvsafe)."""
     query = (
         select(AuditEvent)
         .where(AuditEvent.occurred_at >= start, AuditEvent.occurred_at < end)
@@ -143,7 +144,7 @@ async def export(
             yield json.dumps(values, sort_keys=True, ensure_ascii=False) + "\n"
         else:
             buffer = io.StringIO()
-            csv.writer(buffer).writerow(
+            csvsafe.writer(buffer).writerow(
                 json.dumps(values[name], sort_keys=True) if name == "details" else values[name]
                 for name in EXPORT_FIELDS
             )

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from policy import csvsafe
 from provider_data.csv_rows import COLUMNS, PARSERS, RowError
 from provider_data.models import (
     Benefit,
@@ -58,7 +59,7 @@ class Report:
 
     def write(self, out: TextIO) -> None:
         """The rejected rows as CSV: line number and every reason."""
-        writer = csv.writer(out)
+        writer = csvsafe.writer(out)  # reasons quote the file's values: no formulas
         writer.writerow(["line", "reasons"])
         for line, reasons in self.rejected:
             writer.writerow([line, "; ".join(reasons)])

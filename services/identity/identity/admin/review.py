@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -15,6 +14,7 @@ from identity.admin import service
 from identity.admin.auth import subtree
 from identity.models import Membership, Organization
 from identity.security import format_tin
+from policy import csvsafe
 
 COLUMNS = (
     "organization",
@@ -64,7 +64,7 @@ async def rows(session: AsyncSession, actor: service.Actor, org_id: str) -> list
 
 def as_csv(entries: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvsafe.writer(buffer)  # names and e-mails are tenant text: no formulas
     writer.writerow(COLUMNS)
     for entry in entries:
         writer.writerow(
