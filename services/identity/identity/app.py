@@ -20,6 +20,7 @@ from starlette.responses import Response
 from identity.admin import api as admin_api
 from identity.admin import clients as admin_clients
 from identity.admin import nominations, operator_api
+from identity.admin import openapi as admin_openapi
 from identity.admin import problems as admin_problems
 from identity.admin.problems import AdminProblem
 from identity.backchannel_logout import Sender
@@ -93,7 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.throttle.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="TINpass identity", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="TINpass identity", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    admin_openapi.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(endpoints.router)
     app.include_router(authorize.router)
