@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from identity.admin import api as admin_api
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_operator.router)
     app.add_exception_handler(AdminProblem, admin_problems.handle)
     app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)
+    app.add_exception_handler(StarletteHTTPException, admin_problems.handle_http)
 
     app.middleware("http")(security_headers(settings.secure_cookies))
 

@@ -29,7 +29,7 @@ def _api_routes(identity: IdentityHarness) -> set[str]:
         if isinstance(context.original_route, APIRoute) and (context.path or "").startswith(
             "/api/"
         ):
-            found |= {f"{m} {context.path}" for m in context.original_route.methods}
+            found |= {f"{m} {context.path}" for m in context.original_route.methods or ()}
     return found
 
 
