@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PACKAGES := libs/policy services/identity services/provider_data services/gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint pytest login bench clean
+.PHONY: install run test lint pytest login bench fuzz clean
 
 install: $(STAMP)
 
@@ -26,6 +26,15 @@ login: install
 
 test: install
 	VENV=$(VENV) bash deploy/test.sh
+
+# A larger API fuzzing run (tests/fuzz) on SQLite, then PostgreSQL: FUZZ_EXAMPLES examples
+# per operation and generation mode (`make test` runs 12); FUZZ_SEED varies the run.
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	TINPASS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TINPASS_FUZZ_SEED=$(FUZZ_SEED) TINPASS_TEST_DB=sqlite \
+		$(PY) -m pytest tests/fuzz -p no:timeout
+	TINPASS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TINPASS_FUZZ_SEED=$(FUZZ_SEED) TINPASS_TEST_DB=postgresql \
+		$(PY) -m pytest tests/fuzz -p no:timeout
 
 lint: install
 	$(VENV)/bin/ruff check .
