@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import requests
 import schemathesis
@@ -29,6 +31,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core import NOT_SET
 from schemathesis.core.result import Ok
 
 PROBLEM_JSON = "application/problem+json"
@@ -45,6 +48,31 @@ def fuzz_seed() -> int | None:
     return int(value) if value else None
 
 
+CONTROL = re.compile("[\x00-\x1f\x7f]")
+LONG = 255
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def input_rule_class(case: Any) -> bool:
+    """Whether the request carries what issue 10's one input rule refuses (control
+    characters, over-long values): a 5xx on such a request is that rule's to prevent."""
+    sent = [case.path_parameters, case.query, case.headers]
+    if not isinstance(case.body, type(NOT_SET)):
+        sent.append(case.body)
+    # Path parameters arrive percent-encoded: look at what the server decodes.
+    values = [v for s in _strings(sent) for v in (s, unquote(s))]
+    return any(CONTROL.search(v) or len(v) > LONG for v in values)
+
+
 @dataclass
 class Failure:
     operation: str
@@ -52,9 +80,13 @@ class Failure:
     status: int
     why: str
     replay: str
+    input_rule: bool = False  # a control character or an over-long value was sent
 
     def __str__(self) -> str:
-        return f"{self.operation} as {self.actor}: {self.status}: {self.why}\n    {self.replay}"
+        rule = " [input rule]" if self.input_rule else ""
+        return (
+            f"{self.operation} as {self.actor}: {self.status}{rule}: {self.why}\n    {self.replay}"
+        )
 
 
 @dataclass
@@ -164,7 +196,9 @@ def _run_operation(
         why = check(response)
         if why is not None:
             replay = case.as_curl_command(headers=headers)
-            report.failures.append(Failure(label, actor, response.status_code, why, replay))
+            report.failures.append(
+                Failure(label, actor, response.status_code, why, replay, input_rule_class(case))
+            )
 
     if (chosen := fuzz_seed()) is not None:
         run = hypothesis_seed(chosen)(run)
