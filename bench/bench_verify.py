@@ -27,4 +27,5 @@ async def run() -> None:
                 await verifier.verify(token)
             elapsed = time.perf_counter() - started
             print(f"{name:<8}{ROUNDS / elapsed:>18,.0f}{elapsed / ROUNDS * 1e6:>10.0f}")
+        await verifier.stop()
     print(f"JWKS fetches for {2 * ROUNDS} verifications: {issuer.fetches}")

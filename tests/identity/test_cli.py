@@ -97,7 +97,9 @@ async def test_create_client_prints_its_secret_once_and_stores_a_digest(
 async def test_rotate_and_list_keys(
     sessions: async_sessionmaker[AsyncSession], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert await run("rotate-keys") == 0
+    assert await run("rotate-keys") == 2, "the next key was only just published"
+    assert "--force" in capsys.readouterr().err
+    assert await run("rotate-keys", "--force") == 0
     assert await run("list-keys") == 0
     listing = capsys.readouterr().out
     assert "active" in listing and "next" in listing and "retired" in listing

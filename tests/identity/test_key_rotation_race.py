@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio.to_thread
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,9 +31,14 @@ ROUNDS = 3
 
 @pytest.fixture
 def settings(identity_db_url: str) -> Settings:
-    """ES256 keys: generating them is quick, so the races stay short."""
+    """ES256 keys: generating them is quick, so the races stay short. No publication
+    lead time, so every racing rotation may promote (the lead has its own tests)."""
     return Settings(
-        environment="test", database_url=identity_db_url, key_cache_seconds=0, signing_alg="ES256"
+        environment="test",
+        database_url=identity_db_url,
+        key_cache_seconds=0,
+        signing_alg="ES256",
+        key_publication_lead_seconds=0,
     )
 
 
@@ -93,19 +98,50 @@ async def test_parallel_rotations_leave_exactly_one_active_key(
     assert {r.kid for r in retired} <= published, "retired keys stay published"
 
 
-async def test_parallel_rotate_keys_commands_leave_exactly_one_active_key(
+async def test_parallel_rotate_keys_commands_rotate_once(
     identity_db_url: str,
     sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """`identity rotate-keys` run many times at once: one promotes the next key (published
+    for the whole lead time); the others find a next key published just now and say so."""
     monkeypatch.setenv("DATABASE_URL", identity_db_url)
     monkeypatch.setenv("IDENTITY_SIGNING_ALG", "ES256")
-    codes = await asyncio.gather(
-        *(anyio.to_thread.run_sync(cli.main, ["rotate-keys"]) for _ in range(PARALLEL))
+    lead = Settings().key_publication_lead_seconds
+    async with sessions() as session:
+        await ensure_keys(session, settings)
+        await session.execute(
+            update(SigningKey)
+            .where(SigningKey.status == "next")
+            .values(created_at=datetime.now(UTC) - timedelta(seconds=lead + 1))
+        )
+        await session.commit()
+    for _ in range(2 if db_kind() == "postgresql" else 1):
+        codes = await asyncio.gather(
+            *(anyio.to_thread.run_sync(cli.main, ["rotate-keys"]) for _ in range(PARALLEL))
+        )
+        assert sorted(codes) == [0] + [2] * (PARALLEL - 1), capsys.readouterr().err
+        assert await statuses(sessions) == Counter({"active": 1, "next": 1, "retired": 1})
+        async with sessions() as session:  # the retired key's tokens have all expired
+            await session.execute(
+                update(SigningKey)
+                .where(SigningKey.status == "retired")
+                .values(publish_until=datetime.now(UTC) - timedelta(seconds=1))
+            )
+            await session.execute(
+                update(SigningKey)
+                .where(SigningKey.status == "next")
+                .values(created_at=datetime.now(UTC) - timedelta(seconds=lead + 1))
+            )
+            await session.commit()
+    forced = await asyncio.gather(
+        *(anyio.to_thread.run_sync(cli.main, ["rotate-keys", "--force"]) for _ in range(PARALLEL))
     )
-    assert codes == [0] * PARALLEL, capsys.readouterr().err
-    assert await statuses(sessions) == Counter({"active": 1, "next": 1, "retired": PARALLEL})
+    assert forced == [0] * PARALLEL, capsys.readouterr().err
+    counts = await statuses(sessions)
+    assert counts["active"] == counts["next"] == 1 and counts["retired"] >= PARALLEL
 
 
 async def test_the_database_refuses_a_second_active_key(

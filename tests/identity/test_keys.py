@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.keys import KeyStore, ensure_keys, rotate_keys
+from identity.keys import KeyNotPublishedLongEnough, KeyStore, ensure_keys, rotate_keys
 from identity.models import AuditEvent, SigningKey
 from identity.settings import Settings
 
@@ -57,6 +57,7 @@ async def test_rotation_promotes_the_published_next_key(
     first = await store.signing_key()
     before = {k["kid"] for k in (await store.public_jwks())["keys"]}
     async with sessions() as session:
+        await published_long_ago(session, settings)
         promoted = await rotate_keys(session, settings)
         await session.commit()
         event = await session.scalar(
@@ -71,12 +72,41 @@ async def test_rotation_promotes_the_published_next_key(
     assert event is not None and event.target_id == promoted.kid
 
 
+async def published_long_ago(session: AsyncSession, settings: Settings) -> None:
+    """As if the next key had been published for the whole lead time."""
+    lead = timedelta(seconds=settings.key_publication_lead_seconds + 1)
+    await session.execute(
+        update(SigningKey)
+        .where(SigningKey.status == "next")
+        .values(created_at=datetime.now(UTC) - lead)
+    )
+
+
+async def test_a_next_key_signs_only_after_the_publication_lead_time(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    assert settings.key_publication_lead_seconds > 0
+    async with sessions() as session:
+        await ensure_keys(session, settings)
+        await session.commit()
+        with pytest.raises(KeyNotPublishedLongEnough, match="--force"):
+            await rotate_keys(session, settings)
+        await session.rollback()
+        forced = await rotate_keys(session, settings, force=True)
+        await session.commit()
+        event = await session.scalar(
+            select(AuditEvent).where(AuditEvent.event == "signing_key.rotated")
+        )
+    assert forced.status == "active"
+    assert event is not None and event.details["forced"] is True
+
+
 async def test_retired_keys_disappear_after_their_tokens_expired(
     sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     async with sessions() as session:
         await ensure_keys(session, settings)
-        await rotate_keys(session, settings)
+        await rotate_keys(session, settings, force=True)
         await session.execute(
             update(SigningKey)
             .where(SigningKey.status == "retired")
@@ -90,7 +120,7 @@ async def test_retired_keys_disappear_after_their_tokens_expired(
             await session.scalars(select(SigningKey).where(SigningKey.status == "retired"))
         )
         assert retired and not {r.kid for r in retired} & published
-        await rotate_keys(session, settings)
+        await rotate_keys(session, settings, force=True)
         await session.commit()
         statuses = sorted(r.status for r in await session.scalars(select(SigningKey)))
     assert statuses == ["active", "next", "retired"], (

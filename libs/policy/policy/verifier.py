@@ -42,9 +42,15 @@ class TokenVerifier:
         *,
         algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         leeway: int = 30,
+        refresh_interval: float = 300.0,
         min_refetch_interval: float = 30.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`refresh_interval`: how often the JWKS is refreshed on a schedule (started by
+        `prime`); keep it shorter than the issuer's key publication lead time (identity:
+        `key_publication_lead_seconds`) so every signing key is known before it signs.
+        `min_refetch_interval`: at most one out-of-schedule refetch for an unknown `kid`
+        per this many seconds (see `policy.jwks`)."""
         unsafe = [a for a in algorithms if a == "none" or a.startswith("HS")]
         if unsafe:
             raise ValueError(f"refusing unsafe algorithms {unsafe}")
@@ -53,7 +59,10 @@ class TokenVerifier:
         self.algorithms = tuple(algorithms)
         self.leeway = leeway
         self.jwks = JWKSCache(
-            jwks_uri, min_refetch_interval=min_refetch_interval, http_client=http_client
+            jwks_uri,
+            refresh_interval=refresh_interval,
+            min_refetch_interval=min_refetch_interval,
+            http_client=http_client,
         )
 
     @property
@@ -61,7 +70,12 @@ class TokenVerifier:
         return self.jwks.loaded
 
     async def prime(self) -> None:
+        """Load the keys and start their scheduled refresh (call once at startup)."""
         await self.jwks.prime()
+
+    async def stop(self) -> None:
+        """Stop the scheduled refresh `prime` started (for a verifier this app did not make)."""
+        await self.jwks.stop()
 
     async def aclose(self) -> None:
         await self.jwks.aclose()

@@ -172,7 +172,10 @@ def create_app(
             "claims": settings.claims_url,
         }
         app.state.verifier = verifier or TokenVerifier(
-            settings.issuer, settings.audience, settings.jwks_uri
+            settings.issuer,
+            settings.audience,
+            settings.jwks_uri,
+            refresh_interval=settings.jwks_refresh_interval,
         )
         with contextlib.suppress(JWKSUnavailable):
             await app.state.verifier.prime()
@@ -183,6 +186,8 @@ def create_app(
                 await client.aclose()
             if verifier is None:
                 await app.state.verifier.aclose()
+            else:
+                await app.state.verifier.stop()
             await app.state.rate_limits.aclose()
 
     app = FastAPI(title="TINpass gateway", lifespan=lifespan, docs_url=None, redoc_url=None)

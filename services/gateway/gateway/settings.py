@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     issuer: str = Field(default="http://127.0.0.1:8000", validation_alias="TINPASS_ISSUER")
     jwks_uri: str = Field(default="", validation_alias="TINPASS_JWKS_URI")
     audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
+    # The JWKS is refreshed this often (seconds); keep it shorter than identity's
+    # key_publication_lead_seconds so every key is known before it signs a token.
+    jwks_refresh_interval: float = Field(default=300.0, gt=0)
     eligibility_url: str = "http://127.0.0.1:8001"
     claims_url: str = "http://127.0.0.1:8002"
     # Upstream connections: one pooled client; seconds unless said otherwise.

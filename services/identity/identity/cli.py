@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-keys", help="promote the next signing key and prepare a new one"
     )
     rotate.add_argument("--alg", choices=["RS256", "ES256"])
+    rotate.add_argument(
+        "--force",
+        action="store_true",
+        help="promote the next key even if it was published less than "
+        "key_publication_lead_seconds ago (after a key compromise)",
+    )
     commands.add_parser("list-keys", help="list signing keys and their state")
     unlock = commands.add_parser("unlock", help="unlock an account locked after failed sign-ins")
     unlock.add_argument("username")
@@ -274,7 +280,7 @@ COMMANDS: dict[str, Command] = {
     "create-client": _create_client,
     "seed-demo": _seed,
     "rotate-keys": lambda s, settings, a: _describe(
-        rotate_keys(s, settings, a.alg), "active key", "kid"
+        rotate_keys(s, settings, a.alg, force=a.force), "active key", "kid"
     ),
     "list-keys": _list_keys,
     "audit": _audit,

@@ -104,21 +104,37 @@ async def ensure_keys(session: AsyncSession, settings: Settings) -> None:
         await _add_key(session, settings, settings.signing_alg, "next")
 
 
+class KeyNotPublishedLongEnough(ValueError):
+    """The `next` key has been published for less than the publication lead time."""
+
+
 async def rotate_keys(
-    session: AsyncSession, settings: Settings, alg: str | None = None
+    session: AsyncSession, settings: Settings, alg: str | None = None, *, force: bool = False
 ) -> SigningKey:
     """Promote `next`, retire the active key, prepare a new `next`; prune expired keys.
 
-    Concurrent rotations run one after the other (`locks.signing_keys`), each on the state
-    the previous one committed; the database keeps one active and one next key."""
+    The `next` key must have been published for `key_publication_lead_seconds`, so
+    every verifier refreshing its JWKS more often knows it before it signs; `force`
+    promotes it anyway (a compromised key). Concurrent rotations run one after the
+    other (`locks.signing_keys`), each on the state the previous one committed;
+    the database keeps one active and one next key."""
     await ensure_keys(session, settings)
     now = datetime.now(UTC)
+    promoted = await session.scalar(select(SigningKey).where(SigningKey.status == "next"))
+    assert promoted is not None
+    published_for = (now - promoted.created_at).total_seconds()
+    if not force and published_for < settings.key_publication_lead_seconds:
+        wait = int(settings.key_publication_lead_seconds - published_for) + 1
+        raise KeyNotPublishedLongEnough(
+            f"the next key {promoted.kid} has been published for {int(published_for)} s; "
+            f"services may not know it yet. Rotate in {wait} s, or use --force after a "
+            "key compromise (services then fetch the new key when its first token arrives, "
+            "at most once per 30 s each)."
+        )
     publish_until = now + timedelta(seconds=settings.max_token_lifetime + 60)
     for row in await session.scalars(select(SigningKey).where(SigningKey.status == "active")):
         row.status, row.retired_at, row.publish_until = "retired", now, publish_until
     await session.flush()  # the old key leaves `active` before the next one enters it
-    promoted = await session.scalar(select(SigningKey).where(SigningKey.status == "next"))
-    assert promoted is not None
     promoted.status, promoted.activated_at = "active", now
     await session.execute(
         delete(SigningKey).where(SigningKey.status == "retired", SigningKey.publish_until < now)
@@ -131,7 +147,7 @@ async def rotate_keys(
         actor_id="cli",
         target_type="signing_key",
         target_id=promoted.kid,
-        details={"alg": promoted.alg},
+        details={"alg": promoted.alg, "forced": force},
     )
     return promoted
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     sso_session_ttl: int = 60 * 60 * 8
     client_assertion_max_lifetime: int = 300
     key_cache_seconds: float = 15.0
+    # A `next` key is published at least this long before `rotate-keys` makes it sign.
+    # Keep it above every verifier's JWKS refresh interval (gateway and provider data
+    # `jwks_refresh_interval`, 300 s) + key_cache_seconds + the JWKS max-age (60 s).
+    key_publication_lead_seconds: int = Field(default=900, ge=0)
 
     password_policy: Literal["nist", "payer-classic"] = "nist"
     lockout_threshold: int = 5

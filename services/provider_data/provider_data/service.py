@@ -33,7 +33,10 @@ def build_app(
         app.state.settings = settings
         app.state.sessionmaker = session_factory(engine)
         app.state.verifier = verifier or TokenVerifier(
-            settings.issuer, settings.audience, settings.jwks_uri
+            settings.issuer,
+            settings.audience,
+            settings.jwks_uri,
+            refresh_interval=settings.jwks_refresh_interval,
         )
         # Identity may start later: the first request with a token fetches the keys then.
         with contextlib.suppress(JWKSUnavailable):
@@ -43,6 +46,8 @@ def build_app(
         finally:
             if verifier is None:
                 await app.state.verifier.aclose()
+            else:
+                await app.state.verifier.stop()
             await engine.dispose()
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="1.0")
