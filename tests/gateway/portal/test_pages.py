@@ -8,11 +8,16 @@ import time
 from collections.abc import Callable
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from gateway.portal.views import format_tin
 from tests.gateway.conftest import Upstream
-from tests.gateway.portal.conftest import Portal
+from tests.gateway.portal.conftest import Portal, portal_before
 from tests.support.digits import arabic_indic, full_width
+from tests.support.servers import serve
 
 USER = {"username": "sam.biller", "name": "Sam Biller", "tax_ids": ["123456789"], "orgs": []}
 
@@ -110,3 +115,20 @@ async def test_a_tax_id_in_look_alike_digits_is_refused_by_the_form(
 def test_only_ascii_tins_are_shown_with_a_dash() -> None:
     assert format_tin("123456789") == "12-3456789"
     assert format_tin(full_width("123456789")) == full_width("123456789")
+
+
+async def test_a_refused_guess_is_explained_not_called_an_outage() -> None:
+    """The plan's 429 (too many inquiries that did not match) reaches the person as it is."""
+    detail = "Too many recent inquiries about this member did not match. Retry after 840 s."
+
+    async def refused(request: Request) -> JSONResponse:
+        body = {"type": "https://tinpass.dev/problems/too-many-failed-matches", "detail": detail}
+        return JSONResponse(body, status_code=429, headers={"Retry-After": "840"})
+
+    plan = Starlette(routes=[Route("/eligibility/v1/inquiries", refused, methods=["POST"])])
+    async with serve(plan) as url, portal_before(url) as portal:
+        await signed_in(portal)
+        form = {"csrf_token": "csrf-1", "member_id": "M1000101", "date_of_birth": "1985-04-13"}
+        page = await portal.client.post("/portal/eligibility", data=form)
+    assert page.status_code == 429
+    assert "Please wait before asking again" in page.text and "Retry after 840 s." in page.text

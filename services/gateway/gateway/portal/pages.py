@@ -77,6 +77,14 @@ def trouble(request: Request, answer: Answer) -> Response:
             status_code=403,
             message=answer.detail or "The plan refused this request for your account.",
         )
+    if answer.status == 429:  # the plan's rate limit, or too many inquiries that did not match
+        return render(
+            request,
+            "message.html",
+            "Please wait before asking again",
+            status_code=429,
+            message=answer.detail or "Too many requests. Wait a few minutes and try again.",
+        )
     if answer.status == 404:
         return render(
             request,
