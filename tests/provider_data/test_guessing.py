@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from policy import TokenVerifier
 from provider_data import eligibility
 from provider_data.models import AccessEvent, FailedMatchCounter
-from tests.provider_data.conftest import Plan, add_member, plan_settings, serve
+from tests.provider_data.conftest import Plan, add_member, biller, claim_body, plan_settings, serve
 from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI
 
 BORN = date(1990, 1, 1)  # add_member's date of birth
@@ -148,3 +148,45 @@ async def test_without_the_database_nothing_is_answered(plan: Plan) -> None:
         assert response.status_code == 503, response.text
         assert response.json()["type"].endswith("/service-unavailable")
         assert int(response.headers["Retry-After"]) > 0
+
+
+def claim_guess(member_id: str, days_off: int) -> dict[str, Any]:
+    """A claim that is never adjudicated (unknown procedure) but still checks the birth date."""
+    body = claim_body(member_id, "2026-02-02")
+    body["member"]["date_of_birth"] = (BORN + timedelta(days=days_off)).isoformat()
+    body["lines"][0]["procedure_code"] = "0000"
+    return body
+
+
+async def test_claims_that_guess_the_birth_date_are_refused_too(plan: Plan) -> None:
+    await add_member(plan, "M2000401")
+    guesses = [claim_guess("M2000401", day) for day in range(-30, 70)]  # right one: 31st
+    headers = biller(plan, client_id="claim-guesser", sub="claim-guesser")
+    response = await plan.claims.post(
+        "/claims/v1/claims/bulk", json={"claims": guesses}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    codes = [{e["code"] for e in r["edits"]} for r in response.json()["results"]]
+    assert all("date_of_birth_mismatch" in c for c in codes[:5])
+    assert all(
+        "too_many_failed_matches" in c and "date_of_birth_mismatch" not in c for c in codes[5:]
+    ), "past the limit no claim says whether the date of birth matched"
+    assert "too_many_failed_matches" in codes[30]
+    # The member stays locked for eligibility too, whoever asks.
+    assert_refused(await ask(plan, guess("M2000401", 0), "another-office"))
+
+
+async def test_an_eligibility_lock_holds_for_claims(plan: Plan) -> None:
+    await add_member(plan, "M2000501")
+    for n in range(1, 6):
+        await ask(plan, guess("M2000501", n), "office-a")
+    right = claim_body("M2000501", "2026-02-02")
+    right["member"]["date_of_birth"] = BORN.isoformat()
+    headers = biller(plan, client_id="office-b", sub="office-b")
+    refused = await plan.claims.post("/claims/v1/claims", json=right, headers=headers)
+    assert refused.status_code == 422, refused.text
+    (edit,) = refused.json()["edits"]
+    assert edit["code"] == "too_many_failed_matches" and "date of birth" in edit["description"]
+    without_birth_date = claim_body("M2000501", "2026-02-03")
+    accepted = await plan.claims.post("/claims/v1/claims", json=without_birth_date, headers=headers)
+    assert accepted.status_code == 201, "a claim that asks nothing about the member goes through"

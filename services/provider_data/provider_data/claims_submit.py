@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import PROBLEM_JSON, Principal, Resource, decide, problem
 from policy.audit import AccessRecord
-from provider_data import access, audit, plandata
+from provider_data import access, audit, guessing, plandata
 from provider_data.claim_output import claim_out
 from provider_data.claim_schemas import (
     BulkClaims,
@@ -28,11 +28,12 @@ from provider_data.claim_schemas import (
     ClaimResult,
     Edit,
 )
-from provider_data.deps import CurrentPrincipal, SessionDep
+from provider_data.deps import CurrentPrincipal, SessionDep, SettingsDep
 from provider_data.edits import edit, static_edits
 from provider_data.intake import Intake, Received
 from provider_data.models import IdempotentRequest
 from provider_data.problems import Problem
+from provider_data.settings import Settings
 
 router = APIRouter(prefix="/claims/v1", tags=["claims"])
 IdempotencyKey = Annotated[
@@ -180,6 +181,7 @@ async def submit_claim(
     request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Front-end edits, then adjudication: the answer is the claim with its status."""
@@ -190,11 +192,12 @@ async def submit_claim(
         return replay
     today, batch = date.today(), list[AccessRecord]()
     received = _received(request, principal, 0, claim, today, batch)
+    guard = await _guard(session, settings, principal, [received])
     await audit.record_many(session, batch)
     if isinstance(received, Edit):
         await session.commit()
         raise access.refusal(decide(principal, "claims.submit", Resource.claim("")))
-    intake = Intake(session, today)
+    intake = Intake(session, today, guard=guard)
     rejected = await intake.receive([received])
     if rejected:
         edits = rejected[0]
@@ -221,6 +224,7 @@ async def submit_bulk(
     request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Per-claim results in order: a rejected claim does not affect the others."""
@@ -233,8 +237,9 @@ async def submit_bulk(
     entries = [
         _bulk_entry(request, principal, i, raw, today, batch) for i, raw in enumerate(bulk.claims)
     ]
+    guard = await _guard(session, settings, principal, entries)
     await audit.record_many(session, batch)
-    intake = Intake(session, today)
+    intake = Intake(session, today, guard=guard)
     rejected = await intake.receive([e for e in entries if isinstance(e, Received)])
     stored = await intake.write()
     results = []
@@ -251,6 +256,19 @@ async def submit_bulk(
     return await _finish(
         session, principal, idempotency_key, digest, 200, body.model_dump(mode="json")
     )
+
+
+async def _guard(
+    session: AsyncSession, settings: Settings, principal: Principal, entries: list[Any]
+) -> guessing.Guard:
+    """The date-of-birth guessing counters of the claims' members, locked before the
+    access trail's head (the order eligibility takes them in too)."""
+    guard = guessing.Guard(session, settings, principal.client_id, "claims.guess_refused")
+    born = [e.claim.member for e in entries if isinstance(e, Received)]
+    members = [plandata.normalize_member_id(m.member_id) for m in born if m.date_of_birth]
+    if members:
+        await guard.lock_members(members)
+    return guard
 
 
 def _bulk_entry(

@@ -34,6 +34,10 @@ EDITS: dict[str, str] = {
     "is in effect on {detail}; check the NPI and Tax ID, or contact provider services.",
     "member_not_found": "No member {value} was found; check the ID on the member's card.",
     "date_of_birth_mismatch": "The date of birth does not match member {value}.",
+    "too_many_failed_matches": "Too many recent claims or inquiries about member {value}, or "
+    "from this application, gave a date of birth that did not match; to protect members' data "
+    "the member is not checked for {detail} s. Check the date of birth with the patient and "
+    "submit again after that, or call the plan.",
     "coverage_not_active": "Member {value} has no coverage in effect on {detail}.",
     "duplicate_claim": "This claim duplicates claim {value} (same member, Tax ID, service "
     "date, procedures and charge).",

@@ -1,7 +1,9 @@
 """Date-of-birth guessing defence: failed member matches counted per member and per client.
 
 An eligibility answer with member details needs the member ID and the date of birth
-(and the name, when given) to match. Every inquiry that fails to match (member not
+(and the name, when given) to match. A claim that gives a date of birth is a guess
+too (its `date_of_birth_mismatch` edit answers it): there only wrong dates of birth
+count, and a locked member's claims are rejected with `too_many_failed_matches`. Every inquiry that fails to match (member not
 found, wrong date of birth, wrong name) counts against its client; one about a member
 on file also counts against that member, whoever asks. After
 `failed_match_limit_per_member` (or `_per_client`) failures within
@@ -65,6 +67,7 @@ class Guard:
     session: AsyncSession
     settings: Settings
     client_id: str
+    event: str = "eligibility.guess_refused"  # the log event of a refusal
     _rows: dict[tuple[Scope, str], _Window] = field(default_factory=dict)
 
     def _limit(self, scope: Scope) -> int:
@@ -118,8 +121,7 @@ class Guard:
             return None
         wait, scope = max(waits)
         log.warning(
-            "eligibility.guess_refused",
-            extra={"event": "eligibility.guess_refused", "scope": scope, "client": self.client_id},
+            self.event, extra={"event": self.event, "scope": scope, "client": self.client_id}
         )
         return wait
 

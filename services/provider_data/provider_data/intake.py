@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from provider_data import adjudication as engine
-from provider_data import plandata
+from provider_data import guessing, plandata
 from provider_data.claim_schemas import ClaimIn, Edit
 from provider_data.claim_writer import write_accepted
 from provider_data.edits import Context, edit, first_service_date
@@ -91,8 +91,14 @@ async def engine_lines(items: list[Item], ctx: Context, lookups: Lookups) -> lis
 
 
 class Intake:
-    def __init__(self, session: AsyncSession, today: date, lookups: Lookups | None = None):
-        self.session, self.today = session, today
+    def __init__(
+        self,
+        session: AsyncSession,
+        today: date,
+        lookups: Lookups | None = None,
+        guard: guessing.Guard | None = None,
+    ):
+        self.session, self.today, self.guard = session, today, guard
         self.lookups = lookups or Lookups(session)
         self.members: dict[str, Member] = {}
         self.accounts: dict[Account, Accumulator] = {}
@@ -161,6 +167,12 @@ class Intake:
         if member is None:
             return [*found, edit("member_not_found", "member.member_id", value=shown)], None
         born = claim.member.date_of_birth
+        if born is not None and self.guard is not None:
+            if wait := await self.guard.wait(member):
+                locked = edit("too_many_failed_matches", "member", value=shown, detail=wait)
+                return [*found, locked], None
+            if born != member.date_of_birth:
+                await self.guard.failed(member)
         if born is not None and born != member.date_of_birth:
             found.append(edit("date_of_birth_mismatch", "member.date_of_birth", value=shown))
         coverage = plandata.coverage_on(member, on)
