@@ -1,11 +1,12 @@
 """Date-of-birth guessing defence: failed member matches counted per member and per client.
 
 An eligibility answer with member details needs the member ID and the date of birth
-(and the name, when given) to match. A claim that gives a date of birth is a guess
-too (its `date_of_birth_mismatch` edit answers it): there only wrong dates of birth
-count, and a locked member's claims are rejected with `too_many_failed_matches`. Every inquiry that fails to match (member not
+(and the name, when given) to match. Every inquiry that fails to match (member not
 found, wrong date of birth, wrong name) counts against its client; one about a member
-on file also counts against that member, whoever asks. After
+on file also counts against that member, whoever asks. A claim that gives a date of
+birth is a guess too (its `date_of_birth_mismatch` edit answers it): there only wrong
+dates of birth count, and a locked member's claims are rejected with
+`too_many_failed_matches`. After
 `failed_match_limit_per_member` (or `_per_client`) failures within
 `failed_match_window` seconds, the member (or client) is refused with 429 and
 `Retry-After` until the window that began with its first failure has passed -- a
