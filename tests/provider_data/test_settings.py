@@ -44,3 +44,21 @@ def test_production_needs_an_https_issuer(clean_env: pytest.MonkeyPatch) -> None
     clean_env.setenv("PROVIDER_DATA_ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="https"):
         Settings()
+
+
+def test_guessing_limits(clean_env: pytest.MonkeyPatch) -> None:
+    defaults = Settings()
+    assert (
+        defaults.failed_match_limit_per_member,
+        defaults.failed_match_limit_per_client,
+        defaults.failed_match_window,
+    ) == (5, 25, 900)
+    clean_env.setenv("PROVIDER_DATA_FAILED_MATCH_LIMIT_PER_MEMBER", "3")
+    clean_env.setenv("PROVIDER_DATA_FAILED_MATCH_LIMIT_PER_CLIENT", "10")
+    clean_env.setenv("PROVIDER_DATA_FAILED_MATCH_WINDOW", "3600")
+    settings = Settings()
+    assert settings.failed_match_limit_per_member == 3
+    assert (settings.failed_match_limit_per_client, settings.failed_match_window) == (10, 3600)
+    clean_env.setenv("PROVIDER_DATA_FAILED_MATCH_LIMIT_PER_MEMBER", "0")
+    with pytest.raises(ValidationError, match="failed_match_limit_per_member"):
+        Settings()
