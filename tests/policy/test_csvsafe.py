@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,15 @@ def test_plain_text_is_left_alone_and_a_leading_quote_stays_unambiguous() -> Non
     assert csvsafe.cell("a=b") == "a=b" and csvsafe.cell("") == ""
     assert csvsafe.cell(-5) == -5, "numbers are not text; a spreadsheet shows them as numbers"
     assert csvsafe.cell("'=1") == "''=1" and csvsafe.unescape("''=1") == "'=1"
+
+
+def test_every_csv_writer_of_the_services_is_this_one() -> None:
+    """No service writes CSV around the helper (imports read CSV; they write none)."""
+    root = Path(__file__).parents[2]
+    writers = [
+        path.relative_to(root).as_posix()
+        for folder in ("services", "libs")
+        for path in (root / folder).rglob("*.py")
+        if re.search(r"csv\.(writer|DictWriter)\(", path.read_text())
+    ]
+    assert writers == ["libs/policy/policy/csvsafe.py"]
