@@ -220,6 +220,10 @@ async def perform(
     if not csrf.valid(request, settings.secret_key, str(flat.get("csrf_token", ""))):
         return error_page(request, settings, 400, EXPIRED_FORM)
     actor = service.Actor(console.admin, request_id(request), source_address(request))
+    # Signing in touched the SSO session's last-seen time: commit that on its own, so
+    # the action's transaction holds no lock on it (administrators acting on each
+    # other at once would otherwise deadlock on each other's sessions).
+    await store.session.commit()
     try:
         notice = await action(store.session, actor, fields)
     except AdminProblem as problem:
