@@ -51,3 +51,28 @@ async def user_id_of(identity: IdentityHarness, username: str) -> str:
         found = await session.scalar(select(User.id).where(User.username == username))
     assert found is not None
     return str(found)
+
+
+EVIDENCE: dict[str, Any] = {"legal_name": "Evergreen Family Clinic PLLC", "attest": True}
+
+
+async def operator_decides(
+    identity: IdentityHarness, org_id: str, tin: str, verb: str = "approve", reason: str = ""
+) -> dict[str, Any]:
+    """As the demo operator, approve (or reject) `org_id`'s TIN waiting for verification."""
+    operator = bearer(await admin_token(identity, "ops.olivia"))
+    async with identity.client(headers=operator) as api:
+        waiting = (await api.get("/api/v1/operator/tax-id-requests")).json()["requests"]
+        found = [
+            r
+            for r in waiting
+            if r["tin"].replace("-", "") == tin.replace("-", "")
+            and r["organization"]["id"] == org_id
+        ]
+        assert len(found) == 1, waiting
+        decided = await api.post(
+            f"/api/v1/operator/tax-id-requests/{found[0]['id']}/{verb}", json={"reason": reason}
+        )
+    assert decided.status_code == 200, decided.text
+    shown: dict[str, Any] = decided.json()
+    return shown

@@ -68,16 +68,47 @@ async def create_organization(
     return org
 
 
-async def add_tax_id(session: AsyncSession, org_id: str, tin: str, label: str = "") -> TaxId:
+async def add_tax_id(
+    session: AsyncSession,
+    org_id: str,
+    tin: str,
+    label: str = "",
+    *,
+    legal_name: str = "",
+    verified_by: str = "cli",
+) -> TaxId:
+    """A TIN an operator adds and so verifies at once (`verified_by`: the operator's user
+    id, or `cli` for the command line); the evidence is the operator's own word."""
     digits = normalize_tin(tin)
-    if await session.get(Organization, org_id) is None:
+    org = await session.get(Organization, org_id)
+    if org is None:
         raise ValueError(f"there is no organization {org_id}")
     if await session.scalar(select(TaxId).where(TaxId.tin == digits)) is not None:
         raise ValueError(f"Tax ID {format_tin(digits)} is already registered to an organization")
-    row = TaxId(organization_id=org_id, tin=digits, label=label)
+    now = datetime.now(UTC)
+    row = TaxId(
+        organization_id=org_id,
+        tin=digits,
+        label=label,
+        status="active",
+        legal_name=legal_name or label or org.name,
+        attestation="Added and verified by a TINpass operator.",
+        attested_by=None if verified_by == "cli" else verified_by,
+        attested_at=now,
+        decided_by=verified_by,
+        decided_at=now,
+    )
     session.add(row)
     await session.flush()
-    await _audit(session, "tax_id.added", "tax_id", row.id, organization_id=org_id, tin=digits)
+    await _audit(
+        session,
+        "tax_id.verified",
+        "tax_id",
+        row.id,
+        organization_id=org_id,
+        tin=digits,
+        verified_by=verified_by,
+    )
     return row
 
 
@@ -153,14 +184,18 @@ async def _organization_tins(
     digits = [normalize_tin(t) for t in tins]
     rows = list(
         await session.scalars(
-            select(TaxId).where(TaxId.organization_id == org_id, TaxId.tin.in_(digits))
+            select(TaxId).where(
+                TaxId.organization_id == org_id,
+                TaxId.tin.in_(digits),
+                TaxId.status == "active",
+            )
         )
     )
     missing = sorted(set(digits) - {r.tin for r in rows})
     if missing:
         raise ValueError(
             f"Tax ID(s) {', '.join(map(format_tin, missing))} "
-            f"do not belong to organization {org_id}"
+            f"are not verified Tax IDs of organization {org_id}"
         )
     return rows
 

@@ -104,8 +104,11 @@ class Organization(Base):
 
 
 class TaxId(Base):
-    """A TIN of an organization. One registered to another organization too waits,
-    `pending_approval`, for an operator; until then it is granted to nobody."""
+    """A TIN of an organization, usable (grantable, carried in tokens) only once a TINpass
+    operator verified that the organization owns it (`identity.admin.tin_verification`):
+    `pending_verification` -> `active` or `rejected`; `active` -> `revoked`. The evidence
+    (legal name as registered with the IRS, the attested statement, who attested and when)
+    and the operator's decisions are kept with the row."""
 
     __tablename__ = "tax_ids"
     __table_args__ = (UniqueConstraint("organization_id", "tin", name="uq_tax_ids_org_tin"),)
@@ -116,9 +119,19 @@ class TaxId(Base):
     )
     tin: Mapped[str] = mapped_column(String(9), index=True)
     label: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(32), default="active")
+    status: Mapped[str] = mapped_column(String(32), default="pending_verification")
     requested_by: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    attestation: Mapped[str | None] = mapped_column(Text)
+    attested_by: Mapped[str | None] = mapped_column(String(36))
+    attested_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[str | None] = mapped_column(String(36))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[str | None] = mapped_column(String(36))
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
 
     organization: Mapped[Organization] = relationship(back_populates="tax_ids")
 

@@ -5,8 +5,10 @@ their own name, e-mail, username and password. The organization starts
 `pending_verification` and the applicant `pending_email` until the link mailed to
 them is followed. An e-mail address that already has an account gets a notice
 instead of a second account, and the page says the same either way (no
-enumeration by e-mail). A primary TIN that another organization already holds
-waits for an operator's approval. Nothing of a pending organization reaches a
+enumeration by e-mail). The primary TIN comes with its evidence (the legal name
+registered with the IRS and the applicant's attestation) and waits, like every TIN,
+for an operator to verify it (`identity.admin.tin_verification`); verifying the
+organization does not verify its TIN. Nothing of a pending organization reaches a
 relying party: `Store.load_subject` issues tokens only for active organizations.
 """
 
@@ -20,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import accounts, action_tokens, admin_ops, audit
-from identity.models import Membership, Organization, TaxId, User
+from identity.admin import tin_verification
+from identity.models import Membership, Organization, User
 from identity.password_policy import PolicyViolation
 from identity.security import format_tin, normalize_tin
 from identity.settings import Settings
@@ -35,6 +38,8 @@ FIELDS = (
     "postal_code",
     "phone",
     "tin",
+    "tin_legal_name",
+    "attest",
     "npis",
     "given_name",
     "family_name",
@@ -115,6 +120,12 @@ def _check_fields(app: Application) -> None:
         normalize_tin(app.get("tin"))
     except ValueError:
         app.fail("tin", "Enter the Tax ID as nine digits, like 12-3456789.")
+    if not app.get("tin_legal_name"):
+        app.fail("tin_legal_name", "Enter the legal name registered with the IRS for this Tax ID.")
+    elif len(app.get("tin_legal_name")) > 200:
+        app.fail("tin_legal_name", "The legal name is at most 200 characters.")
+    if not app.get("attest"):
+        app.fail("attest", "Attest that your organization owns this Tax ID.")
     npis, bad = parse_npis(app.get("npis"))
     for message in bad:
         app.fail("npis", message)
@@ -182,17 +193,10 @@ async def _organization(session: AsyncSession, app: Application, user: User) -> 
     session.add(org)
     await session.flush()
     digits = normalize_tin(app.get("tin"))
-    shared = await session.scalar(select(TaxId.id).where(TaxId.tin == digits))
-    tin = TaxId(
-        organization_id=org.id,
-        tin=digits,
-        label="Primary",
-        status="pending_approval" if shared else "active",
-        requested_by=user.id,
-    )
-    session.add(tin)
+    evidence = tin_verification.Evidence(app.get("tin_legal_name"), bool(app.get("attest")))
+    tin = await tin_verification.request(session, org, digits, "Primary", evidence, user.id)
     member = Membership(user_id=user.id, organization_id=org.id, role="administrator")
-    member.tax_ids = [] if shared else [tin]
+    member.tax_ids = []  # granted to the applicant once an operator verifies it
     member.plan_roles = []
     session.add(member)
     await session.flush()
@@ -207,6 +211,23 @@ async def _organization(session: AsyncSession, app: Application, user: User) -> 
         details={
             "after": profile_of(org)
             | {"status": org.status, "tin": format_tin(digits), "tin_status": tin.status}
+        },
+    )
+    await audit.record(
+        session,
+        "tax_id.verification_requested",
+        actor_type="user",
+        actor_id=user.id,
+        organization_id=org.id,
+        target_type="tax_id",
+        target_id=digits,
+        details={
+            "after": {
+                "tin": format_tin(digits),
+                "status": tin.status,
+                "legal_name": tin.legal_name,
+                "attestation": tin.attestation,
+            }
         },
     )
     return org

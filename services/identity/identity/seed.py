@@ -83,19 +83,27 @@ async def seed_demo(
         synced = await _sync_portals(session, settings, bases, credentials)
         _write_private(credentials_file, json.dumps(synced.as_json(), indent=2))
         return synced
-    evergreen, harbor = await _organizations(session)
+    operator = await admin_ops.create_user(
+        session, settings, "ops.olivia", "olivia@tinpass.example", PASSWORD, "Olivia", "Okafor"
+    )
+    operator.is_operator = True  # a TINpass operator: verifies registrations and TINs
+    evergreen, harbor = await _organizations(session, operator.id)
     await _users(session, settings, evergreen, harbor)
     credentials = await _clients(session, settings, evergreen, data_dir, bases)
     _write_private(credentials_file, json.dumps(credentials.as_json(), indent=2))
     return credentials
 
 
-async def _organizations(session: AsyncSession) -> tuple[str, str]:
+async def _organizations(session: AsyncSession, operator_id: str) -> tuple[str, str]:
+    """The demo organizations and their TINs, verified by the demo operator."""
     evergreen = await admin_ops.create_organization(session, "Evergreen Family Clinic")
-    await admin_ops.add_tax_id(session, evergreen.id, "123456789", "Evergreen Family Clinic")
-    await admin_ops.add_tax_id(session, evergreen.id, "987654321", "Evergreen Pediatrics")
     harbor = await admin_ops.create_organization(session, "Harbor Billing Services")
-    await admin_ops.add_tax_id(session, harbor.id, "555000111", "Harbor Billing Services")
+    for org, tin, label in (
+        (evergreen.id, "123456789", "Evergreen Family Clinic"),
+        (evergreen.id, "987654321", "Evergreen Pediatrics"),
+        (harbor.id, "555000111", "Harbor Billing Services"),
+    ):
+        await admin_ops.add_tax_id(session, org, tin, label, verified_by=operator_id)
     return evergreen.id, harbor.id
 
 
@@ -137,10 +145,6 @@ async def _users(session: AsyncSession, settings: Settings, evergreen: str, harb
             session, settings, username, email, PASSWORD, given, family
         )
         await admin_ops.add_membership(session, user.id, org, role, tins, plan_roles)
-    operator = await admin_ops.create_user(
-        session, settings, "ops.olivia", "olivia@tinpass.example", PASSWORD, "Olivia", "Okafor"
-    )
-    operator.is_operator = True  # a TINpass operator: verifies registrations, approves TINs
 
 
 def _portal_uris(base: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from identity.models import (
     Membership,
     RefreshToken,
     SsoSession,
+    TaxId,
     UsedClientAssertion,
     User,
 )
@@ -111,7 +112,7 @@ class OAuthStore:
         )
         if row is None:
             return ClientContext(organization_id=None, tax_ids=())
-        return ClientContext(row.organization_id, tuple(sorted(t.tin for t in row.tax_ids)))
+        return ClientContext(row.organization_id, _verified(row.tax_ids))
 
     async def remember_assertion(self, client_id: str, jti: str, expires_at: int) -> bool:
         """Record a client assertion's jti; False when it was seen before (RFC 7523 §3)."""
@@ -379,11 +380,16 @@ class OAuthStore:
             await backchannel_logout.end_session(self.session, row, reason)
 
 
+def _verified(rows: Iterable[TaxId]) -> tuple[str, ...]:
+    """Only verified TINs reach a token, whatever grant might linger."""
+    return tuple(sorted({t.tin for t in rows if t.status == "active"}))
+
+
 def _org_context(membership: Membership) -> OrgContext:
     return OrgContext(
         id=membership.organization.id,
         name=membership.organization.name,
-        tax_ids=tuple(sorted(t.tin for t in membership.tax_ids)),
+        tax_ids=_verified(membership.tax_ids),
         roles=tuple(dict.fromkeys([membership.role, *plan_roles.known(membership.plan_roles)])),
     )
 

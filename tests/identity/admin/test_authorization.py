@@ -12,7 +12,7 @@ from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_o
 from tests.identity.harness import IdentityHarness
 
 BODIES = {
-    "/tax-ids": {"tin": "44-5556666"},
+    "/tax-ids": {"tin": "44-5556666", "legal_name": "Intruder", "attest": True},
     "/sub-organizations": {"name": "Intruder"},
     "/nominations": {"email": "x@example.org"},
     "/members/{user_id}": {"role": "administrator"},

@@ -24,7 +24,14 @@ from identity.models import AuditEvent, Client, IssuedAccessToken
 from identity.security import client_secret_digest
 from identity.store import OAuthStore
 from policy import InvalidToken
-from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
+from tests.identity.admin_flows import (
+    EVIDENCE,
+    admin_token,
+    bearer,
+    operator_decides,
+    org_id_of,
+    user_id_of,
+)
 from tests.identity.harness import ISSUER, IdentityHarness
 from tests.support.oidc import jwt_claims
 
@@ -316,21 +323,44 @@ async def test_tins_outside_the_organization_are_refused(identity: IdentityHarne
     assert curl is not None and sorted(t.tin for t in curl.tax_ids) == ["123456789", "987654321"]
 
 
-async def test_a_sub_organizations_tin_can_be_granted(identity: IdentityHarness) -> None:
+async def test_a_sub_organizations_tin_can_be_granted_once_verified(
+    identity: IdentityHarness,
+) -> None:
     api, clients = await admin_api(identity)
     org = clients.removesuffix("/clients")
     async with api:
         child = await api.post(f"{org}/sub-organizations", json={"name": "Evergreen Lab"})
         child_id = child.json()["id"]
         added = await api.post(
-            f"/api/v1/organizations/{child_id}/tax-ids", json={"tin": "77-1234567"}
+            f"/api/v1/organizations/{child_id}/tax-ids", json={"tin": "77-1234567", **EVIDENCE}
         )
+        early = await api.post(clients, json={"name": "Lab feed", "tax_ids": ["77-1234567"]})
+        await operator_decides(identity, child_id, "771234567")
         created = await api.post(clients, json={"name": "Lab feed", "tax_ids": ["77-1234567"]})
-    assert added.status_code == 201, added.text
+    assert added.status_code == 202, added.text
+    assert early.status_code == 422, "a TIN waiting for verification is granted to no client"
     assert created.status_code == 201, created.text
     body = created.json()
     token = await secret_token(identity, body["client_id"], body["client_secret"])
     assert jwt_claims(token.json()["access_token"])["tax_ids"] == ["771234567"]
+
+
+async def test_a_sub_organization_inherits_its_parents_verified_tins(
+    identity: IdentityHarness,
+) -> None:
+    """Without any review: the parent's TINs are verified already."""
+    api, clients = await admin_api(identity)
+    org = clients.removesuffix("/clients")
+    async with api:
+        child = await api.post(f"{org}/sub-organizations", json={"name": "Evergreen Annex"})
+        child_clients = f"/api/v1/organizations/{child.json()['id']}/clients"
+        created = await api.post(child_clients, json={"name": "Annex", "tax_ids": ["12-3456789"]})
+        foreign = await api.post(child_clients, json={"name": "X", "tax_ids": ["55-5000111"]})
+    assert created.status_code == 201, created.text
+    assert foreign.status_code == 422, "only the organization's own tree's TINs"
+    body = created.json()
+    token = await secret_token(identity, body["client_id"], body["client_secret"])
+    assert jwt_claims(token.json()["access_token"])["tax_ids"] == ["123456789"]
 
 
 async def test_sign_in_applications_are_not_managed_here(identity: IdentityHarness) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from identity.models import Organization, TaxId, User
 from identity.registration import valid_npi
-from tests.identity.admin_flows import admin_token, bearer, org_id_of
+from tests.identity.admin_flows import EVIDENCE, admin_token, bearer, operator_decides, org_id_of
 from tests.identity.flows import portal_sign_in, portal_tokens
 from tests.identity.harness import IdentityHarness
 from tests.support.digits import arabic_indic, full_width
@@ -31,6 +31,8 @@ def application(n: int, **changes: str) -> dict[str, str]:
         "postal_code": "98402",
         "phone": "(253) 555-0100",
         "tin": f"77-00000{n:02d}",
+        "tin_legal_name": f"Lakeside Clinic {n} PLLC",
+        "attest": "yes",
         "npis": NPI,
         "given_name": "Lee",
         "family_name": "Lakeside",
@@ -72,9 +74,13 @@ async def test_the_form_is_labelled_and_every_fault_is_named(
         form = await browser.get("/register")
         assert '<label for="tin">' in form.text and '<label for="npis">' in form.text
         bad = application(1, tin="12-34", npis="1234567890", state="Washington", password="x")
+        bad = {k: v for k, v in bad.items() if k not in {"attest", "tin_legal_name"}}
         response = await submit(browser, bad)
     assert response.status_code == 400
+    assert 'id="attest-errors"' in response.text and 'id="tin_legal_name-errors"' in response.text
     for message in (
+        "Attest that your organization owns this Tax ID",
+        "legal name registered with the IRS",
         "Enter the Tax ID as nine digits",
         "1234567890 is not a valid NPI",
         "two-letter state code",
@@ -120,10 +126,25 @@ async def test_register_confirm_verify_then_tokens(
         pending = (await api.get("/api/v1/operator/registrations")).json()["registrations"]
         mine = next(r for r in pending if r["id"] == org_id)
         assert mine["administrators"][0]["email_confirmed"] is True
-        assert mine["tax_ids"] == [{"tin": "77-0000002", "status": "active"}]
+        [tin] = mine["tax_ids"]
+        assert tin["tin"] == "77-0000002" and tin["status"] == "pending_verification"
+        assert tin["legal_name"] == "Lakeside Clinic 2 PLLC"
+        assert "Lakeside Clinic 2 PLLC" in tin["attestation"]
+        assert tin["attested_by"]["username"] == "lee.lake2" and tin["held_by"] == []
         verified = await api.post(f"/api/v1/operator/registrations/{org_id}/verify")
     assert verified.status_code == 200 and verified.json()["status"] == "active"
     assert "is verified" in inbox.to("lee2@lakeside.example")[-1]["Subject"]
+    unverified_tin = jwt_claims(
+        (await portal_tokens(identity, "lee.lake2", PASSWORD))["access_token"]
+    )
+    assert unverified_tin["org_id"] == org_id and not unverified_tin.get("tax_ids"), (
+        "verifying the organization does not verify its TIN"
+    )
+    decided = await operator_decides(identity, org_id, "770000002")
+    assert decided["status"] == "active" and decided["decided_by"]
+    told = inbox.to("lee2@lakeside.example")[-1]
+    assert told["Subject"] == "A Tax ID was verified on TINpass"
+    assert "77-0000002" in inbox.body(told)
     tokens = await portal_tokens(identity, "lee.lake2", PASSWORD)
     claims = jwt_claims(tokens["access_token"])
     assert claims["org_id"] == org_id and claims["tax_ids"] == ["770000002"]
@@ -144,6 +165,14 @@ async def test_rejection_needs_a_reason_and_reaches_the_applicant(
             json={"reason": "The NPI belongs to another practice."},
         )
         twice = await api.post(f"/api/v1/operator/registrations/{org_id}/verify")
+        waiting = (await api.get("/api/v1/operator/tax-id-requests")).json()["requests"]
+    assert not [r for r in waiting if r["organization"]["id"] == org_id], (
+        "a rejected registration's TIN is rejected with it"
+    )
+    async with identity.session() as session:
+        tin = await session.scalar(select(TaxId).where(TaxId.organization_id == org_id))
+    assert tin is not None and tin.status == "rejected"
+    assert tin.decision_reason == "The NPI belongs to another practice."
     assert silent.status_code == 422
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     assert twice.status_code == 404, "a decided registration is no longer pending"
@@ -179,21 +208,24 @@ async def test_only_operators_reach_the_operator_api(
 async def test_a_tin_held_elsewhere_waits_for_an_operator(
     mailing: tuple[IdentityHarness, Inbox],
 ) -> None:
-    identity, _ = mailing
+    identity, inbox = mailing
     evergreen = await org_id_of(identity, "Evergreen Family Clinic")
     admin = bearer(await admin_token(identity, "ever.admin"))
     async with identity.client(headers=admin) as api:
         asked = await api.post(
-            f"/api/v1/organizations/{evergreen}/tax-ids", json={"tin": "555000111"}
+            f"/api/v1/organizations/{evergreen}/tax-ids", json={"tin": "555000111", **EVIDENCE}
         )
-        assert asked.status_code == 202 and asked.json()["status"] == "pending_approval"
+        assert asked.status_code == 202 and asked.json()["status"] == "pending_verification"
         me = (await api.get(f"/api/v1/organizations/{evergreen}")).json()
-        assert "55-5000111" in me["tax_ids_pending_approval"] and "55-5000111" not in me["tax_ids"]
+        assert "55-5000111" in me["tax_ids_pending_verification"]
+        assert "55-5000111" not in me["tax_ids"]
     operator = bearer(await admin_token(identity, "ops.olivia"))
     async with identity.client(headers=operator) as api:
         waiting = (await api.get("/api/v1/operator/tax-id-requests")).json()["requests"]
         request = next(r for r in waiting if r["tin"] == "55-5000111")
         assert request["held_by"] == ["Harbor Billing Services"]
+        assert request["legal_name"] == EVIDENCE["legal_name"]
+        assert request["attested_by"]["username"] == "ever.admin"
         approved = await api.post(f"/api/v1/operator/tax-id-requests/{request['id']}/approve")
     assert approved.status_code == 200
     async with identity.session() as session:
@@ -202,6 +234,9 @@ async def test_a_tin_held_elsewhere_waits_for_an_operator(
     tokens = await portal_tokens(identity, "ever.admin")
     assert "555000111" in jwt_claims(tokens["access_token"])["tax_ids"], (
         "the administrator who asked may act for the approved TIN"
+    )
+    assert inbox.to("eve.admin@evergreen.example")[-1]["Subject"] == (
+        "A Tax ID was verified on TINpass"
     )
 
 

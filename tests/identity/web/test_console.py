@@ -86,15 +86,23 @@ async def test_the_administrator_uses_the_console_and_csrf_is_required(
         assert page.status_code == 200 and "<h1>Evergreen Family Clinic</h1>" in page.text
         forged = await browser.post(f"/console/orgs/{org}/tax-ids", data={"tin": "44-1112222"})
         token = await csrf_of(browser)
+        evidence = {"csrf_token": token, "legal_name": "Evergreen Family Clinic PLLC"}
+        unattested = await browser.post(
+            f"/console/orgs/{org}/tax-ids", data={**evidence, "tin": "44-1112222"}
+        )
         added = await browser.post(
-            f"/console/orgs/{org}/tax-ids", data={"csrf_token": token, "tin": "44-1112222"}
+            f"/console/orgs/{org}/tax-ids", data={**evidence, "tin": "44-1112222", "attest": "yes"}
         )
         bad = await browser.post(
-            f"/console/orgs/{org}/tax-ids", data={"csrf_token": token, "tin": "44-11"}
+            f"/console/orgs/{org}/tax-ids", data={**evidence, "tin": "44-11", "attest": "yes"}
         )
+        shown = await browser.get(f"/console/orgs/{org}")
         review = await browser.get(f"/console/orgs/{org}/access-review.csv")
     assert forged.status_code == 400
-    assert added.status_code == 303 and added.headers["location"].endswith("done=tin_added")
+    assert unattested.status_code == 422 and "Attest" in unattested.text
+    assert added.status_code == 303 and added.headers["location"].endswith("done=tin_pending")
+    assert "44-1112222" in shown.text and "waiting for verification by TINpass" in shown.text
+    assert 'value="44-1112222"' not in shown.text, "no picker offers a TIN waiting for verification"
     assert bad.status_code == 422 and "nine digits" in bad.text
     assert review.headers["content-type"].startswith("text/csv")
     assert review.text.splitlines()[0].startswith("organization,username,name,email,role")

@@ -110,6 +110,7 @@ async def register(page: Page, issuer: str) -> None:
         "ZIP code": "98402",
         "Phone": "253 555 0100",
         "Primary Tax ID (TIN), like 12-3456789": "77-0000099",
+        "Legal name registered with the IRS for this Tax ID": "Lakeside Clinic PLLC",
         "NPI(s), separated by commas": "1234567893",
         "Your first name": "Lee",
         "Your last name": "Lakeside",
@@ -119,6 +120,7 @@ async def register(page: Page, issuer: str) -> None:
     }
     for label, value in answers.items():
         await page.get_by_label(label, exact=True).fill(value)
+    await page.get_by_label("I attest that my organization owns this Tax ID").check()
     await page.get_by_role("button", name="Register").click()
     await page.get_by_role("heading", name="Check your e-mail").wait_for()
 
@@ -156,7 +158,13 @@ async def test_registration_to_relying_party_in_a_browser(
             await operator.goto(f"{issuer}/console/operator")
             await operator.get_by_role("button", name="Verify Lakeside Clinic").click()
             await operator.get_by_text("The organization is verified").wait_for()
-        assert "is verified" in inbox.to("lee@lakeside.example")[-1]["Subject"]
+            await operator.get_by_text("Lakeside Clinic PLLC").first.wait_for()
+            await operator.get_by_role(
+                "button", name="Verify Tax ID 77-0000099 for Lakeside Clinic"
+            ).click()
+            await operator.get_by_text("The Tax ID is verified").wait_for()
+        assert "is verified" in inbox.to("lee@lakeside.example")[-2]["Subject"]
+        assert inbox.to("lee@lakeside.example")[-1]["Subject"] == "A Tax ID was verified on TINpass"
 
         await applicant.goto(f"{issuer}/console")
         await applicant.get_by_role("link", name="Lakeside Clinic").click()

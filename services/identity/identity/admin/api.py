@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from identity.admin import nominations, profile, review, service
+from identity.admin import tin_verification as tins
 from identity.admin.auth import CurrentAdministrator
 from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep
-from identity.models import Organization
+from identity.models import Organization, TaxId
 from identity.security import format_tin
 from identity.web.protocol import request_id, source_address
 
@@ -25,8 +26,22 @@ router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["administratio
 
 
 class TinIn(BaseModel):
+    """A TIN and the evidence that the organization owns it (see `GET .../tax-ids`
+    for the statement attested)."""
+
     tin: str = Field(examples=["12-3456789"])
     label: str = ""
+    legal_name: str = Field(
+        default="",
+        description="The organization's legal name exactly as registered with the IRS "
+        "for this TIN.",
+        examples=["Evergreen Family Clinic PLLC"],
+    )
+    attest: bool = Field(
+        default=False,
+        description="The caller attests that the organization owns the TIN and that they "
+        "may act for it (the statement is stored with who attested and when).",
+    )
 
 
 class SubOrganizationIn(BaseModel):
@@ -58,9 +73,9 @@ def _org(org: Organization) -> dict[str, Any]:
         "name": org.name,
         "parent_id": org.parent_id,
         "status": org.status,
-        "tax_ids": sorted(format_tin(t.tin) for t in org.tax_ids if t.status == "active"),
-        "tax_ids_pending_approval": sorted(
-            format_tin(t.tin) for t in org.tax_ids if t.status == "pending_approval"
+        "tax_ids": sorted(format_tin(t.tin) for t in org.tax_ids if t.status == tins.ACTIVE),
+        "tax_ids_pending_verification": sorted(
+            format_tin(t.tin) for t in org.tax_ids if t.status == tins.PENDING
         ),
         "address": {
             "street": org.street,
@@ -106,22 +121,46 @@ async def change_profile(
     return _org(org)
 
 
-@router.post("/tax-ids", status_code=201)
+def _tin(row: TaxId) -> dict[str, Any]:
+    return {
+        "tin": format_tin(row.tin),
+        "label": row.label,
+        "status": row.status,
+        "legal_name": row.legal_name,
+        "attested_at": row.attested_at.isoformat() if row.attested_at else None,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "reason": row.revocation_reason or row.decision_reason,
+    }
+
+
+@router.get("/tax-ids")
+async def list_tax_ids(
+    org_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
+) -> Any:
+    """The organization's TINs with their status: `pending_verification` (granted to
+    nobody yet), `active` (verified), `rejected` or `revoked` (with the reason)."""
+    org = await service.organization(session, _actor(request, admin), org_id)
+    return {
+        "tax_ids": [_tin(t) for t in sorted(org.tax_ids, key=lambda t: t.tin)],
+        "statement": tins.STATEMENT,
+    }
+
+
+@router.post("/tax-ids", status_code=202)
 async def add_tax_id(
     org_id: str, body: TinIn, request: Request, admin: CurrentAdministrator, session: SessionDep
 ) -> Any:
-    """201 when added; 202 when another organization holds the TIN and an operator
-    must approve it first."""
-    row = await service.add_tin(session, _actor(request, admin), org_id, body.tin, body.label)
+    """202: the TIN waits for a TINpass operator to verify the evidence; it can be granted
+    once verified. 409 when the organization already has it (verified or waiting)."""
+    evidence = tins.Evidence(body.legal_name, body.attest)
+    row = await service.add_tin(
+        session, _actor(request, admin), org_id, body.tin, body.label, evidence
+    )
     await session.commit()
-    body_out = {"tin": format_tin(row.tin), "label": row.label, "status": row.status}
-    if row.status == "pending_approval":
-        body_out["detail"] = (
-            "Another organization already holds this Tax ID; TINpass operators will review "
-            "the request, and it can be granted once approved."
-        )
-        return JSONResponse(body_out, status_code=202)
-    return body_out
+    return _tin(row) | {
+        "detail": "TINpass operators will verify that your organization owns this Tax ID; "
+        "it can be granted to people and clients once verified."
+    }
 
 
 @router.delete("/tax-ids/{tin}", status_code=204)

@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import admin_ops
 from identity.admin import service
-from identity.admin.auth import subtree
 from identity.admin.problems import AdminProblem, invalid, not_found
 from identity.mail import Mailer, quoted
-from identity.models import Membership, Nomination, TaxId, User
+from identity.models import Membership, Nomination, User
 from identity.security import generate_secret, token_digest
 from identity.settings import Settings
 from identity.throttle import Throttle
@@ -165,16 +164,8 @@ async def existing_account(session: AsyncSession, row: Nomination) -> User | Non
 async def join(session: AsyncSession, row: Nomination, user: User) -> Membership:
     """Give `user` the nominated membership (a person may work for several organizations);
     the link is used up. A person already in the organization keeps their membership."""
-    orgs = await subtree(session, {row.organization_id})
-    tins = list(
-        await session.scalars(
-            select(TaxId).where(
-                TaxId.tin.in_(row.tax_ids),
-                TaxId.organization_id.in_(orgs),
-                TaxId.status == "active",
-            )
-        )
-    )
+    usable = await service.usable_tins(session, row.organization_id)
+    tins = [usable[tin] for tin in sorted(set(row.tax_ids)) if tin in usable]
     member = await session.scalar(
         select(Membership).where(
             Membership.user_id == user.id, Membership.organization_id == row.organization_id

@@ -1,5 +1,6 @@
 """What TINpass operators decide: pending registrations (verify or reject with a
-reason) and TINs that another organization already holds (approve or reject).
+reason), TINs waiting for verification (verify or reject with a reason, seeing the
+evidence: `identity.admin.tin_verification`) and verified TINs to revoke.
 
 Each decision is one transaction with its audit event; the organization's
 administrators are told by e-mail after the commit.
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from identity import audit
+from identity.admin import tin_verification as tins
 from identity.admin.problems import AdminProblem, conflict, invalid
 from identity.models import Membership, Organization, TaxId, User
 from identity.security import format_tin
@@ -60,7 +62,7 @@ async def pending_registrations(session: AsyncSession) -> list[dict[str, Any]]:
                 "address": f"{org.street}, {org.city}, {org.state} {org.postal_code}",
                 "phone": org.phone,
                 "npis": list(org.npis),
-                "tax_ids": [{"tin": format_tin(t.tin), "status": t.status} for t in org.tax_ids],
+                "tax_ids": [await tins.describe(session, t) for t in org.tax_ids],
                 "administrators": [
                     {
                         "name": f"{u.given_name} {u.family_name}".strip(),
@@ -119,6 +121,8 @@ async def decide_registration(
     org.status = "active" if verified else "rejected"
     org.decided_at, org.decided_by = datetime.now(UTC), by.operator.id
     org.decision_reason = reason or None
+    if not verified:
+        await _reject_pending_tins(session, by, org.id, reason)
     event = "organization.verified" if verified else "organization.rejected"
     await _record(
         session,
@@ -132,66 +136,80 @@ async def decide_registration(
     return org
 
 
-async def tin_requests(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = await session.scalars(
-        select(TaxId)
-        .options(selectinload(TaxId.organization))
-        .where(TaxId.status == "pending_approval")
-        .order_by(TaxId.created_at)
-    )
-    found = []
-    for row in rows:
-        holders = await session.scalars(
-            select(Organization.name)
-            .join(TaxId, TaxId.organization_id == Organization.id)
-            .where(TaxId.tin == row.tin, TaxId.status == "active")
-        )
-        found.append(
-            {
-                "id": row.id,
-                "tin": format_tin(row.tin),
-                "organization": {"id": row.organization_id, "name": row.organization.name},
-                "held_by": sorted(holders),
-                "requested_at": row.created_at.isoformat(),
-            }
-        )
-    return found
-
-
 async def decide_tin(
-    session: AsyncSession, by: Decision, request_id: str, approved: bool, reason: str
+    session: AsyncSession, by: Decision, tax_id_id: str, approved: bool, reason: str
 ) -> TaxId:
-    row = await session.get(TaxId, request_id)
-    if row is None or row.status != "pending_approval":
-        raise gone("Tax ID request")
-    if not approved and not reason.strip():
-        raise invalid("Give the reason for the rejection.", field="reason")
-    shown = format_tin(row.tin)
-    if approved:
-        row.status = "active"
-        await _grant_to_requester(session, row)
-    else:
-        await session.delete(row)
-    event = "tax_id.approved" if approved else "tax_id.rejected"
-    await _record(
+    """Verify (`active`) or reject a TIN waiting for verification; a rejection needs a
+    reason, which the organization's administrators read."""
+    reason = reason.strip()
+    if not approved and not reason:
+        raise invalid(
+            "Give the reason for the rejection; the organization will read it.", field="reason"
+        )
+    status = tins.ACTIVE if approved else tins.REJECTED
+    row = await tins.transition(
         session,
-        by,
-        event,
-        row.organization_id,
-        ("tax_id", row.tin),
-        "pending_approval",
+        tax_id_id,
+        tins.PENDING,
         {
-            "tin": shown,
-            "status": "active" if approved else "rejected",
-            "reason": reason.strip() or None,
+            "status": status,
+            "decided_by": by.operator.id,
+            "decided_at": datetime.now(UTC),
+            "decision_reason": reason or None,
         },
+        "Tax ID waiting for verification",
+    )
+    if approved:
+        await _grant_to_requester(session, row)
+    event = "tax_id.verified" if approved else "tax_id.rejected"
+    after = {"tin": format_tin(row.tin), "status": status, "reason": reason or None}
+    await _record(session, by, event, row.organization_id, ("tax_id", row.tin), tins.PENDING, after)
+    await session.flush()
+    return row
+
+
+async def revoke_tin(session: AsyncSession, by: Decision, tax_id_id: str, reason: str) -> TaxId:
+    """Revoke a verified TIN: every grant of it (people and integrator clients) ends, so
+    the next token, also one from a refresh, no longer carries it."""
+    reason = reason.strip()
+    if not reason:
+        raise invalid(
+            "Give the reason for the revocation; the organization will read it.", field="reason"
+        )
+    row = await tins.transition(
+        session,
+        tax_id_id,
+        tins.ACTIVE,
+        {
+            "status": tins.REVOKED,
+            "revoked_by": by.operator.id,
+            "revoked_at": datetime.now(UTC),
+            "revocation_reason": reason,
+        },
+        "verified Tax ID",
+    )
+    await tins.end_grants(session, row.id)
+    after = {"tin": format_tin(row.tin), "status": tins.REVOKED, "reason": reason}
+    await _record(
+        session, by, "tax_id.revoked", row.organization_id, ("tax_id", row.tin), tins.ACTIVE, after
     )
     await session.flush()
     return row
 
 
+async def _reject_pending_tins(
+    session: AsyncSession, by: Decision, org_id: str, reason: str
+) -> None:
+    """A rejected registration's TINs are rejected with it (nobody will ever act for them)."""
+    waiting = await session.scalars(
+        select(TaxId.id).where(TaxId.organization_id == org_id, TaxId.status == tins.PENDING)
+    )
+    for tax_id_id in list(waiting):
+        await decide_tin(session, by, tax_id_id, False, reason)
+
+
 async def _grant_to_requester(session: AsyncSession, row: TaxId) -> None:
-    """The administrator who asked for the TIN may act for it once it is approved."""
+    """The administrator who asked for the TIN may act for it once it is verified."""
     if row.requested_by is None:
         return
     member = await session.scalar(

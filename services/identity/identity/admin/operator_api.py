@@ -1,18 +1,23 @@
-"""The operators' REST API (`/api/v1/operator/...`): pending registrations and TIN
-requests. Only TINpass operators reach it; anyone else gets 404."""
+"""The operators' REST API (`/api/v1/operator/...`): pending registrations, TINs
+waiting for verification (with their evidence), and revocation of verified TINs.
+Only TINpass operators reach it; anyone else gets 404."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from identity.admin import operator
+from identity.admin import tin_verification as tins
 from identity.admin.auth import CurrentOperator
+from identity.admin.problems import invalid
 from identity.deps import MailerDep, SessionDep, SettingsDep
 from identity.mail import Mailer, quoted
-from identity.models import Organization
+from identity.models import Organization, TaxId
+from identity.security import normalize_tin
 from identity.settings import Settings
 from identity.web.protocol import request_id, source_address
 
@@ -104,30 +109,98 @@ async def reject(
 
 @router.get("/tax-id-requests")
 async def tax_id_requests(operator_user: CurrentOperator, session: SessionDep) -> Any:
-    return {"requests": await operator.tin_requests(session)}
+    """TINs waiting for verification, each with its evidence: the legal name as registered
+    with the IRS, the attested statement, who attested and when, and which other
+    organizations hold (or ask for) the same TIN."""
+    return {"requests": await tins.pending(session)}
 
 
-@router.post("/tax-id-requests/{request_id_}/approve")
-async def approve_tin(
-    request_id_: str, request: Request, operator_user: CurrentOperator, session: SessionDep
-) -> Any:
-    row = await operator.decide_tin(
-        session, _decision(request, operator_user), request_id_, True, ""
-    )
+async def _tin_decision(
+    request: Request,
+    operator_user: Any,
+    session: SessionDep,
+    mailer: Mailer,
+    decide: Callable[[operator.Decision], Awaitable[TaxId]],
+) -> dict[str, Any]:
+    row = await decide(_decision(request, operator_user))
+    org = await session.get(Organization, row.organization_id)
+    admins = await operator.administrators(session, row.organization_id)
+    shown = await tins.describe(session, row)
     await session.commit()
-    return {"id": row.id, "status": "active"}
+    await tins.notify(mailer, admins, row, org.name if org else "")
+    return shown
 
 
-@router.post("/tax-id-requests/{request_id_}/reject")
-async def reject_tin(
-    request_id_: str,
-    body: Reason,
+@router.post("/tax-id-requests/{tax_id_id}/approve")
+async def approve_tin(
+    tax_id_id: str,
     request: Request,
     operator_user: CurrentOperator,
     session: SessionDep,
+    mailer: MailerDep,
+    body: Reason | None = None,
 ) -> Any:
-    await operator.decide_tin(
-        session, _decision(request, operator_user), request_id_, False, body.reason
+    """Verify the TIN: the organization owns it; it can be granted from now on."""
+    reason = body.reason if body else ""
+    return await _tin_decision(
+        request,
+        operator_user,
+        session,
+        mailer,
+        lambda by: operator.decide_tin(session, by, tax_id_id, True, reason),
     )
-    await session.commit()
-    return {"id": request_id_, "status": "rejected"}
+
+
+@router.post("/tax-id-requests/{tax_id_id}/reject")
+async def reject_tin(
+    tax_id_id: str,
+    request: Request,
+    operator_user: CurrentOperator,
+    session: SessionDep,
+    mailer: MailerDep,
+    body: Reason | None = None,
+) -> Any:
+    """Reject the TIN with a reason (required), which the organization reads."""
+    reason = body.reason if body else ""
+    return await _tin_decision(
+        request,
+        operator_user,
+        session,
+        mailer,
+        lambda by: operator.decide_tin(session, by, tax_id_id, False, reason),
+    )
+
+
+@router.get("/tax-ids")
+async def find_tax_id(
+    operator_user: CurrentOperator,
+    session: SessionDep,
+    tin: Annotated[str, Query(max_length=20, examples=["12-3456789"])],
+) -> Any:
+    """Every organization's record of one TIN, whatever its status."""
+    try:
+        digits = normalize_tin(tin)
+    except ValueError as error:
+        raise invalid(str(error), field="tin") from error
+    return {"tax_ids": await tins.search(session, digits)}
+
+
+@router.post("/tax-ids/{tax_id_id}/revoke")
+async def revoke_tin(
+    tax_id_id: str,
+    request: Request,
+    operator_user: CurrentOperator,
+    session: SessionDep,
+    mailer: MailerDep,
+    body: Reason | None = None,
+) -> Any:
+    """Revoke a verified TIN with a reason (required): its grants end and the next
+    tokens no longer carry it."""
+    reason = body.reason if body else ""
+    return await _tin_decision(
+        request,
+        operator_user,
+        session,
+        mailer,
+        lambda by: operator.revoke_tin(session, by, tax_id_id, reason),
+    )

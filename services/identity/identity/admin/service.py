@@ -7,16 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from identity import accounts, action_tokens, audit, locks
 from identity import plan_roles as plan_role_rules
+from identity.admin import tin_verification
 from identity.admin.auth import Administrator, subtree
 from identity.admin.problems import conflict, invalid, not_found
 from identity.mail import Mailer
-from identity.models import Membership, Organization, TaxId, User, membership_tax_ids
+from identity.models import Membership, Organization, TaxId, User
 from identity.security import format_tin, normalize_tin
 from identity.settings import Settings
 
@@ -72,41 +73,63 @@ async def organization(session: AsyncSession, actor: Actor, org_id: str) -> Orga
     return org
 
 
-async def subtree_tins(session: AsyncSession, actor: Actor, org_id: str) -> dict[str, TaxId]:
-    """The approved TINs of an organization and of its sub-organizations, by digits."""
-    orgs = await subtree(session, {org_id})
+async def ancestors(session: AsyncSession, org_id: str) -> frozenset[str]:
+    """The organizations above `org_id` (a recursive query up the tree)."""
+    up = (
+        select(Organization.parent_id.label("id"))
+        .where(Organization.id == org_id, Organization.parent_id.is_not(None))
+        .cte("up", recursive=True)
+    )
+    up = up.union_all(
+        select(Organization.parent_id)
+        .join(up, Organization.id == up.c.id)
+        .where(Organization.parent_id.is_not(None))
+    )
+    return frozenset(await session.scalars(select(up.c.id)))
+
+
+async def usable_tins(session: AsyncSession, org_id: str) -> dict[str, TaxId]:
+    """The verified TINs an organization may grant, by digits: its own, its
+    sub-organizations', and those it inherits from the organizations above it."""
+    orgs = await subtree(session, {org_id}) | await ancestors(session, org_id)
     rows = await session.scalars(
-        select(TaxId).where(TaxId.organization_id.in_(orgs), TaxId.status == "active")
+        select(TaxId)
+        .where(TaxId.organization_id.in_(orgs), TaxId.status == tin_verification.ACTIVE)
+        .order_by(TaxId.organization_id == org_id, TaxId.id)
     )
     return {row.tin: row for row in rows}
 
 
-async def add_tin(session: AsyncSession, actor: Actor, org_id: str, tin: str, label: str) -> TaxId:
-    """Add a TIN; one another organization already holds waits for an operator's
-    approval (`pending_approval`) and is granted to nobody until then."""
-    await organization(session, actor, org_id)
+async def subtree_tins(session: AsyncSession, actor: Actor, org_id: str) -> dict[str, TaxId]:
+    """The verified TINs `org_id` may grant (see `usable_tins`)."""
+    return await usable_tins(session, org_id)
+
+
+async def add_tin(
+    session: AsyncSession,
+    actor: Actor,
+    org_id: str,
+    tin: str,
+    label: str,
+    evidence: tin_verification.Evidence,
+) -> TaxId:
+    """Ask for a TIN with its evidence: it waits, `pending_verification`, for a TINpass
+    operator and is granted to nobody until verified."""
+    org = await organization(session, actor, org_id)
     try:
         digits = normalize_tin(tin)
     except ValueError as error:
         raise invalid(str(error), field="tin") from error
-    holders = set(await session.scalars(select(TaxId.organization_id).where(TaxId.tin == digits)))
-    if org_id in holders:
-        raise conflict(
-            f"Tax ID {format_tin(digits)} is already one of this organization's.", "tin-exists"
-        )
-    status = "pending_approval" if holders else "active"
-    row = TaxId(
-        organization_id=org_id,
-        tin=digits,
-        label=label.strip()[:200],
-        status=status,
-        requested_by=actor.admin.user.id,
+    row = await tin_verification.request(session, org, digits, label, evidence, actor.admin.user.id)
+    after = {
+        "tin": format_tin(digits),
+        "status": row.status,
+        "legal_name": row.legal_name,
+        "attestation": row.attestation,
+    }
+    await record(
+        session, actor, "tax_id.verification_requested", org_id, "tax_id", digits, after=after
     )
-    session.add(row)
-    await session.flush()
-    event = "tax_id.approval_requested" if holders else "tax_id.added"
-    after = {"tin": format_tin(digits), "status": status}
-    await record(session, actor, event, org_id, "tax_id", digits, after=after)
     return row
 
 
@@ -119,9 +142,7 @@ async def remove_tin(session: AsyncSession, actor: Actor, org_id: str, tin: str)
     )
     if row is None:
         raise not_found("Tax ID")
-    await session.execute(
-        delete(membership_tax_ids).where(membership_tax_ids.c.tax_id_id == row.id)
-    )
+    await tin_verification.end_grants(session, row.id)
     await session.delete(row)
     await record(
         session, actor, "tax_id.removed", org_id, "tax_id", digits, before=format_tin(digits)

@@ -36,9 +36,8 @@ from identity.web.protocol import request_id, source_address
 router = APIRouter(prefix="/console")
 NOTICES = {
     "profile": "The organization's profile was saved.",
-    "tin_added": "The Tax ID was added.",
-    "tin_pending": "Another organization holds this Tax ID: TINpass operators will review "
-    "your request.",
+    "tin_pending": "The Tax ID waits for TINpass operators to verify that your organization "
+    "owns it; it can be granted once verified, and you will hear from us by e-mail.",
     "tin_removed": "The Tax ID was removed; nobody acts for it any more.",
     "suborg": "The sub-organization was created.",
     "nominated": "The invitation was sent.",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from identity.admin import nominations, profile, service
+from identity.admin import nominations, profile, service, tin_verification
 from identity.deps import SettingsDep, StoreDep
 from identity.models import Nomination
 from identity.web.console import mailer_of, many, not_found_page, one, perform, send_invitation
@@ -34,8 +34,9 @@ async def add_tin(
     org_id: str, request: Request, settings: SettingsDep, store: StoreDep
 ) -> Response:
     async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
-        row = await service.add_tin(session, actor, org_id, one(f, "tin"), one(f, "label"))
-        return "tin_pending" if row.status == "pending_approval" else "tin_added"
+        evidence = tin_verification.Evidence(one(f, "legal_name"), bool(one(f, "attest")))
+        await service.add_tin(session, actor, org_id, one(f, "tin"), one(f, "label"), evidence)
+        return "tin_pending"
 
     return await perform(request, settings, store, org_id, action)
 

@@ -1,15 +1,22 @@
 """The operators' console page: pending registrations (verify, or reject with a
-reason) and TINs waiting for approval. Only operators see it; others get 404."""
+reason), TINs waiting for verification with their evidence (verify, or reject with
+a reason), and a search for a verified TIN to revoke. Only operators see it; others get 404."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from identity.admin import operator
+from identity.admin import tin_verification as tins
 from identity.admin.operator_api import tell_administrators
 from identity.admin.problems import AdminProblem
 from identity.deps import SettingsDep, StoreDep
+from identity.models import Organization
+from identity.security import normalize_tin
 from identity.web import csrf
 from identity.web.account import _account
 from identity.web.console import EXPIRED_FORM, error_page, mailer_of, page, to_login
@@ -19,9 +26,12 @@ from identity.web.protocol import request_id, source_address
 DONE = {
     "verified": "The organization is verified; its administrators were told by e-mail.",
     "rejected": "The registration was rejected; the applicant was told why by e-mail.",
-    "approved": "The Tax ID request was approved.",
-    "declined": "The Tax ID request was rejected.",
+    "approved": "The Tax ID is verified; the organization's administrators were told.",
+    "declined": "The Tax ID was rejected; the organization's administrators were told why.",
+    "revoked": "The Tax ID was revoked: its grants ended and the next tokens no longer carry "
+    "it; the organization's administrators were told why.",
 }
+TIN_VERBS = {"approve": "approved", "reject": "declined", "revoke": "revoked"}
 
 router = APIRouter(prefix="/console")
 
@@ -39,7 +49,7 @@ def _no_page(request: Request) -> Response:
 
 @router.get("/operator")
 async def queue(
-    request: Request, settings: SettingsDep, store: StoreDep, done: str = ""
+    request: Request, settings: SettingsDep, store: StoreDep, done: str = "", tin: str = ""
 ) -> Response:
     account = await _account(request, store, settings)
     if account is None:
@@ -53,8 +63,18 @@ async def queue(
         title="Operator queue",
         notice=DONE.get(done),
         registrations=await operator.pending_registrations(store.session),
-        requests=await operator.tin_requests(store.session),
+        requests=await tins.pending(store.session),
+        tin=tin,
+        found=await _found(store.session, tin),
     )
+
+
+async def _found(session: AsyncSession, tin: str) -> list[dict[str, Any]] | None:
+    """Every organization's record of the TIN searched for (None: no valid search)."""
+    try:
+        return await tins.search(session, normalize_tin(tin)) if tin else None
+    except ValueError:
+        return None
 
 
 @router.post("/operator/{kind}/{item_id}/{verb}")
@@ -69,6 +89,7 @@ async def decide(
         ("registrations", "reject"),
         ("tax-ids", "approve"),
         ("tax-ids", "reject"),
+        ("tax-ids", "revoke"),
     }:
         return _no_page(request)
     form = await request.form()
@@ -85,10 +106,27 @@ async def decide(
             await tell_administrators(mailer_of(request), settings, admins, org)
             done = "verified" if verb == "verify" else "rejected"
         else:
-            await operator.decide_tin(session, by, item_id, verb == "approve", reason)
-            await session.commit()
-            done = "approved" if verb == "approve" else "declined"
+            await _decide_tin(request, session, by, item_id, verb, reason)
+            done = TIN_VERBS[verb]
     except AdminProblem as problem:
         await session.rollback()
         return error_page(request, settings, problem.status, problem.detail)
     return RedirectResponse(f"/console/operator?done={done}", status_code=303)
+
+
+async def _decide_tin(
+    request: Request,
+    session: AsyncSession,
+    by: operator.Decision,
+    tax_id_id: str,
+    verb: str,
+    reason: str,
+) -> None:
+    if verb == "revoke":
+        row = await operator.revoke_tin(session, by, tax_id_id, reason)
+    else:
+        row = await operator.decide_tin(session, by, tax_id_id, verb == "approve", reason)
+    org = await session.get(Organization, row.organization_id)
+    admins = await operator.administrators(session, row.organization_id)
+    await session.commit()
+    await tins.notify(mailer_of(request), admins, row, org.name if org else "")

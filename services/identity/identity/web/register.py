@@ -32,6 +32,13 @@ LABELS = {
     "postal_code": ("ZIP code", "text", "postal-code"),
     "phone": ("Phone", "tel", "tel"),
     "tin": ("Primary Tax ID (TIN), like 12-3456789", "text", "off"),
+    "tin_legal_name": ("Legal name registered with the IRS for this Tax ID", "text", "off"),
+    "attest": (
+        "I attest that my organization owns this Tax ID, that the legal name above is the "
+        "one registered with the IRS for it, and that I am authorized to act for it",
+        "checkbox",
+        "off",
+    ),
     "npis": ("NPI(s), separated by commas", "text", "off"),
     "given_name": ("Your first name", "text", "given-name"),
     "family_name": ("Your last name", "text", "family-name"),
