@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     org = commands.add_parser("create-org", help="create an organization")
     org.add_argument("name")
     org.add_argument("--parent", help="id of the parent organization (for a sub-organization)")
-    tin = commands.add_parser("add-tin", help="add a Tax ID to an organization")
+    tin = commands.add_parser(
+        "add-tin", help="add a Tax ID to an organization, verified by you (the operator)"
+    )
     tin.add_argument("org_id")
     tin.add_argument("tin", help="nine digits, e.g. 12-3456789")
     tin.add_argument("--label", default="")
