@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.admin.problems import AdminProblem, conflict, invalid
-from identity.mail import Mailer
+from identity.mail import Mailer, quoted
 from identity.models import (
     Organization,
     TaxId,
@@ -40,11 +40,6 @@ STATEMENT = (
     "that the organization {organization} owns this Tax ID, and that I am authorized "
     "to act for it on TINpass."
 )
-SUBJECTS = {
-    ACTIVE: "A Tax ID was verified on TINpass",
-    REJECTED: "A Tax ID was not accepted on TINpass",
-    REVOKED: "A Tax ID was revoked on TINpass",
-}
 
 
 @dataclass(frozen=True)
@@ -228,19 +223,24 @@ async def notify(mailer: Mailer, admins: list[User], row: TaxId, org_name: str) 
     shown = format_tin(row.tin)
     if row.status == ACTIVE:
         body = (
-            f'TINpass verified Tax ID {shown} for your organization "{org_name}". '
+            f"TINpass verified Tax ID {shown} for your organization {quoted(org_name)}. "
             "Its administrators can now grant it to people and integrator clients.\n"
         )
     elif row.status == REJECTED:
         body = (
-            f'TINpass did not accept Tax ID {shown} for your organization "{org_name}".\n\n'
+            f"TINpass did not accept Tax ID {shown} for your organization {quoted(org_name)}.\n\n"
             f"Reason: {row.decision_reason}\n\nNobody can act for it on TINpass.\n"
         )
     else:
         body = (
-            f'TINpass revoked Tax ID {shown} of your organization "{org_name}".\n\n'
+            f"TINpass revoked Tax ID {shown} of your organization {quoted(org_name)}.\n\n"
             f"Reason: {row.revocation_reason}\n\nNobody acts for it on TINpass any more; "
             "new sign-ins and refreshed tokens no longer carry it.\n"
         )
-    for admin in admins:
-        await mailer.send(admin.email, SUBJECTS[row.status], body)
+    for admin in admins:  # subjects are literals: no tenant text in a subject
+        if row.status == ACTIVE:
+            await mailer.send(admin.email, "A Tax ID was verified on TINpass", body)
+        elif row.status == REJECTED:
+            await mailer.send(admin.email, "A Tax ID was not accepted on TINpass", body)
+        else:
+            await mailer.send(admin.email, "A Tax ID was revoked on TINpass", body)
