@@ -134,6 +134,7 @@ async def test_register_confirm_verify_then_tokens(
         verified = await api.post(f"/api/v1/operator/registrations/{org_id}/verify")
     assert verified.status_code == 200 and verified.json()["status"] == "active"
     assert "is verified" in inbox.to("lee2@lakeside.example")[-1]["Subject"]
+    assert "Each Tax ID is verified on its own" in inbox.body(inbox.to("lee2@lakeside.example")[-1])
     unverified_tin = jwt_claims(
         (await portal_tokens(identity, "lee.lake2", PASSWORD))["access_token"]
     )

@@ -43,7 +43,9 @@ async def tell_administrators(
                 "Your organization is verified on TINpass",
                 f"TINpass verified your organization.\n{named}"
                 "You can now sign in, add your people and Tax IDs, and reach health plans' "
-                f"portals:\n{settings.issuer.rstrip('/')}/console\n",
+                f"portals:\n{settings.issuer.rstrip('/')}/console\n\n"
+                "Each Tax ID is verified on its own: nobody acts for one until TINpass has "
+                "verified it, and we tell you by e-mail when we have.\n",
             )
         return
     for admin in admins:
