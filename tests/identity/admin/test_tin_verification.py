@@ -225,3 +225,14 @@ async def test_the_operator_console_shows_the_evidence_and_decides(
 
 def _name() -> dict[str, str]:
     return {"legal_name": str(EVIDENCE["legal_name"])}
+
+
+async def test_the_demo_tins_are_verified_by_the_demo_operator(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    identity, _ = mailing
+    olivia = await user_id_of(identity, "ops.olivia")
+    async with identity.session() as session:
+        rows = await session.scalars(select(TaxId).where(TaxId.tin.in_(["123456789", "555000111"])))
+        seeded = {(t.tin, t.status, t.decided_by, bool(t.legal_name)) for t in rows}
+    assert seeded == {("123456789", "active", olivia, True), ("555000111", "active", olivia, True)}
