@@ -35,6 +35,7 @@ from identity.settings import Settings
 from identity.throttle import Throttle
 from identity.web import (
     account,
+    account_mfa,
     authorize,
     console,
     console_actions,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(recovery.router)
     app.include_router(account.router)
+    app.include_router(account_mfa.router)
     app.include_router(account.confirm_router)
     app.include_router(admin_api.router)
     app.include_router(admin_clients.router)

@@ -1,10 +1,13 @@
 """Multi-factor authentication: TOTP (RFC 6238, pyotp) and single-use recovery codes.
 
-TOTP secrets are sealed at rest (`identity.crypto`); a code is accepted once: the
-time step it matched is remembered and no code of that step or an earlier one is
-accepted again. Ten recovery codes are shown once and stored as SHA-256 digests
-(they are random, so a fast digest suffices); each works once; regenerating
-replaces them all.
+TOTP secrets are sealed at rest (`identity.crypto`). A new secret is held as
+pending (`users.totp_pending_secret_encrypted`) and replaces the confirmed one only
+once a code from the new secret is confirmed; until then sign-in keeps asking for
+the old factor. A code is accepted once: the time step it matched is recorded with a
+conditional UPDATE (`totp_last_step < step`), so of parallel requests carrying the
+same code exactly one wins. Ten recovery codes are shown once and stored as SHA-256
+digests (they are random, so a fast digest suffices); each works once (also a
+conditional UPDATE); regenerating replaces them all.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ import base64
 import hmac
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import segno
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from identity.crypto import seal, unseal
-from identity.models import RecoveryCode, User
+from identity.models import Membership, Organization, RecoveryCode, SsoSession, User
 from identity.security import token_digest
 from identity.settings import Settings
 
@@ -33,18 +37,24 @@ ACR_PASSWORD = "urn:tinpass:acr:pwd"
 
 
 def start_enrollment(settings: Settings, user: User) -> str:
-    """Give the user a new, unconfirmed secret; returns it (base32) for display."""
+    """Hold a new secret as pending (the confirmed one, if any, stays in force);
+    returns it (base32) for display. Only ever called from a POST."""
     secret = pyotp.random_base32()
-    user.totp_secret_encrypted = seal(settings, "totp", secret.encode(), user.id)
-    user.totp_confirmed_at = None
-    user.totp_last_step = None
+    user.totp_pending_secret_encrypted = seal(settings, "totp-pending", secret.encode(), user.id)
     return secret
 
 
 def secret_of(settings: Settings, user: User) -> str | None:
+    """The confirmed secret, the one sign-in checks."""
     if not user.totp_secret_encrypted:
         return None
     return unseal(settings, "totp", user.totp_secret_encrypted, user.id).decode()
+
+
+def pending_secret_of(settings: Settings, user: User) -> str | None:
+    if not user.totp_pending_secret_encrypted:
+        return None
+    return unseal(settings, "totp-pending", user.totp_pending_secret_encrypted, user.id).decode()
 
 
 def provisioning_uri(secret: str, user: User) -> str:
@@ -57,25 +67,89 @@ def qr_data_uri(uri: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def verify_code(settings: Settings, user: User, code: str) -> bool:
-    """A current TOTP code not used before (one step of clock drift either way)."""
-    secret = secret_of(settings, user)
+def _matching_step(secret: str | None, code: str, after: int | None) -> int | None:
+    """The time step (one step of clock drift either way) whose code is `code`, later
+    than `after`; None when there is none."""
     digits = code.strip().replace(" ", "")
-    if secret is None or not digits.isdigit() or len(digits) != 6:
-        return False
+    if secret is None or len(digits) != 6 or not (digits.isascii() and digits.isdigit()):
+        return None
     totp, now_step = pyotp.TOTP(secret), int(time.time()) // STEP
+    found = None
     for step in (now_step - 1, now_step, now_step + 1):
-        if hmac.compare_digest(totp.at(step * STEP), digits) and step > (user.totp_last_step or -1):
-            user.totp_last_step = step
-            return True
-    return False
+        if hmac.compare_digest(totp.at(step * STEP), digits) and step > (after or -1):
+            found = step
+    return found
+
+
+async def _claim_step(session: AsyncSession, user: User, step: int) -> bool:
+    """Record `step` as used unless it (or a later one) already was: exactly one of
+    concurrent claims of the same step updates the row."""
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
+
+
+async def verify_code(session: AsyncSession, settings: Settings, user: User, code: str) -> bool:
+    """A current code of the confirmed secret, not used before (its step is claimed)."""
+    if not user.mfa_enabled:
+        return False
+    step = _matching_step(secret_of(settings, user), code, user.totp_last_step)
+    return step is not None and await _claim_step(session, user, step)
+
+
+async def verify_factor(session: AsyncSession, settings: Settings, user: User, code: str) -> bool:
+    """The current second factor: a TOTP code or an unused recovery code."""
+    return await verify_code(session, settings, user, code) or await use_recovery_code(
+        session, user, code
+    )
 
 
 def confirm_enrollment(settings: Settings, user: User, code: str) -> bool:
-    if not verify_code(settings, user, code):
+    """A code from the pending secret makes it the confirmed one (the old one ends)."""
+    pending = pending_secret_of(settings, user)
+    step = _matching_step(pending, code, None)
+    if pending is None or step is None:
         return False
+    user.totp_secret_encrypted = seal(settings, "totp", pending.encode(), user.id)
+    user.totp_pending_secret_encrypted = None
     user.totp_confirmed_at = datetime.now(UTC)
+    user.totp_last_step = step
     return True
+
+
+async def remove(session: AsyncSession, user: User) -> None:
+    """Turn two-step sign-in off: secrets, pending secret and recovery codes go."""
+    user.totp_secret_encrypted = user.totp_pending_secret_encrypted = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+
+
+def recently_authenticated(settings: Settings, sso: SsoSession, user: User) -> bool:
+    """The session proved the account's current factors within `mfa_reauth_max_age`:
+    password and code when two-step sign-in is on, the password otherwise."""
+    fresh = sso.auth_time >= datetime.now(UTC) - timedelta(seconds=settings.mfa_reauth_max_age)
+    return fresh and (sso.acr == ACR_MFA or not user.mfa_enabled)
+
+
+async def organization_requires(session: AsyncSession, user: User) -> bool:
+    required = await session.scalar(
+        select(Organization.id)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user.id, Organization.mfa_required.is_(True))
+        .limit(1)
+    )
+    return required is not None
 
 
 async def new_recovery_codes(session: AsyncSession, user: User) -> list[str]:

@@ -157,7 +157,14 @@ class User(Base):
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column()
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # A new secret waits here until a code from it is confirmed (`identity.mfa`).
+    totp_pending_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who suspended the account (a user id, or "cli"), when, and at which level:
+    # "organization" (an organization's administrator) or "operator" (TINpass).
+    suspended_by: Mapped[str | None] = mapped_column(String(36))
+    suspension_level: Mapped[str | None] = mapped_column(String(16))
+    suspended_at: Mapped[datetime | None] = mapped_column()
 
     @property
     def mfa_enabled(self) -> bool:

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     invitation_rate_limit_per_organization: str = "50/hour"
     invitation_rate_limit_per_address: str = "3/day"
     sso_idle_timeout: int = 30 * 60
+    # Changing or removing a second factor needs a sign-in with the current factors no
+    # older than this (seconds), or the password and a current code given again.
+    mfa_reauth_max_age: int = Field(default=300, ge=0)
     refresh_grace_seconds: int = 10
     backchannel_interval: float = 1.0
     reset_link_ttl: int = 30 * 60

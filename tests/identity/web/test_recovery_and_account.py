@@ -226,16 +226,21 @@ async def test_self_service_mfa_and_regenerated_recovery_codes(
     identity, _ = mailing
     async with identity.client() as browser:
         await signed_in(identity, browser, "ever.admin", PASSWORD)
-        enroll = await browser.get("/account/mfa")
+        page = await browser.get("/account/mfa")
+        assert 'id="mfa-state">off<' in page.text and 'name="current"' not in page.text, (
+            "a sign-in moments ago is recent enough"
+        )
+        enroll = await post_form(browser, page)
         secret = re.search(r'<code id="secret">([A-Z2-7]+)</code>', enroll.text)
         assert secret
         shown = await post_form(browser, enroll, code=pyotp.TOTP(secret.group(1)).now())
         first = re.findall(r"<li><code>([0-9a-f-]{11})</code></li>", shown.text)
         account = await browser.get("/account")
         assert "on (10 recovery codes left)" in account.text
+        page = await browser.get("/account/mfa")
         regenerated = await browser.post(
             "/account/recovery-codes",
-            data={"csrf_token": form_fields(account.text, 0)["csrf_token"]},
+            data={"csrf_token": form_fields(page.text, 1)["csrf_token"]},
         )
         second = re.findall(r"<li><code>([0-9a-f-]{11})</code></li>", regenerated.text)
     assert len(first) == len(second) == 10 and not set(first) & set(second)

@@ -1,10 +1,9 @@
-"""A signed-in user's own account: profile, password, e-mail, two-step sign-in,
-recovery codes, sessions and signing out everywhere. Every change needs the SSO
-session and a CSRF token, and is audited in its transaction."""
+"""A signed-in user's own account: profile, password, e-mail, sessions and signing
+out everywhere (two-step sign-in: `identity.web.account_mfa`). Every change needs the
+SSO session and a CSRF token (and a POST), and is audited in its transaction."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,7 +16,7 @@ from identity.models import SsoSession, User
 from identity.password_policy import PolicyViolation
 from identity.security import verify_password_async
 from identity.settings import Settings
-from identity.web import csrf, tickets
+from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
@@ -355,95 +354,3 @@ async def end_everywhere(request: Request, settings: SettingsDep, store: StoreDe
     )
     response.delete_cookie(SSO_COOKIE, path="/")
     return response
-
-
-@router.get("/mfa")
-async def mfa_form(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
-    account = await _account(request, store, settings)
-    if account is None:
-        return _to_login()
-    secret = mfa.start_enrollment(settings, account.user)
-    await store.session.commit()
-    return _enroll(request, settings, account.user, secret)
-
-
-def _enroll(
-    request: Request, settings: Settings, user: User, secret: str, error: str | None = None
-) -> Response:
-    token, new_cookie = csrf.issue(request, settings.secret_key)
-    ticket = tickets.issue(request, settings.secret_key, "account-enroll", 600, uid=user.id)
-    response = render(
-        request,
-        "enroll.html",
-        status_code=400 if error else 200,
-        title="Two-step sign-in",
-        secret=secret,
-        qr=mfa.qr_data_uri(mfa.provisioning_uri(secret, user)),
-        csrf_token=token,
-        ticket=ticket,
-        authorization_request="",
-        action="/account/mfa",
-        error=error,
-    )
-    csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
-    return response
-
-
-@router.post("/mfa")
-async def confirm_mfa(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
-    account = await _account(request, store, settings)
-    fields = await posted(request)
-    if account is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
-        return _to_login()
-    secret = mfa.secret_of(settings, account.user)
-    if secret is None or not mfa.confirm_enrollment(settings, account.user, fields.get("code", "")):
-        await store.session.commit()
-        return _enroll(
-            request,
-            settings,
-            account.user,
-            secret or "",
-            "That code is not right; try the current one.",
-        )
-    account.sso.amr, account.sso.acr = ["pwd", "otp"], mfa.ACR_MFA
-    account.sso.auth_time = datetime.now(UTC)
-    return await _show_codes(request, settings, store, account, "mfa.enrolled")
-
-
-@router.post("/recovery-codes")
-async def regenerate_codes(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
-    account = await _account(request, store, settings)
-    fields = await posted(request)
-    if (
-        account is None
-        or not account.user.mfa_enabled
-        or not csrf.valid(request, settings.secret_key, fields.get("csrf_token"))
-    ):
-        return _to_login()
-    return await _show_codes(request, settings, store, account, "recovery_codes.regenerated")
-
-
-async def _show_codes(
-    request: Request, settings: Settings, store: Any, account: Account, event: str
-) -> Response:
-    codes = await mfa.new_recovery_codes(store.session, account.user)
-    await _audit(request, store.session, event, account.user)
-    await store.session.commit()
-    token, new_cookie = csrf.issue(request, settings.secret_key)
-    response = render(
-        request,
-        "recovery.html",
-        title="Save your recovery codes",
-        codes=codes,
-        csrf_token=token,
-        ticket="",
-        authorization_request="",
-        action="/account/done",
-    )
-    csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
-    return response
-
-
-@router.post("/done")
-async def done(request: Request) -> Response:
-    return RedirectResponse("/account", status_code=303)

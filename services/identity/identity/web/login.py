@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from identity import accounts, mfa
 from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep
-from identity.models import Membership, Organization, SsoSession, User
+from identity.models import SsoSession, User
 from identity.oauth.bridge import ProtocolContext, stored_authorization_request
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.security import generate_secret, token_digest, verify_password_async
@@ -122,7 +122,7 @@ async def login(
     if user.mfa_enabled:
         await commit(ctx)
         return _code_page(request, settings, step, user)
-    if requests_mfa(dict(step.pairs)) or await _organization_requires_mfa(ctx, user):
+    if requests_mfa(dict(step.pairs)) or await mfa.organization_requires(ctx.store.session, user):
         secret = mfa.start_enrollment(settings, user)
         await commit(ctx)
         return _enroll_page(request, settings, step, user, secret)
@@ -156,16 +156,6 @@ def _failed(ctx: ProtocolContext, user: User, reason: str) -> None:
     ctx.emit("login.failed", user_id=user.id, outcome="failure", reason=reason)
     if locked:
         ctx.emit("account.locked", user_id=user.id, until=str(user.locked_until))
-
-
-async def _organization_requires_mfa(ctx: ProtocolContext, user: User) -> bool:
-    required = await ctx.store.session.scalar(
-        select(Organization.id)
-        .join(Membership, Membership.organization_id == Organization.id)
-        .where(Membership.user_id == user.id, Organization.mfa_required.is_(True))
-        .limit(1)
-    )
-    return required is not None
 
 
 def _code_page(
@@ -247,9 +237,7 @@ async def login_code(
             request, settings, step.authorization, None, status_code=400, error=EXPIRED
         )
     code = step.fields.get("code", "")
-    if mfa.verify_code(settings, user, code) or await mfa.use_recovery_code(
-        ctx.store.session, user, code
-    ):
+    if await mfa.verify_factor(ctx.store.session, settings, user, code):
         return await finish_login(
             request, ctx, server, user, step, amr=["pwd", "otp"], acr=mfa.ACR_MFA
         )
@@ -282,7 +270,9 @@ async def login_enroll(
         return limited
     ctx = await protocol_context(request, store, settings, keystore)
     user = await _ticket_user(request, ctx, step, "enroll")
-    secret = mfa.secret_of(settings, user) if user else None
+    # Only an account without a second factor enrolls here (the password step proved
+    # only the password); replacing a factor is the account page's, after re-checking it.
+    secret = mfa.pending_secret_of(settings, user) if user and not user.mfa_enabled else None
     if user is None or secret is None:
         return login_page(
             request, settings, step.authorization, None, status_code=400, error=EXPIRED
