@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from identity.admin import api as admin_api
 from identity.admin import clients as admin_clients
-from identity.admin import nominations, operator_api
+from identity.admin import nominations, operator_accounts, operator_api
 from identity.admin import openapi as admin_openapi
 from identity.admin import problems as admin_problems
 from identity.admin.problems import AdminProblem
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_clients.router)
     app.include_router(nomination.router)
     app.include_router(operator_api.router)
+    app.include_router(operator_accounts.router)
     app.include_router(register.router)
     app.include_router(console.router)
     app.include_router(console_actions.router)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity import accounts, admin_ops, audit, plan_roles
+from identity import accounts, admin_ops, audit, plan_roles, suspensions
 from identity.db import create_engine, migrate, session_factory
 from identity.keys import rotate_keys
 from identity.models import Organization, SigningKey, User
@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     unlock.add_argument("username")
     suspend = commands.add_parser("suspend", help="suspend an account: its sessions end at once")
     suspend.add_argument("username")
+    reactivate = commands.add_parser(
+        "reactivate", help="lift a suspension, whoever made it (operator level)"
+    )
+    reactivate.add_argument("username")
     policy = commands.add_parser(
         "set-org-security", help="an organization's password policy and MFA rule"
     )
@@ -230,18 +234,16 @@ async def _unlock(session: AsyncSession, settings: Settings, args: argparse.Name
 
 async def _suspend(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
     user = await _user(session, args.username)
-    user.status = "suspended"
-    ended = await accounts.end_sessions(session, user.id, "suspended")
-    await audit.record(
-        session,
-        "user.suspended",
-        actor_type="operator",
-        actor_id="cli",
-        target_type="user",
-        target_id=user.id,
-        details={"sessions_ended": len(ended)},
-    )
-    return f"{args.username} is suspended; {len(ended)} sessions ended"
+    ended = await suspensions.by_operator(session, user, True, ("operator", "cli"))
+    return f"{args.username} is suspended (operator level); {ended} sessions ended"
+
+
+async def _reactivate(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
+    user = await _user(session, args.username)
+    if user.status != "suspended":
+        raise ValueError(f"{args.username} is not suspended")
+    await suspensions.by_operator(session, user, False, ("operator", "cli"))
+    return f"{args.username} is active again"
 
 
 async def _org_security(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
@@ -288,6 +290,7 @@ COMMANDS: dict[str, Command] = {
     "audit": _audit,
     "unlock": _unlock,
     "suspend": _suspend,
+    "reactivate": _reactivate,
     "set-org-security": _org_security,
 }
 

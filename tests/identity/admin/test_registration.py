@@ -15,7 +15,7 @@ from tests.identity.admin_flows import EVIDENCE, admin_token, bearer, operator_d
 from tests.identity.flows import portal_sign_in, portal_tokens
 from tests.identity.harness import IdentityHarness
 from tests.support.digits import arabic_indic, full_width
-from tests.support.oidc import jwt_claims, query_of
+from tests.support.oidc import form_fields, jwt_claims, query_of
 from tests.support.smtp import Inbox
 
 NPI = "1234567893"  # the CMS example NPI, valid check digit
@@ -112,7 +112,12 @@ async def test_register_confirm_verify_then_tokens(
 
     link = inbox.link(inbox.to("lee2@lakeside.example")[-1])
     async with identity.client() as browser:
-        confirmed = await browser.get(link.removeprefix(identity.settings.issuer))
+        opened = await browser.get(link.removeprefix(identity.settings.issuer))
+        fields = form_fields(opened.text)
+        assert fields.pop("__action__") == "/register/confirm", "opening the link only asks"
+        still_pending = await portal_sign_in(identity, "lee.lake2", PASSWORD)
+        assert still_pending.status_code != 302, "a GET of the link confirms nothing"
+        confirmed = await browser.post("/register/confirm", data=fields)
         again = await browser.get(link.removeprefix(identity.settings.issuer))
     assert confirmed.status_code == 200 and again.status_code == 400, "the link works once"
     pending = await portal_sign_in(identity, "lee.lake2", PASSWORD)

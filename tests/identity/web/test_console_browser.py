@@ -148,6 +148,7 @@ async def test_registration_to_relying_party_in_a_browser(
     async with browser_page(browser, "console-1-applicant") as applicant:
         await register(applicant, issuer)
         await applicant.goto(inbox.link(inbox.to("lee@lakeside.example")[-1]))
+        await applicant.get_by_role("button", name="Confirm my e-mail address").click()
         await applicant.get_by_role("heading", name="Your e-mail address is confirmed").wait_for()
         await sign_in(applicant, issuer, "lee.lake", NEW_PASSWORD)
         await applicant.goto(f"{issuer}/console")

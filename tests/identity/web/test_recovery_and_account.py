@@ -179,7 +179,13 @@ async def test_change_email_confirms_at_the_new_address_and_tells_the_old(
         assert "confirmation link" in sent.text
         notice = inbox.to("eve.admin@evergreen.example")[-1]
         assert "being changed" in notice["Subject"]
-        confirm = await browser.get(path_of(inbox.link(inbox.to("eve@evergreen-new.example")[-1])))
+        opened = await browser.get(path_of(inbox.link(inbox.to("eve@evergreen-new.example")[-1])))
+        async with identity.session() as session:
+            unchanged = await session.scalar(select(User).where(User.username == "ever.admin"))
+        assert unchanged is not None and unchanged.email == "eve.admin@evergreen.example", (
+            "opening the link only asks"
+        )
+        confirm = await post_form(browser, opened)
     assert confirm.status_code == 200
     async with identity.session() as session:
         user = await session.scalar(select(User).where(User.username == "ever.admin"))

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from identity import suspensions
 from identity.admin import service
 from identity.admin.auth import subtree
 from identity.models import Membership, Organization
@@ -55,6 +56,7 @@ async def rows(session: AsyncSession, actor: service.Actor, org_id: str) -> list
             "plan_roles": sorted(m.plan_roles),
             "tax_ids": sorted(format_tin(t.tin) for t in m.tax_ids),
             "status": m.user.status,
+            "suspension_level": suspensions.made_at(m.user),
             "last_login": m.user.last_login_at.isoformat() if m.user.last_login_at else None,
             "mfa": m.user.mfa_enabled,
         }

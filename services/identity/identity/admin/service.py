@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from identity import accounts, action_tokens, audit, locks
+from identity import accounts, action_tokens, audit, locks, suspensions
 from identity import plan_roles as plan_role_rules
 from identity.admin import tin_verification
 from identity.admin.auth import Administrator, subtree
-from identity.admin.problems import conflict, invalid, not_found
+from identity.admin.problems import AdminProblem, conflict, invalid, not_found
 from identity.mail import Mailer
 from identity.models import Membership, Organization, TaxId, User
 from identity.security import format_tin, normalize_tin
@@ -330,17 +330,31 @@ async def set_status(
     row = await membership(session, actor, org_id, user_id, for_change=True)
     await _only_ours(session, actor, user_id)
     user = row.user
+    level = suspensions.level_of(actor.admin.user)
+    if status == "active" and not suspensions.may_lift(user, level):
+        raise AdminProblem(
+            403,
+            "Not allowed",
+            "TINpass operators suspended this account; only they can reactivate it.",
+            "suspended-by-operator",
+        )
     if (
         status == "suspended"
         and row.role == "administrator"
         and await _administrators(session, org_id) <= 1
     ):
         raise conflict("This is the organization's last administrator.", "last-administrator")
-    before, user.status = user.status, status
+    before = user.status
     if status == "suspended":
+        suspensions.suspend(user, actor.admin.user.id, level)
         await accounts.end_sessions(session, user.id, "suspended")
+    else:
+        suspensions.lift(user)
     event = "user.suspended" if status == "suspended" else "user.reactivated"
-    await record(session, actor, event, org_id, "user", user.id, before=before, after=status)
+    after = (
+        {"status": user.status, "level": user.suspension_level} if user.suspension_level else status
+    )
+    await record(session, actor, event, org_id, "user", user.id, before=before, after=after)
     return user
 
 

@@ -287,9 +287,38 @@ async def change_email(
     return response
 
 
+def _not_changed(request: Request, message: str) -> Response:
+    return render(
+        request, "message.html", status_code=400, title="Not changed", message=message, error=True
+    )
+
+
 @confirm_router.get("/confirm-email")
-async def confirm_email(request: Request, session: SessionDep, token: str = "") -> Response:
-    row = await action_tokens.use(session, "email_change", token)
+async def confirm_email_form(
+    request: Request, settings: SettingsDep, session: SessionDep, token: str = ""
+) -> Response:
+    """Opening the link only asks; the change is the POST (a GET changes nothing)."""
+    row = await action_tokens.peek(session, "email_change", token)
+    if row is None:
+        return _not_changed(request, "This link expired or was used.")
+    return form_page(
+        request,
+        settings,
+        title="Confirm your new e-mail address",
+        action="/confirm-email",
+        submit="Use this address",
+        intro=f"Use {row.data.get('email', '')} for your TINpass account?",
+        fields=[],
+        hidden={"token": token},
+    )
+
+
+@confirm_router.post("/confirm-email")
+async def confirm_email(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    fields = await posted(request)
+    if not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
+        return _not_changed(request, "This form expired. Open the link in the e-mail again.")
+    row = await action_tokens.use(session, "email_change", fields.get("token", ""))
     user = await session.get(User, row.user_id) if row else None
     address = str(row.data.get("email", "")) if row else ""
     taken = (
@@ -299,18 +328,11 @@ async def confirm_email(request: Request, session: SessionDep, token: str = "") 
     )
     if user is None or taken is not None:
         await session.rollback()
-        message = (
+        return _not_changed(
+            request,
             "That address already belongs to an account."
             if taken
-            else "This link expired or was used."
-        )
-        return render(
-            request,
-            "message.html",
-            status_code=400,
-            title="Not changed",
-            message=message,
-            error=True,
+            else "This link expired or was used.",
         )
     before = user.email
     user.email, user.email_normalized = address, address.lower()

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
-from identity import plan_roles
+from identity import plan_roles, suspensions
 from identity.admin import nominations, review, service
 from identity.admin.auth import Administrator, administrator_for
 from identity.admin.problems import AdminProblem
@@ -154,6 +154,7 @@ async def _org_context(session: AsyncSession, console: Console, org_id: str) -> 
         "invitations": invitations,
         "grantable": grantable,
         "plan_roles": plan_roles.choices(),
+        "liftable": suspensions.liftable(suspensions.level_of(console.user)),
     }
 
 

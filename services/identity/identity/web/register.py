@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from identity import registration
+from identity import action_tokens, registration
 from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep
 from identity.settings import Settings
 from identity.web import csrf
@@ -155,20 +155,46 @@ async def register(
     )
 
 
+def _link_not_valid(request: Request) -> Response:
+    return render(
+        request,
+        "message.html",
+        status_code=400,
+        title="Link not valid",
+        error=True,
+        message="This link has expired or was already used. Register again, "
+        "or sign in if you already confirmed your address.",
+    )
+
+
 @router.get("/register/confirm")
-async def confirm(request: Request, session: SessionDep, token: str = "") -> Response:
-    user = await registration.confirm_email(session, token)
+async def confirm_form(
+    request: Request, settings: SettingsDep, session: SessionDep, token: str = ""
+) -> Response:
+    """Opening the link only asks; confirming is the POST (a GET changes nothing)."""
+    if await action_tokens.peek(session, registration.CONFIRM_PURPOSE, token) is None:
+        return _link_not_valid(request)
+    return form_page(
+        request,
+        settings,
+        title="Confirm your e-mail address",
+        action="/register/confirm",
+        submit="Confirm my e-mail address",
+        intro="Confirm this address to finish your registration with TINpass.",
+        fields=[],
+        hidden={"token": token},
+    )
+
+
+@router.post("/register/confirm")
+async def confirm(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    values = await posted(request)
+    if not csrf.valid(request, settings.secret_key, values.get("csrf_token")):
+        return _link_not_valid(request)
+    user = await registration.confirm_email(session, values.get("token", ""))
     if user is None:
         await session.rollback()
-        return render(
-            request,
-            "message.html",
-            status_code=400,
-            title="Link not valid",
-            error=True,
-            message="This link has expired or was already used. Register again, "
-            "or sign in if you already confirmed your address.",
-        )
+        return _link_not_valid(request)
     await session.commit()
     return render(
         request,
