@@ -73,6 +73,9 @@ async def test_a_replayed_logout_token_is_refused(portal: Portal) -> None:
     assert again.json()["error_description"] == "the token was already used"
 
 
+# Times (iat, exp) are seconds from the moment the test runs, not from collection:
+# a long suite run must not age the tokens of the later cases.
+TIMES = ("iat", "exp")
 BAD: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "another issuer": ({"iss": "https://evil.test"}, {}, "another issuer"),
     "another client": ({"aud": "summit-portal"}, {}, "another client"),
@@ -80,9 +83,9 @@ BAD: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "another event": ({"events": {"urn:other": {}}}, {}, "back-channel logout event"),
     "a nonce": ({"nonce": "n-1"}, {}, "must not contain a nonce"),
     "neither sid nor sub": ({"sid": None, "sub": None}, {}, "neither a session"),
-    "too old": ({"iat": int(time.time()) - 3600, "exp": None}, {}, "too old"),
-    "from the future": ({"iat": int(time.time()) + 3600}, {}, "in the future"),
-    "expired": ({"iat": int(time.time()) - 200, "exp": int(time.time()) - 100}, {}, "expired"),
+    "too old": ({"iat": -3600, "exp": None}, {}, "too old"),
+    "from the future": ({"iat": 3600}, {}, "in the future"),
+    "expired": ({"iat": -200, "exp": -100}, {}, "expired"),
     "no jti": ({"jti": None}, {}, "no jti"),
     "an access token": ({}, {"typ": "at+jwt"}, "not a logout token"),
     "no key id": ({}, {"kid": None}, "no key id"),
@@ -93,6 +96,8 @@ BAD: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
 @pytest.mark.parametrize("case", sorted(BAD))
 async def test_an_unacceptable_logout_token_ends_nothing(portal: Portal, case: str) -> None:
     claims, header, reason = BAD[case]
+    now = int(time.time())
+    claims = {k: now + v if k in TIMES and v is not None else v for k, v in claims.items()}
     await signed_in(portal, "browser-1", "sso-a")
     token = _mint(portal.issuer, {"kid": portal.issuer.rsa.kid, **header}, claims)
     response = await post(portal, token)
