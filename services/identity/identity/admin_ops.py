@@ -216,9 +216,13 @@ async def create_client(
     jwks: dict[str, Any] | None = None,
     post_logout_redirect_uris: Sequence[str] = (),
     backchannel_logout_uri: str | None = None,
+    resources: Sequence[str] = (),
 ) -> tuple[Client, str | None]:
-    """Register a client; returns it and its secret in clear, shown only this once."""
+    """Register a client; returns it and its secret in clear, shown only this once.
+
+    `resources` are the RFC 8707 resources (plans' APIs) it may use, its default first."""
     _check_client_shape(kind, auth_method, jwks, org_id)
+    known_resources(settings, resources)
     if await session.get(Client, client_id) is not None:
         raise ValueError(f"the client id {client_id!r} is taken")
     secret = generate_secret() if auth_method.startswith("client_secret") else None
@@ -237,6 +241,7 @@ async def create_client(
         jwks=jwks,
         organization_id=org_id,
         backchannel_logout_uri=backchannel_logout_uri,
+        resources=list(dict.fromkeys(resources)),
     )
     if tins:
         if org_id is None:
@@ -246,6 +251,37 @@ async def create_client(
     await session.flush()
     await _audit(session, "client.created", "client", client_id, organization_id=org_id, kind=kind)
     return client, secret
+
+
+async def set_client_resources(
+    session: AsyncSession, settings: Settings, client_id: str, resources: Sequence[str]
+) -> Client:
+    """The resources a client may use from its next token on (an empty list: none)."""
+    client = await session.get(Client, client_id)
+    if client is None:
+        raise ValueError(f"there is no client {client_id!r}")
+    before = list(client.resources)
+    client.resources = known_resources(settings, resources)
+    await session.flush()
+    await _audit(
+        session,
+        "client.resources_changed",
+        "client",
+        client_id,
+        organization_id=client.organization_id,
+        before=before,
+        after=list(client.resources),
+    )
+    return client
+
+
+def known_resources(settings: Settings, resources: Sequence[str]) -> list[str]:
+    """`resources` without repeats, each one of the configured (IDENTITY_RESOURCES)."""
+    unknown = [r for r in resources if r not in settings.resources]
+    if unknown:
+        known = ", ".join(settings.resources) or "none configured"
+        raise ValueError(f"unknown resource {', '.join(unknown)}; known: {known}")
+    return list(dict.fromkeys(resources))
 
 
 def _check_client_shape(

@@ -85,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument(
         "--jwks-file", type=Path, help="the client's public keys, for private_key_jwt"
     )
+    client.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        help="a plan's API (RFC 8707 resource) it may use, the first its default (repeatable)",
+    )
+    resources = commands.add_parser(
+        "set-resources",
+        help="the plans' APIs (RFC 8707 resources) a client may use, its default first",
+    )
+    resources.add_argument("client_id")
+    resources.add_argument("resource", nargs="*", help="known resources (IDENTITY_RESOURCES)")
     seed = commands.add_parser("seed-demo", help="create the demo data (idempotent)")
     seed.add_argument("--data-dir", type=Path, default=Path("data"))
     seed.add_argument(
@@ -177,6 +189,7 @@ async def _create_client(
         org_id=args.org_id,
         tins=args.tin,
         jwks=jwks,
+        resources=args.resource,
     )
     shown = f"\nclient secret (shown once): {secret}" if secret else ""
     return f"client {client.client_id}{shown}"
@@ -282,6 +295,11 @@ COMMANDS: dict[str, Command] = {
         admin_ops.add_membership(s, a.user_id, a.org_id, a.role, a.tin, a.plan_role), "membership"
     ),
     "create-client": _create_client,
+    "set-resources": lambda s, settings, a: _describe(
+        admin_ops.set_client_resources(s, settings, a.client_id, a.resource),
+        "resources of the client are now",
+        "resources",
+    ),
     "seed-demo": _seed,
     "rotate-keys": lambda s, settings, a: _describe(
         rotate_keys(s, settings, a.alg, force=a.force), "active key", "kid"

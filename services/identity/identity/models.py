@@ -205,6 +205,8 @@ class Client(Base):
     scope: Mapped[str] = mapped_column(Text, default="")
     jwks: Mapped[dict[str, Any] | None] = mapped_column()
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    # RFC 8707 resources (health plans' APIs) the client may ask for; the first is its default.
+    resources: Mapped[list[str]] = mapped_column(default=list)
     organization_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
@@ -252,6 +254,7 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
+    resources: Mapped[list[str]] = mapped_column(default=list)  # RFC 8707, as granted
 
 
 class RefreshToken(Base):
@@ -273,6 +276,7 @@ class RefreshToken(Base):
     rotated_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
     successor_encrypted: Mapped[str | None] = mapped_column(Text)
+    resources: Mapped[list[str]] = mapped_column(default=list)  # RFC 8707, as granted
 
 
 class IssuedAccessToken(Base):

@@ -21,7 +21,7 @@ from identity import admin_ops
 from identity.keys import ensure_keys
 from identity.models import Client, TaxId
 from identity.security import client_secret_digest, generate_secret
-from identity.settings import Settings
+from identity.settings import CASCADE_RESOURCE, SUMMIT_RESOURCE, Settings
 
 PASSWORD = "Demo.Passw0rd-2026"
 USER_SCOPE = "openid profile email offline_access eligibility:read claims:read claims:write"
@@ -30,6 +30,17 @@ API_SCOPE = "eligibility:read claims:read claims:write"
 PORTALS = {
     "cascade-portal": ("Cascade Health Plan portal", "http://127.0.0.1:8080"),
     "summit-portal": ("Summit Health Plan portal", "http://127.0.0.1:8081"),
+}
+# RFC 8707: the plans' APIs each demo client may use, its default first. A plan's portal
+# gets tokens for its own plan only; the command line and the integrators may use both.
+BOTH_PLANS = [CASCADE_RESOURCE, SUMMIT_RESOURCE]
+RESOURCES = {
+    "cascade-portal": [CASCADE_RESOURCE],
+    "summit-portal": [SUMMIT_RESOURCE],
+    "tinpass-cli": BOTH_PLANS,
+    "tinpass-console": [],
+    "acme-integrator": BOTH_PLANS,
+    "acme-curl": BOTH_PLANS,
 }
 
 
@@ -172,6 +183,7 @@ async def _portal_client(
         grant_types=["authorization_code", "refresh_token"],
         scope=USER_SCOPE,
         auth_method="client_secret_basic",
+        resources=RESOURCES[client_id],
         **_portal_uris(base),
     )
     assert secret is not None
@@ -181,7 +193,12 @@ async def _portal_client(
 async def _sync_portals(
     session: AsyncSession, settings: Settings, bases: Mapping[str, str], known: DemoCredentials
 ) -> DemoCredentials:
-    """On a second run: portals' URIs follow the gateways' URLs; a missing portal is added."""
+    """On a second run: portals' URIs follow the gateways' URLs; a missing portal is added;
+    the demo clients' resources are as in RESOURCES (data seeded before RFC 8707 had none)."""
+    for client_id, resources in RESOURCES.items():
+        existing = await session.get(Client, client_id)
+        if existing is not None:
+            existing.resources = list(resources)
     for client_id, base in bases.items():
         client = await session.get(Client, client_id)
         if client is None:
@@ -218,6 +235,7 @@ async def _clients(
         scope=USER_SCOPE,
         auth_method="none",
         redirect_uris=["http://127.0.0.1:8765/callback"],
+        resources=RESOURCES["tinpass-cli"],
     )
     console = settings.issuer.rstrip("/") + "/console/callback"
     await admin_ops.create_client(
@@ -246,6 +264,7 @@ async def _clients(
         org_id=evergreen,
         tins=["987654321"],
         jwks={"keys": [public]},
+        resources=RESOURCES["acme-integrator"],
     )
     _, curl_secret = await admin_ops.create_client(
         session,
@@ -258,6 +277,7 @@ async def _clients(
         auth_method="client_secret_basic",
         org_id=evergreen,
         tins=["123456789", "987654321"],
+        resources=RESOURCES["acme-curl"],
     )
     key_path = data_dir / "acme-integrator.private.jwk.json"
     _write_private(key_path, json.dumps(private, indent=2))

@@ -6,15 +6,35 @@ deployment cannot start with a key everybody knows.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key-change-me-0123456789"
 DEV_CLIENT_SECRET_PEPPER = "dev-only-client-secret-pepper-change-me-0123456789"
+# RFC 8707 resource indicators of the demo's two health plans (each plan's APIs are one resource).
+CASCADE_RESOURCE = "https://api.cascade.plans.example"
+SUMMIT_RESOURCE = "https://api.summit.plans.example"
+DEMO_RESOURCES = {CASCADE_RESOURCE: "Cascade Health Plan", SUMMIT_RESOURCE: "Summit Health Plan"}
+RESOURCE_URI_MAX = 255
+
+
+def resource_uri_error(value: str) -> str | None:
+    """Why `value` is no resource indicator: an absolute URI without a fragment (RFC 8707 §2)."""
+    if not value or len(value) > RESOURCE_URI_MAX:
+        return f"a resource is a URI of 1 to {RESOURCE_URI_MAX} characters"
+    if any(c.isspace() or not c.isprintable() or not c.isascii() for c in value):
+        return "a resource URI has no spaces, control or non-ASCII characters"
+    scheme, colon, rest = value.partition(":")
+    if not colon or not rest or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return "a resource must be an absolute URI (with a scheme, e.g. https://...)"
+    if "#" in value:
+        return "a resource URI must not have a fragment"
+    return None
 
 
 class Settings(BaseSettings):
@@ -28,7 +48,9 @@ class Settings(BaseSettings):
         validation_alias="DATABASE_URL",
     )
     issuer: str = Field(default="http://127.0.0.1:8000", validation_alias="TINPASS_ISSUER")
-    api_audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
+    # The protected resources (one per health plan) tokens may be issued for: URI -> name.
+    # JSON in IDENTITY_RESOURCES; a client uses those registered on it (RFC 8707).
+    resources: dict[str, str] = Field(default_factory=lambda: dict(DEMO_RESOURCES))
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -81,6 +103,15 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     mail_from: str = "TINpass <no-reply@tinpass.example>"
     outbox_dir: str = "data/outbox"
+
+    @field_validator("resources")
+    @classmethod
+    def _resources_are_uris(cls, value: dict[str, str]) -> dict[str, str]:
+        for uri in value:
+            error = resource_uri_error(uri)
+            if error:
+                raise ValueError(f"IDENTITY_RESOURCES: {uri!r}: {error}")
+        return value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Settings:

@@ -74,6 +74,7 @@ class NewTokens:
     refresh_token: str | None
     refresh_expires_in: int
     subject: Subject | None
+    resources: tuple[str, ...] = ()
 
 
 class OAuthStore:
@@ -102,6 +103,7 @@ class OAuthStore:
             jwks=row.jwks,
             organization_id=row.organization_id,
             pepper=self.pepper,
+            resources=tuple(row.resources),
         )
 
     async def client_context(self, client_id: str) -> ClientContext:
@@ -204,6 +206,7 @@ class OAuthStore:
                 amr=list(info.amr),
                 family_id=info.family_id,
                 expires_at=now() + timedelta(seconds=new.expires_in),
+                resources=list(info.resources),
             )
         )
         await self.session.flush()
@@ -260,6 +263,7 @@ class OAuthStore:
                     acr=subject.acr,
                     amr=list(subject.amr),
                     expires_at=now() + timedelta(seconds=new.refresh_expires_in),
+                    resources=list(new.resources),
                 )
             )
         await self.session.flush()
@@ -409,6 +413,7 @@ def _code_info(row: AuthorizationCode) -> CodeInfo:
         acr=row.acr,
         amr=tuple(row.amr),
         family_id=row.family_id,
+        resources=tuple(row.resources),
     )
 
 
@@ -427,4 +432,5 @@ def _refresh_info(row: RefreshToken) -> RefreshInfo:
         expires_at=_ts(row.expires_at),
         revoked=row.revoked_at is not None or row.rotated_at is not None,
         rotated_at=_ts(row.rotated_at) if row.rotated_at else None,
+        resources=tuple(row.resources),
     )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from identity.local_tokens import verify_access_token
 from identity.models import AuditEvent, Client, IssuedAccessToken
 from identity.security import client_secret_digest
+from identity.settings import CASCADE_RESOURCE
 from identity.store import OAuthStore
 from policy import InvalidToken
 from tests.identity.admin_flows import (
@@ -382,7 +383,7 @@ async def test_deleting_a_client_revokes_its_tokens(identity: IdentityHarness) -
     settings, keystore = identity.settings, identity.app.state.keystore
     async with identity.session() as session:
         claims, _ = await verify_access_token(
-            access, keystore, OAuthStore(session, settings), settings, settings.api_audience
+            access, keystore, OAuthStore(session, settings), settings, CASCADE_RESOURCE
         )
     assert claims["sub"] == client_id
 
@@ -397,7 +398,7 @@ async def test_deleting_a_client_revokes_its_tokens(identity: IdentityHarness) -
     async with identity.session() as session:
         with pytest.raises(InvalidToken, match="revoked"):
             await verify_access_token(
-                access, keystore, OAuthStore(session, settings), settings, settings.api_audience
+                access, keystore, OAuthStore(session, settings), settings, CASCADE_RESOURCE
             )
         row = await session.get(IssuedAccessToken, claims["jti"])
         assert row is not None and row.revoked_at is not None

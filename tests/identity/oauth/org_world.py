@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from identity import admin_ops
 from identity.models import Membership
+from identity.settings import CASCADE_RESOURCE
 from policy import Principal, TokenVerifier
 from tests.identity.harness import (
     ISSUER,
@@ -121,6 +122,7 @@ async def _integrator(session: AsyncSession, identity: IdentityHarness, org_id: 
         auth_method="client_secret_basic",
         org_id=org_id,
         tins=ELM_TINS,
+        resources=[CASCADE_RESOURCE],
     )
     assert secret is not None
     return secret
@@ -185,7 +187,7 @@ async def verified(identity: IdentityHarness, access_token: str) -> Principal:
     """The token checked as a resource server checks it (policy, the published JWKS)."""
     async with identity.client() as http:
         verifier = TokenVerifier(
-            ISSUER, "provider-data", ISSUER + "/.well-known/jwks.json", http_client=http
+            ISSUER, CASCADE_RESOURCE, ISSUER + "/.well-known/jwks.json", http_client=http
         )
         return await verifier.verify(access_token)
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from identity import admin_ops
 from identity.models import AuditEvent
+from identity.settings import CASCADE_RESOURCE
 from policy import TokenVerifier
 from tests.identity.flows import portal_tokens
 from tests.identity.harness import ISSUER, IdentityHarness, running_identity
@@ -77,7 +78,7 @@ async def test_identity_tokens_pass_the_policy_verifier(identity: IdentityHarnes
     tokens = await portal_tokens(identity, "sam.biller")
     async with identity.client() as http:
         verifier = TokenVerifier(
-            ISSUER, "provider-data", ISSUER + "/.well-known/jwks.json", http_client=http
+            ISSUER, CASCADE_RESOURCE, ISSUER + "/.well-known/jwks.json", http_client=http
         )
         principal = await verifier.verify(tokens["access_token"])
     assert principal.tax_ids == frozenset({"123456789"}) and principal.is_user
@@ -95,7 +96,7 @@ async def test_es256_signing(es256_identity: IdentityHarness) -> None:
     tokens = await portal_tokens(es256_identity, "sam.biller")
     async with es256_identity.client() as http:
         verifier = TokenVerifier(
-            ISSUER, "provider-data", ISSUER + "/.well-known/jwks.json", http_client=http
+            ISSUER, CASCADE_RESOURCE, ISSUER + "/.well-known/jwks.json", http_client=http
         )
         principal = await verifier.verify(tokens["access_token"])
     assert principal.subject

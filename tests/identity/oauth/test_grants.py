@@ -9,6 +9,7 @@ from joserfc import jws
 from sqlalchemy import update
 
 from identity.models import RefreshToken
+from identity.settings import CASCADE_RESOURCE
 from tests.identity.flows import exchange_portal_code, portal_code, portal_tokens
 from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness
 from tests.support.oidc import Pkce, authorize_url, jwt_claims, query_of, sign_in
@@ -19,7 +20,7 @@ async def test_code_flow_issues_tokens_with_the_users_tins(identity: IdentityHar
     assert tokens["token_type"] == "Bearer"
     assert {"access_token", "refresh_token", "id_token", "expires_in"} <= tokens.keys()
     access = jwt_claims(tokens["access_token"])
-    assert access["aud"] == "provider-data"
+    assert access["aud"] == CASCADE_RESOURCE, "the portal's default: its own plan's APIs"
     assert access["iss"] == identity.settings.issuer
     assert access["client_id"] == PORTAL
     assert access["tax_ids"] == ["123456789"]

@@ -1,7 +1,8 @@
 """Integrator clients of an organization, managed by its administrators.
 
-An integrator client uses the client_credentials grant for the provider-data API
-and acts for the Tax IDs its administrator granted it (a subset of the
+An integrator client uses the client_credentials grant for the APIs of the health
+plans its administrator chose (RFC 8707 resources, the first its default; by default
+the first plan TINpass knows) and acts for the Tax IDs its administrator granted it (a subset of the
 organization's subtree, as members get). It authenticates with a secret
 (`client_secret_basic`; shown once, stored only as the keyed digest) or with
 `private_key_jwt` against public keys registered here; registering keys retires
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from starlette.responses import Response
 
+from identity import admin_ops
 from identity.admin import service
 from identity.admin.auth import CurrentAdministrator
 from identity.admin.client_keys import public_jwks
@@ -73,6 +75,7 @@ def describe(client: Client) -> dict[str, Any]:
         "grant_types": list(client.grant_types),
         "scope": client.scope,
         "tax_ids": sorted(format_tin(t.tin) for t in client.tax_ids),
+        "resources": list(client.resources),
         "key_ids": [str(k.get("kid")) for k in (client.jwks or {}).get("keys", [])],
     }
 
@@ -82,6 +85,21 @@ def _name(value: str) -> str:
     if not name:
         raise invalid("An integrator client needs a name.", field="name")
     return name[:200]
+
+
+def _resources(settings: Settings, chosen: list[str] | None) -> list[str]:
+    """The plans' APIs a client may use: known resources, at least one; default the first."""
+    if chosen is None:
+        return list(settings.resources)[:1]
+    try:
+        resources = admin_ops.known_resources(settings, chosen)
+    except ValueError as error:
+        raise invalid(
+            f"Choose among the plans TINpass knows: {error}.", field="resources"
+        ) from error
+    if not resources:
+        raise invalid("An integrator client needs at least one plan (resource).", field="resources")
+    return resources
 
 
 async def list_clients(session: AsyncSession, actor: Actor, org_id: str) -> list[Client]:
@@ -103,10 +121,12 @@ async def create(
     name: str,
     tax_ids: list[str],
     jwks: dict[str, Any] | None = None,
+    resources: list[str] | None = None,
 ) -> tuple[Client, str | None]:
     """A new client; with `jwks` it uses private_key_jwt, otherwise a secret shown once."""
     await service.organization(session, actor, org_id)
     name = _name(name)
+    plans = _resources(settings, resources)
     granted = await service.grantable(session, actor, org_id, tax_ids)
     keys = public_jwks(jwks) if jwks is not None else None
     secret = None if keys else generate_secret()
@@ -124,6 +144,7 @@ async def create(
         scope=API_SCOPE,
         jwks=keys,
         organization_id=org_id,
+        resources=plans,
     )
     client.tax_ids = granted
     session.add(client)
@@ -189,12 +210,16 @@ async def change(
     *,
     name: str | None,
     tax_ids: list[str] | None,
+    settings: Settings | None = None,
+    resources: list[str] | None = None,
 ) -> Client:
-    """Rename or re-grant; the next token carries exactly the new Tax IDs."""
+    """Rename, re-grant or choose its plans; the next token carries exactly the new grant."""
     client = await _owned(session, actor, org_id, client_id)
     before = describe(client)
     if name is not None:
         client.name = _name(name)
+    if settings is not None and resources is not None:
+        client.resources = _resources(settings, resources)
     if tax_ids is not None:
         client.tax_ids = await service.grantable(session, actor, org_id, tax_ids)
     await session.flush()
@@ -249,11 +274,18 @@ class ClientIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["Nightly eligibility batch"])
     tax_ids: list[str] = Field(default=[], examples=[["12-3456789"]])
     jwks: dict[str, Any] | None = None
+    resources: list[str] | None = Field(
+        default=None,
+        description="The plans' APIs (RFC 8707 resources) it may use, its default first; "
+        "by default the first plan TINpass knows.",
+        examples=[["https://api.cascade.plans.example"]],
+    )
 
 
 class ClientChange(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tax_ids: list[str] | None = None
+    resources: list[str] | None = None
 
 
 class Jwks(BaseModel):
@@ -291,7 +323,7 @@ async def post_client(
 ) -> Any:
     actor = _actor(request, admin)
     client, secret = await create(
-        session, actor, settings, org_id, body.name, body.tax_ids, body.jwks
+        session, actor, settings, org_id, body.name, body.tax_ids, body.jwks, body.resources
     )
     await session.commit()
     shown = describe(client)
@@ -313,9 +345,19 @@ async def patch_client(
     request: Request,
     admin: CurrentAdministrator,
     session: SessionDep,
+    settings: SettingsDep,
 ) -> Any:
     actor = _actor(request, admin)
-    client = await change(session, actor, org_id, client_id, name=body.name, tax_ids=body.tax_ids)
+    client = await change(
+        session,
+        actor,
+        org_id,
+        client_id,
+        name=body.name,
+        tax_ids=body.tax_ids,
+        settings=settings,
+        resources=body.resources,
+    )
     await session.commit()
     return describe(client)
 

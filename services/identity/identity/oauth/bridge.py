@@ -43,6 +43,7 @@ class ProtocolContext:
     request_id: str | None = None
     source_address: str | None = None
     sso_session_id: str | None = None
+    resource: str | None = None  # RFC 8707: the audience of the access token being made
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def emit(self, event: str, **details: Any) -> None:

@@ -1,4 +1,9 @@
-"""OpenID Connect Discovery 1.0 and RFC 8414 authorization server metadata."""
+"""OpenID Connect Discovery 1.0 and RFC 8414 authorization server metadata.
+
+`tinpass_resources` (an extension; RFC 8707 defines no metadata) lists the
+resources a token can be asked for, one per health plan: send one of them as
+`resource=` at /authorize or /token to get a token for that plan's APIs.
+"""
 
 from __future__ import annotations
 
@@ -72,4 +77,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
+        "tinpass_resources": [
+            {"resource": uri, "name": name} for uri, name in settings.resources.items()
+        ],
     }

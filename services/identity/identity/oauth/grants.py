@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 
 from identity.oauth.bridge import current, on_loop
 from identity.oauth.models import CodeInfo, RefreshInfo, Subject
+from identity.oauth.rfc8707 import granted_resources
 from identity.store import NewCode
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -56,6 +57,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             acr=subject.acr,
             amr=subject.amr,
             family_id=str(uuid.uuid4()),
+            resources=granted_resources(request),
         )
         on_loop(ctx.store.save_code, NewCode(code, info, ctx.settings.authorization_code_ttl))
         ctx.emit("authorization_code.issued", client_id=info.client_id, user_id=info.user_id)

@@ -32,6 +32,7 @@ class ClientInfo(ClientMixin):
     jwks: dict[str, Any] | None
     organization_id: str | None
     pepper: str = field(repr=False, default="")
+    resources: tuple[str, ...] = ()  # RFC 8707: the plans' APIs it may use, default first
 
     @property
     def is_public(self) -> bool:
@@ -139,6 +140,7 @@ class CodeInfo(AuthorizationCodeMixin):
     acr: str
     amr: tuple[str, ...]
     family_id: str
+    resources: tuple[str, ...] = ()  # RFC 8707: granted at /authorize
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -175,6 +177,7 @@ class RefreshInfo(TokenMixin):
     revoked: bool
     rotated_at: int | None = None
     successor: dict[str, Any] | None = field(default=None, repr=False)
+    resources: tuple[str, ...] = ()  # RFC 8707: granted with the authorization code
 
     def check_client(self, client: ClientInfo) -> bool:
         return self.client_id == client.client_id

@@ -1,8 +1,9 @@
 """RFC 9068: JSON Web Token (JWT) profile for OAuth 2.0 access tokens.
 
-Access tokens are signed JWTs (`typ: at+jwt`) whose `aud` is the provider-data
-API. Extra claims come from claim hooks (`identity.oauth.tin_projection`), so
-grants never decide what a token says.
+Access tokens are signed JWTs (`typ: at+jwt`) whose `aud` is the resource (one
+health plan's APIs) chosen by `identity.oauth.rfc8707`. Extra claims come from
+claim hooks (`identity.oauth.tin_projection`), so grants never decide what a
+token says.
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
     def get_audiences(
         self, client: ClientInfo, user: Subject | None, scope: str
     ) -> str | list[str]:
-        """The provider-data API; with `tinpass:admin`, identity's own admin API too."""
-        if ADMIN_SCOPE in scope.split():
-            return [self.settings.api_audience, self.settings.issuer]
-        return self.settings.api_audience
+        """The chosen resource; with `tinpass:admin` (or without a resource), identity itself."""
+        resource = current().resource
+        audiences = [resource] if resource else []
+        if ADMIN_SCOPE in scope.split() or not audiences:
+            audiences.append(self.settings.issuer)
+        return audiences[0] if len(audiences) == 1 else audiences
 
     def get_auth_time(self, user: Subject | None) -> int | None:
         return user.auth_time if user else None

@@ -2,7 +2,8 @@
 
 Grants, client authentication methods, endpoints and hooks are registered here
 and nowhere else: PKCE (`rfc7636`), OpenID Connect (`oidc`), TIN projection
-(`tin_projection`) and private_key_jwt (`rfc7523`) are hooks on the grants, not
+(`tin_projection`), private_key_jwt (`rfc7523`) and resource indicators
+(`rfc8707`) are hooks on the grants, not
 branches inside them.
 """
 
@@ -28,6 +29,12 @@ from identity.oauth.rfc7009 import TinpassRevocationEndpoint
 from identity.oauth.rfc7523 import PrivateKeyJWT
 from identity.oauth.rfc7636 import S256CodeChallenge
 from identity.oauth.rfc7662 import TinpassIntrospectionEndpoint
+from identity.oauth.rfc8707 import (
+    ClientResources,
+    CodeResources,
+    RefreshResources,
+    granted_resources,
+)
 from identity.oauth.rfc9068 import AccessTokenGenerator
 from identity.oauth.rpinitiated import TinpassEndSessionEndpoint
 from identity.oauth.tin_projection import project_tax_ids
@@ -44,9 +51,11 @@ class TinpassAuthorizationServer(AuthorizationServer):
             PrivateKeyJWT.CLIENT_AUTH_METHOD,
             PrivateKeyJWT(settings.issuer, settings.client_assertion_max_lifetime),
         )
-        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(), TinpassOpenIDCode()])
-        self.register_grant(RefreshTokenGrant)
-        self.register_grant(ClientCredentialsGrant)
+        self.register_grant(
+            AuthorizationCodeGrant, [S256CodeChallenge(), TinpassOpenIDCode(), CodeResources()]
+        )
+        self.register_grant(RefreshTokenGrant, [RefreshResources()])
+        self.register_grant(ClientCredentialsGrant, [ClientResources()])
         self.register_endpoint(TinpassIntrospectionEndpoint)
         self.register_endpoint(TinpassRevocationEndpoint)
         self.register_endpoint(TinpassEndSessionEndpoint)
@@ -78,6 +87,7 @@ class TinpassAuthorizationServer(AuthorizationServer):
             refresh_token=token.get("refresh_token"),
             refresh_expires_in=self.settings.refresh_token_ttl,
             subject=subject,
+            resources=granted_resources(request),
         )
         on_loop(ctx.store.save_tokens, new)
         ctx.emit(

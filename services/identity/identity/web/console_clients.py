@@ -1,7 +1,8 @@
 """The console's page for the organization's integrator clients: create one with the
-Tax IDs it may use, rotate its secret, register its public keys (private_key_jwt),
-change its TINs, delete it. Same service (`admin/clients.py`) and authorization as
-the API; a new secret is shown once, on the page that made it."""
+Tax IDs and the plans (RFC 8707 resources) it may use, rotate its secret, register
+its public keys (private_key_jwt), change its TINs or plans, delete it. Same
+service (`admin/clients.py`) and authorization as the API; a new secret is shown
+once, on the page that made it."""
 
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ async def listing(
         org=org,
         clients=[clients.describe(c) for c in rows],
         grantable=sorted(format_tin(t) for t in grantable),
+        plans=settings.resources,
         notice={
             "changed": "Saved.",
             "keys": "The public keys are registered; the client "
@@ -127,6 +129,7 @@ async def create(org_id: str, request: Request, settings: SettingsDep, store: St
             one(f, "name"),
             many(f, "tax_ids"),
             _jwks(keys) if keys else None,
+            many(f, "resources") or None,
         )
 
     return await _with_secret(request, settings, store, org_id, make)
@@ -160,12 +163,24 @@ async def change(
         if verb == "delete":
             await clients.remove(session, actor, org_id, client_id)
             return "deleted"
+        if verb == "resources":
+            await clients.change(
+                session,
+                actor,
+                org_id,
+                client_id,
+                name=None,
+                tax_ids=None,
+                settings=settings,
+                resources=many(f, "resources"),
+            )
+            return "changed"
         await clients.change(
             session, actor, org_id, client_id, name=None, tax_ids=many(f, "tax_ids")
         )
         return "changed"
 
-    if verb not in {"keys", "delete", "tax-ids"}:
+    if verb not in {"keys", "delete", "tax-ids", "resources"}:
         return not_found_page(request)
     return await perform(
         request, settings, store, org_id, action, back=f"/console/orgs/{org_id}/clients"
