@@ -2,7 +2,9 @@
 
 The public client `tinpass-cli` runs the authorization code flow with PKCE
 (RFC 7636) and a loopback redirect (RFC 8252 §7.3): open the printed URL, sign
-in, and the access token is printed and saved to data/token.txt for curl.
+in, and the access token is printed and saved to data/token.txt for curl. The
+token is for Cascade's APIs; `TINPASS_RESOURCE=https://api.summit.plans.example`
+asks for Summit's (RFC 8707).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import httpx
 
 ISSUER = os.environ.get("TINPASS_ISSUER", "http://127.0.0.1:8000")
 REDIRECT = "http://127.0.0.1:8765/callback"
+# RFC 8707: the plan whose APIs the token is for (tinpass-cli may use both; Cascade's default).
+RESOURCE = os.environ.get("TINPASS_RESOURCE", "https://api.cascade.plans.example")
+GATEWAYS = {"https://api.summit.plans.example": "http://127.0.0.1:8081"}
+GATEWAY = GATEWAYS.get(RESOURCE, "http://127.0.0.1:8080")
 DATA = Path(os.environ.get("TINPASS_DATA_DIR", "data"))
 
 
@@ -57,6 +63,7 @@ def main() -> int:
         "code_challenge": challenge,
         "code_challenge_method": "S256",
         "nonce": secrets.token_urlsafe(12),
+        "resource": RESOURCE,
     }
     server = HTTPServer(("127.0.0.1", 8765), _Callback)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -93,11 +100,13 @@ def main() -> int:
     print("Access token saved to data/token.txt. Its claims:")
     print(
         json.dumps(
-            {k: claims[k] for k in ("sub", "org_id", "tax_ids", "roles", "scope", "exp")}, indent=2
+            {k: claims[k] for k in ("sub", "aud", "org_id", "tax_ids", "roles", "scope", "exp")},
+            indent=2,
         )
     )
     print(
-        '\nTry:  curl -s -H "Authorization: Bearer $(cat data/token.txt)" http://127.0.0.1:8080/claims/v1/claims'
+        '\nTry:  curl -s -H "Authorization: Bearer $(cat data/token.txt)" '
+        f"{GATEWAY}/claims/v1/claims"
     )
     return 0
 

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deploy.stack import Stack, sqlite_url  # noqa: E402
+from identity.settings import CASCADE_RESOURCE, SUMMIT_RESOURCE  # noqa: E402
 
 USERS = [
     ("ever.admin", "Evergreen Family Clinic", "administrator, TINs 12-3456789 and 98-7654321"),
@@ -73,9 +74,11 @@ def banner(stack: Stack) -> str:
         "",
         "Try it:",
         f"  TOKEN=$(curl -s -u acme-curl:{creds['acme-curl']} -d grant_type=client_credentials "
-        f"-d scope=claims:read {issuer}/token | python3 -c "
+        f"-d scope=claims:read -d resource={CASCADE_RESOURCE} {issuer}/token | python3 -c "
         "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
         f'  curl -s -H "Authorization: Bearer $TOKEN" {gateway}/claims/v1/claims',
+        f"  (each plan's APIs are their own resource: resource={SUMMIT_RESOURCE} for a token "
+        f"that {stack.url('summit-gateway')} accepts)",
         "  make login    (in another terminal: sign in as a person, then call the gateway)",
         "",
         f"Your account (password, e-mail, two-step sign-in, sessions): {issuer}/account",

@@ -6,7 +6,8 @@ starts identity and, for each health plan, its eligibility, claims and gateway
 stops them all together. The first plan (Cascade Health Plan) always runs; a
 second plan (Summit Health Plan, its own database and provider records matching
 only Evergreen Pediatrics' TIN) runs when `summit_db` is given. Each portal is a
-client at identity whose redirect and logout URIs follow its gateway's port.
+client at identity whose redirect and logout URIs follow its gateway's port. Each
+plan's gateway and services accept only tokens for that plan's resource (RFC 8707).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from identity.settings import CASCADE_RESOURCE, SUMMIT_RESOURCE
 
 BIN = Path(sys.executable).parent
 DEFAULT_PORTS = {
@@ -51,6 +54,7 @@ class Plan:
     name: str
     client_id: str
     database: str
+    resource: str  # RFC 8707: its APIs' audience; tokens for another plan are refused
     provider_tins: tuple[str, ...] = ()  # empty: every demo provider record
 
     def process(self, service: str) -> str:
@@ -84,10 +88,17 @@ class Stack:
 
     @property
     def plans(self) -> list[Plan]:
-        plans = [Plan("", "Cascade Health Plan", "cascade-portal", self.plan_db)]
+        plans = [Plan("", "Cascade Health Plan", "cascade-portal", self.plan_db, CASCADE_RESOURCE)]
         if self.summit_db:
             plans.append(
-                Plan("summit", "Summit Health Plan", "summit-portal", self.summit_db, SUMMIT_TINS)
+                Plan(
+                    "summit",
+                    "Summit Health Plan",
+                    "summit-portal",
+                    self.summit_db,
+                    SUMMIT_RESOURCE,
+                    SUMMIT_TINS,
+                )
             )
         return plans
 
@@ -110,7 +121,6 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IDENTITY_", "GATEWAY_"))}
         env.update(
             TINPASS_ISSUER=self.issuer,
-            TINPASS_AUDIENCE="provider-data",
             PYTHONUNBUFFERED="1",
             DATABASE_URL=self.identity_db,
             IDENTITY_OUTBOX_DIR=str(self.data_dir / "outbox"),
@@ -124,6 +134,7 @@ class Stack:
         env = {
             "DATABASE_URL": plan.database,
             "PLAN_NAME": plan.name,
+            "TINPASS_AUDIENCE": plan.resource,
             "GATEWAY_PLAN_NAME": plan.name,
             "GATEWAY_ELIGIBILITY_URL": self.url(plan.process("eligibility")),
             "GATEWAY_CLAIMS_URL": self.url(plan.process("claims")),

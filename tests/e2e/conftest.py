@@ -34,9 +34,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             await running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def two_plans(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    """Identity and two plans, Cascade and Summit, each with its gateway and portal."""
+    """Identity and two plans, Cascade and Summit, each with its gateway and portal
+    (one stack for every e2e module that needs two plans: it takes a while to start)."""
     tmp = tmp_path_factory.mktemp("two-plans")
     async with (
         fresh_database("identity", tmp) as identity_db,

@@ -23,7 +23,10 @@ def test_defaults(clean_env: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "sqlite+aiosqlite:///data/plan.db"
     assert settings.issuer == "http://127.0.0.1:8000"
     assert settings.jwks_uri == "http://127.0.0.1:8000/.well-known/jwks.json"
-    assert (settings.audience, settings.plan_name) == ("provider-data", "Cascade Health Plan")
+    assert (settings.audience, settings.plan_name) == (
+        "https://api.cascade.plans.example",
+        "Cascade Health Plan",
+    )
 
 
 def test_environment_variables(clean_env: pytest.MonkeyPatch) -> None:

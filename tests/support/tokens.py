@@ -20,7 +20,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 ISSUER = "https://id.tinpass.test"
-AUDIENCE = "provider-data"
+# The plans' APIs as RFC 8707 resources (identity.settings.DEMO_RESOURCES): Cascade is the default.
+AUDIENCE = "https://api.cascade.plans.example"
+SUMMIT_AUDIENCE = "https://api.summit.plans.example"
 JWKS_URI = ISSUER + "/.well-known/jwks.json"
 
 

@@ -19,7 +19,10 @@ class Settings(BaseSettings):
     )
     issuer: str = Field(default="http://127.0.0.1:8000", validation_alias="TINPASS_ISSUER")
     jwks_uri: str = Field(default="", validation_alias="TINPASS_JWKS_URI")
-    audience: str = Field(default="provider-data", validation_alias="TINPASS_AUDIENCE")
+    # This plan's APIs as an RFC 8707 resource: tokens for another plan are refused.
+    audience: str = Field(
+        default="https://api.cascade.plans.example", validation_alias="TINPASS_AUDIENCE"
+    )
     # The JWKS is refreshed this often (seconds); keep it shorter than identity's
     # key_publication_lead_seconds so every key is known before it signs a token.
     jwks_refresh_interval: float = Field(default=300.0, gt=0)

@@ -67,7 +67,9 @@ async def login(request: Request) -> Response:
     client = request.app.state.portal_oauth.tinpass
     try:
         response: Response = await client.authorize_redirect(
-            request, settings.portal_base_url + "/portal/callback"
+            request,
+            settings.portal_base_url + "/portal/callback",
+            resource=settings.audience,  # RFC 8707: a token for this plan's APIs only
         )
     except NETWORK_ERRORS:
         return _tinpass_unreachable(request)

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749.hooks import hooked
 
 from identity.oauth.bridge import current, on_loop
 from identity.oauth.models import CodeInfo, RefreshInfo, Subject
@@ -87,6 +88,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
+    @hooked
+    def validate_token_request(self) -> None:
+        """Authlib's, with the `after_validate_token_request` hook the code grant has."""
+        super().validate_token_request()
+
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshInfo | None:
         ctx = current()
         info, reused = on_loop(
@@ -158,3 +164,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+    @hooked
+    def validate_token_request(self) -> None:
+        """Authlib's, with the `after_validate_token_request` hook the code grant has."""
+        super().validate_token_request()

@@ -43,8 +43,13 @@ def requested_resources(grant: Any) -> list[str]:
     for value in values:
         error = resource_uri_error(value)
         if error:
-            raise InvalidTargetError(f"resource {value[:80]!r}: {error} (RFC 8707 §2).")
+            raise InvalidTargetError(f"resource '{_shown(value)}': {error} (RFC 8707 section 2).")
     return values
+
+
+def _shown(value: str) -> str:
+    """A value as an error description may carry it (RFC 6749 §5.2: no quote, no backslash)."""
+    return "".join(c if " " <= c <= "~" and c not in '\\"' else "?" for c in value[:80])
 
 
 def _within(requested: Sequence[str], allowed: Sequence[str], whose: str) -> None:
@@ -52,7 +57,7 @@ def _within(requested: Sequence[str], allowed: Sequence[str], whose: str) -> Non
         if value not in allowed:
             offered = ", ".join(allowed) or "none"
             raise InvalidTargetError(
-                f"{value} is not a resource {whose} may use (allowed: {offered})."
+                f"{_shown(value)} is not a resource {whose} may use (allowed: {offered})."
             )
 
 
@@ -98,17 +103,17 @@ class CodeResources:
 
 
 class RefreshResources:
-    """On the refresh token grant, before the new tokens are made."""
+    """On the refresh token grant, once the refresh token is known, before any rotation."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("before_create_token_response", _refresh)
+        grant.register_hook("after_validate_token_request", _refresh)
 
 
 class ClientResources:
-    """On the client credentials grant, before the token is made."""
+    """On the client credentials grant, once the client is authenticated."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("before_create_token_response", _client_credentials)
+        grant.register_hook("after_validate_token_request", _client_credentials)
 
 
 def granted_resources(request: Any) -> tuple[str, ...]:
