@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from identity import admin_ops
 from identity.settings import CASCADE_RESOURCE, SUMMIT_RESOURCE
 from tests.identity.flows import exchange_portal_code, portal_code
 from tests.identity.harness import CLI, CLI_REDIRECT, PASSWORD, PORTAL, IdentityHarness
@@ -165,11 +166,31 @@ async def test_refresh_cannot_widen_the_grant(identity: IdentityHarness) -> None
         refresh = issued.json()["refresh_token"]
         wider = await _cli_refresh(browser, refresh, resource=SUMMIT_RESOURCE)
         same = await _cli_refresh(browser, refresh, resource=CASCADE_RESOURCE)
-    _refused(wider_code, "this authorization code")
+    _refused(wider_code, "this code")
     _refused(wider, "this refresh token")
     assert jwt_claims(issued.json()["access_token"])["aud"] == CASCADE_RESOURCE
     assert same.status_code == 200, "the refused request rotated nothing"
     assert jwt_claims(same.json()["access_token"])["aud"] == CASCADE_RESOURCE
+
+
+async def test_a_plan_taken_from_the_client_is_not_refreshed(identity: IdentityHarness) -> None:
+    async with identity.client() as browser:
+        code, pkce = await _cli_grant(identity, browser, *BOTH)
+        issued = await _cli_exchange(browser, code, pkce)
+        async with identity.session() as session:
+            await admin_ops.set_client_resources(
+                session, identity.settings, CLI, [CASCADE_RESOURCE]
+            )
+            await session.commit()
+        try:
+            taken = await _cli_refresh(
+                browser, issued.json()["refresh_token"], resource=SUMMIT_RESOURCE
+            )
+        finally:
+            async with identity.session() as session:
+                await admin_ops.set_client_resources(session, identity.settings, CLI, list(BOTH))
+                await session.commit()
+    _refused(taken, "not a resource this refresh token may use")
 
 
 async def test_discovery_lists_the_plans(identity: IdentityHarness) -> None:

@@ -49,13 +49,20 @@ def requested_resources(grant: Any) -> list[str]:
 
 def _shown(value: str) -> str:
     """A value as an error description may carry it (RFC 6749 §5.2: no quote, no backslash)."""
-    return "".join(c if " " <= c <= "~" and c not in '\\"' else "?" for c in value[:80])
+    return "".join(c if " " <= c <= "~" and c not in '\\"' else "?" for c in value[:300])
+
+
+def usable(grant: Any, granted: Sequence[str]) -> list[str]:
+    """Of `granted`, what the client may still use: registered on it and still known
+    (an administrator may have taken a plan from the client since a code was issued)."""
+    known = current().settings.resources
+    return [r for r in granted if r in grant.request.client.resources and r in known]
 
 
 def _within(requested: Sequence[str], allowed: Sequence[str], whose: str) -> None:
     for value in requested:
         if value not in allowed:
-            offered = ", ".join(allowed) or "none"
+            offered = _shown(", ".join(allowed)) or "none"
             raise InvalidTargetError(
                 f"{_shown(value)} is not a resource {whose} may use (allowed: {offered})."
             )
@@ -76,22 +83,22 @@ def _one(grant: Any, allowed: Sequence[str], whose: str) -> str | None:
 
 def _authorization_request(grant: Any, *_: Any) -> None:
     """At /authorize: the resources the code will grant (the client's default if none)."""
-    allowed = grant.request.client.resources
+    allowed = usable(grant, grant.request.client.resources)
     requested = requested_resources(grant)
     _within(requested, allowed, "this client")
     grant.request.resources = tuple(requested) or tuple(allowed[:1])
 
 
 def _code_exchange(grant: Any, *_: Any) -> None:
-    _one(grant, grant.request.authorization_code.resources, "this authorization code")
+    _one(grant, usable(grant, grant.request.authorization_code.resources), "this code")
 
 
 def _refresh(grant: Any, *_: Any) -> None:
-    _one(grant, grant.request.refresh_token.resources, "this refresh token")
+    _one(grant, usable(grant, grant.request.refresh_token.resources), "this refresh token")
 
 
 def _client_credentials(grant: Any, *_: Any) -> None:
-    _one(grant, grant.request.client.resources, "this client")
+    _one(grant, usable(grant, grant.request.client.resources), "this client")
 
 
 class CodeResources:
