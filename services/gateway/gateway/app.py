@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,7 +25,8 @@ from gateway import cors, portal, proxy, ratelimit
 from gateway.problems import problem_response as _problem
 from gateway.settings import Settings
 from gateway.upstream import build_client
-from policy import InvalidToken, JWKSUnavailable, TokenVerifier
+from policy import InvalidToken, JWKSUnavailable, TokenVerifier, inputs
+from policy.boundary import InputGuard
 from policy.rfc6750 import bearer_token, www_authenticate
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -51,7 +51,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def forward(request: Request, service: str) -> Response:
     """Verify the token at the edge, then pass the request to the named upstream."""
     settings: Settings = request.app.state.settings
-    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    request_id = inputs.request_id(request.headers.get("x-request-id"))
     if refused := await ratelimit.refusal(request, request_id):
         return refused
     try:
@@ -195,4 +195,5 @@ def create_app(
     if settings.portal_enabled:
         portal.install(app, settings)
     cors.install(app, settings)
+    app.add_middleware(InputGuard, check_headers=True)
     return app

@@ -9,8 +9,6 @@ No cookies cross origins (`allow_credentials` is off): the APIs take bearer toke
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -18,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.problems import problem_response
 from gateway.settings import Settings
+from policy import inputs
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
@@ -48,7 +47,7 @@ class PerOriginCORS:
             await self.cors(scope, receive, send)
             return
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            request_id = headers.get("x-request-id") or str(uuid.uuid4())
+            request_id = inputs.request_id(headers.get("x-request-id"))
             response = problem_response(
                 403,
                 "Origin not allowed",

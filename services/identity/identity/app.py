@@ -47,8 +47,18 @@ from identity.web import (
     recovery,
     register,
 )
+from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import security_headers
 from identity.web.protocol import request_id
+from policy.boundary import InputGuard
+
+# Endpoints answering bad parameters in their protocol's terms (identity.oauth.parameters).
+OAUTH_PATHS = ("/authorize", "/logout", "/token", "/introspect", "/revoke")
+
+
+async def _rejected_form(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FormRejected)
+    return rejected_page(request, exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -121,7 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AdminProblem, admin_problems.handle)
     app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)
     app.add_exception_handler(StarletteHTTPException, admin_problems.handle_http)
+    app.add_exception_handler(FormRejected, _rejected_form)
 
+    app.add_middleware(InputGuard, protocol_paths=OAUTH_PATHS)
     app.middleware("http")(security_headers(settings.secure_cookies))
 
     @app.middleware("http")

@@ -42,6 +42,10 @@ from identity.oauth.models import (
 from identity.oauth.org_context import common_roles, select_contexts, union_tins
 from identity.security import token_digest
 from identity.settings import Settings
+from policy.inputs import acceptable, column_length
+
+CLIENT_ID_LENGTH = column_length(Client.client_id)
+JTI_LENGTH = column_length(UsedClientAssertion.jti)
 
 
 def _ts(value: datetime) -> int:
@@ -87,6 +91,8 @@ class OAuthStore:
 
     # -- clients -----------------------------------------------------------
     async def get_client(self, client_id: str) -> ClientInfo | None:
+        if not acceptable(client_id, CLIENT_ID_LENGTH):  # e.g. from a Basic header
+            return None
         row = await self.session.get(Client, client_id)
         if row is None:
             return None
@@ -117,7 +123,10 @@ class OAuthStore:
         return ClientContext(row.organization_id, _verified(row.tax_ids))
 
     async def remember_assertion(self, client_id: str, jti: str, expires_at: int) -> bool:
-        """Record a client assertion's jti; False when it was seen before (RFC 7523 §3)."""
+        """Record a client assertion's jti; False when it was seen before (RFC 7523 §3)
+        or cannot be kept (control characters, longer than the column)."""
+        if not acceptable(jti, JTI_LENGTH):
+            return False
         await self.session.execute(
             delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now())
         )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policy.inputs import Input
 from provider_data.eligibility_schemas import Amount
 from provider_data.identifiers import TaxId
 
@@ -35,21 +36,21 @@ CLAIM_EXAMPLE: dict[str, Any] = {
 }
 
 
-class BillingProvider(BaseModel):
+class BillingProvider(Input):
     """Loop 2010AA: the billing provider's NPI and Tax ID."""
 
     npi: str = Field(min_length=1, max_length=10)
     tin: TaxId
 
 
-class Patient(BaseModel):
+class Patient(Input):
     """Loop 2010BA: the member as on the card (a `*` before the suffix is optional)."""
 
     member_id: str = Field(min_length=1, max_length=24)
     date_of_birth: date | None = None
 
 
-class ServiceLine(BaseModel):
+class ServiceLine(Input):
     """Loop 2400: SV1 (procedure, modifiers, charge, units) and DTP*472 (service date)."""
 
     procedure_code: str = Field(min_length=1, max_length=5)
@@ -60,7 +61,7 @@ class ServiceLine(BaseModel):
     diagnosis_pointers: list[int] = Field(default_factory=lambda: [1], max_length=4)
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(Input):  # no control characters in any string (policy.inputs)
     model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
 
     patient_control_number: str = Field(
@@ -76,7 +77,7 @@ class ClaimIn(BaseModel):
     lines: list[ServiceLine] = Field(min_length=1, max_length=50)
 
 
-class BulkClaims(BaseModel):
+class BulkClaims(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"claims": [CLAIM_EXAMPLE]}]})
 
     claims: list[dict[str, Any]] = Field(

@@ -41,6 +41,7 @@ from provider_data.settings import Settings
 from provider_data.x12 import CARC, RARC
 
 router = APIRouter(prefix="/claims/v1", tags=["claims"])
+MAX_ID = 2**63 - 1  # the largest BIGINT
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such claim under your Tax IDs."}
 }
@@ -59,7 +60,10 @@ def _after(cursor: str) -> tuple[date, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         day, _, ident = raw.partition("|")
-        return date.fromisoformat(day), int(ident)
+        after = date.fromisoformat(day), int(ident)
+        if not 0 <= after[1] <= MAX_ID:  # beyond any id: databases refuse the number
+            raise ValueError("cursor id out of range")
+        return after
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise Problem(
             400,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
+from policy.inputs import Input
 from provider_data.identifiers import Npi
 from provider_data.x12 import SERVICE_TYPES
 
@@ -23,7 +24,7 @@ INQUIRY_EXAMPLE: dict[str, Any] = {
 }
 
 
-class Inquiry(BaseModel):
+class Inquiry(Input):  # no control characters in any string (policy.inputs)
     model_config = ConfigDict(json_schema_extra={"examples": [INQUIRY_EXAMPLE]})
 
     member_id: str = Field(
@@ -57,7 +58,7 @@ class Inquiry(BaseModel):
         return [c.upper() for c in codes] or ["30"]
 
 
-class BatchInquiry(BaseModel):
+class BatchInquiry(Input):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -12,7 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.responses import Response
 
-from policy import JWKSUnavailable, TokenVerifier
+from policy import JWKSUnavailable, TokenVerifier, inputs
+from policy.boundary import InputGuard
 from provider_data import problems
 from provider_data.db import create_engine, session_factory
 from provider_data.settings import Settings
@@ -52,6 +52,7 @@ def build_app(
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="1.0")
     problems.install(app)
+    app.add_middleware(InputGuard)
     app.include_router(router)
     app.include_router(_health)
 
@@ -59,7 +60,7 @@ def build_app(
     async def request_ids(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        request.state.request_id = inputs.request_id(request.headers.get("x-request-id"))
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response

@@ -11,27 +11,33 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import Response
 
 from identity.admin import nominations, profile, review, service
 from identity.admin import tin_verification as tins
 from identity.admin.auth import CurrentAdministrator
 from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep
-from identity.models import Organization, TaxId
+from identity.models import Membership, Nomination, Organization, TaxId
 from identity.security import format_tin
 from identity.web.protocol import request_id, source_address
+from policy.inputs import Input, Text, column_length
 
 router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["administration"])
+PLAN_ROLE_LENGTH = 64
+NPI_LENGTH = 20  # an NPI as people write it; checked as ten digits after
 
 
-class TinIn(BaseModel):
+TIN_TEXT = Text(20)  # a TIN as people write it ("12-3456789"); checked as digits after
+
+
+class TinIn(Input):
     """A TIN and the evidence that the organization owns it (see `GET .../tax-ids`
     for the statement attested)."""
 
-    tin: str = Field(examples=["12-3456789"])
-    label: str = ""
-    legal_name: str = Field(
+    tin: Annotated[str, TIN_TEXT] = Field(examples=["12-3456789"])
+    label: Annotated[str, Text(column_length(TaxId.label))] = ""
+    legal_name: Annotated[str, Text(column_length(TaxId.legal_name))] = Field(
         default="",
         description="The organization's legal name exactly as registered with the IRS "
         "for this TIN.",
@@ -44,23 +50,23 @@ class TinIn(BaseModel):
     )
 
 
-class SubOrganizationIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class SubOrganizationIn(Input):
+    name: Annotated[str, Text(column_length(Organization.name), min_length=1)]
 
 
-class MemberChange(BaseModel):
-    role: str | None = None
-    plan_roles: list[str] | None = None
-    tax_ids: list[str] | None = None
+class MemberChange(Input):
+    role: Annotated[str, Text(column_length(Membership.role))] | None = None
+    plan_roles: list[Annotated[str, Text(PLAN_ROLE_LENGTH)]] | None = None
+    tax_ids: list[Annotated[str, TIN_TEXT]] | None = None
 
 
-class NominationIn(BaseModel):
-    email: str
-    given_name: str = ""
-    family_name: str = ""
-    role: str = "subscriber"
-    plan_roles: list[str] = []
-    tax_ids: list[str] = []
+class NominationIn(Input):
+    email: Annotated[str, Text(column_length(Nomination.email))]
+    given_name: Annotated[str, Text(column_length(Nomination.given_name))] = ""
+    family_name: Annotated[str, Text(column_length(Nomination.family_name))] = ""
+    role: Annotated[str, Text(column_length(Nomination.role))] = "subscriber"
+    plan_roles: list[Annotated[str, Text(PLAN_ROLE_LENGTH)]] = []
+    tax_ids: list[Annotated[str, TIN_TEXT]] = []
 
 
 def _actor(request: Request, admin: CurrentAdministrator) -> service.Actor:
@@ -95,14 +101,15 @@ async def get_organization(
     return _org(await service.organization(session, _actor(request, admin), org_id))
 
 
-class ProfileChange(BaseModel):
-    name: str | None = Field(default=None, max_length=200)
-    street: str | None = Field(default=None, max_length=200)
-    city: str | None = Field(default=None, max_length=100)
-    state: str | None = Field(default=None, max_length=40)
-    postal_code: str | None = Field(default=None, max_length=40)
-    phone: str | None = Field(default=None, max_length=32)
-    npis: list[str] | None = None
+class ProfileChange(Input):
+    name: Annotated[str, Text(column_length(Organization.name))] | None = None
+    street: Annotated[str, Text(column_length(Organization.street))] | None = None
+    city: Annotated[str, Text(column_length(Organization.city))] | None = None
+    # State and ZIP are checked against their formats after trimming and upper-casing.
+    state: Annotated[str, Text(40)] | None = None
+    postal_code: Annotated[str, Text(40)] | None = None
+    phone: Annotated[str, Text(column_length(Organization.phone))] | None = None
+    npis: list[Annotated[str, Text(NPI_LENGTH)]] | None = None
 
 
 @router.patch("")

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -38,6 +38,7 @@ from identity.security import client_secret_digest, format_tin, generate_secret
 from identity.seed import API_SCOPE
 from identity.settings import Settings
 from identity.web.protocol import request_id, source_address
+from policy.inputs import Input, Text, column_length
 
 router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["integrator clients"])
 
@@ -270,11 +271,16 @@ async def remove(session: AsyncSession, actor: Actor, org_id: str, client_id: st
 # -- routes -----------------------------------------------------------------
 
 
-class ClientIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["Nightly eligibility batch"])
-    tax_ids: list[str] = Field(default=[], examples=[["12-3456789"]])
+RESOURCE_TEXT = Text(2048)  # a plan API's URI (RFC 8707)
+
+
+class ClientIn(Input):
+    name: Annotated[str, Text(column_length(Client.name), min_length=1)] = Field(
+        examples=["Nightly eligibility batch"]
+    )
+    tax_ids: list[Annotated[str, Text(20)]] = Field(default=[], examples=[["12-3456789"]])
     jwks: dict[str, Any] | None = None
-    resources: list[str] | None = Field(
+    resources: list[Annotated[str, RESOURCE_TEXT]] | None = Field(
         default=None,
         description="The plans' APIs (RFC 8707 resources) it may use, its default first; "
         "by default the first plan TINpass knows.",
@@ -282,13 +288,13 @@ class ClientIn(BaseModel):
     )
 
 
-class ClientChange(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    tax_ids: list[str] | None = None
-    resources: list[str] | None = None
+class ClientChange(Input):
+    name: Annotated[str, Text(column_length(Client.name), min_length=1)] | None = None
+    tax_ids: list[Annotated[str, Text(20)]] | None = None
+    resources: list[Annotated[str, RESOURCE_TEXT]] | None = None
 
 
-class Jwks(BaseModel):
+class Jwks(Input):
     keys: list[Any]
 
 

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 
 from identity.admin import operator
 from identity.admin import tin_verification as tins
@@ -20,12 +19,14 @@ from identity.models import Organization, TaxId
 from identity.security import normalize_tin
 from identity.settings import Settings
 from identity.web.protocol import request_id, source_address
+from policy.inputs import Input, Text
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operators"])
 
 
-class Reason(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+class Reason(Input):
+    reason: Annotated[str, Text(2000, multiline=True)] = ""
+    multiline_fields = frozenset({"reason"})
 
 
 def _decision(request: Request, user: Any) -> operator.Decision:

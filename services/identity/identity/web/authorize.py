@@ -21,6 +21,7 @@ from starlette.responses import Response
 from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep
 from identity.mfa import ACR_MFA
 from identity.models import SsoSession
+from identity.oauth import parameters
 from identity.oauth.bridge import (
     BridgedRequest,
     ProtocolContext,
@@ -91,6 +92,10 @@ def _authorization_step(
     fresh: bool,
 ) -> tuple[str, Any]:
     """Runs in the worker thread: Authlib validates and issues."""
+    if (refused := parameters.authorization_error(server, oauth_request)) is not None:
+        if refused.redirect_uri:
+            return "response", server.handle_error_response(oauth_request, refused)
+        return "error", refused
     try:
         grant = server.get_consent_grant(oauth_request, end_user=subject)
     except OAuth2Error as error:

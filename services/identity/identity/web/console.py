@@ -30,6 +30,7 @@ from identity.security import format_tin
 from identity.settings import Settings
 from identity.web import csrf
 from identity.web.account import _account
+from identity.web.forms import checked
 from identity.web.pages import render
 from identity.web.protocol import request_id, source_address
 
@@ -214,7 +215,7 @@ async def perform(
     console = await current_console(request, store, settings)
     if console is None:
         return to_login()
-    form = await request.form()
+    form = checked(await request.form())
     fields: dict[str, Any] = {k: form.getlist(k) for k in form}
     flat = {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
     if not csrf.valid(request, settings.secret_key, str(flat.get("csrf_token", ""))):

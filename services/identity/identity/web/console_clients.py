@@ -31,6 +31,7 @@ from identity.web.console import (
     perform,
     to_login,
 )
+from identity.web.forms import checked
 from identity.web.protocol import request_id, source_address
 
 router = APIRouter(prefix="/console")
@@ -89,7 +90,7 @@ async def _with_secret(
     console = await current_console(request, store, settings)
     if console is None:
         return to_login()
-    form = await request.form()
+    form = checked(await request.form())
     fields: dict[str, Any] = {k: form.getlist(k) for k in form}
     if not csrf.valid(request, settings.secret_key, one(fields, "csrf_token")):
         return error_page(request, settings, 400, EXPIRED_FORM, org_id)

@@ -20,6 +20,7 @@ from identity.security import normalize_tin
 from identity.web import csrf
 from identity.web.account import _account
 from identity.web.console import EXPIRED_FORM, error_page, mailer_of, page, to_login
+from identity.web.forms import checked
 from identity.web.pages import render
 from identity.web.protocol import request_id, source_address
 
@@ -92,7 +93,7 @@ async def decide(
         ("tax-ids", "revoke"),
     }:
         return _no_page(request)
-    form = await request.form()
+    form = checked(await request.form())
     if not csrf.valid(request, settings.secret_key, str(form.get("csrf_token", ""))):
         return error_page(request, settings, 400, EXPIRED_FORM)
     by = operator.Decision(account.user, request_id(request), source_address(request))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from joserfc import jwt
@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep
 from identity.keys import key_set
+from identity.oauth import parameters
 from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
 from identity.oauth.discovery import provider_metadata
 from identity.oauth.oidc import user_claims
@@ -51,6 +52,9 @@ async def _endpoint(
     request: Request, settings: Any, store: Any, keystore: Any, step: Any
 ) -> Response:
     oauth_request = await bridged_request(request, settings)
+    if (invalid := parameters.invalid_parameter(oauth_request)) is not None:
+        body = {"error": "invalid_request", "error_description": parameters.description(invalid)}
+        return JSONResponse(body, status_code=400, headers=NO_STORE)
     ctx = await protocol_context(request, store, settings, keystore)
     result: ProtocolResponse | None = await run_protocol(ctx, step, oauth_request)
     await commit(ctx)
@@ -199,6 +203,8 @@ async def end_session(
     )
 
     def step(req: Any) -> tuple[str, Any]:
+        if (invalid := parameters.invalid_parameter(req)) is not None:
+            return "error", InvalidRequestError(parameters.description(invalid))
         try:
             validated = server.validate_endpoint_request("end_session", req)
         except OAuth2Error as error:

@@ -28,6 +28,7 @@ from identity.settings import Settings
 from identity.throttle import Throttle
 from identity.web import csrf, tickets
 from identity.web.authorize import SSO_COOKIE, login_page, requests_mfa, resume, step_page
+from identity.web.forms import FormRejected, checked
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context, source_address
 
@@ -56,8 +57,18 @@ class Step:
 
     @classmethod
     async def read(cls, request: Request) -> Step:
-        form = await request.form()
+        form = checked(await request.form())
         return cls({k: v for k, v in form.items() if isinstance(v, str)})
+
+
+async def _rejected(request: Request, settings: Settings, rejected: FormRejected) -> Response:
+    """The login form again, the fault named; the authorization request kept when sound."""
+    form = await request.form()
+    carried = form.get("authorization_request", "")
+    if rejected.field == "authorization_request" or not isinstance(carried, str):
+        carried = ""
+    step = Step({"authorization_request": carried})
+    return login_page(request, settings, step.pairs, None, status_code=400, error=rejected.message)
 
 
 async def _throttled(
@@ -92,7 +103,10 @@ async def login(
     server: ServerDep,
     throttle: ThrottleDep,
 ) -> Response:
-    step = await Step.read(request)
+    try:
+        step = await Step.read(request)
+    except FormRejected as rejected:
+        return await _rejected(request, settings, rejected)
     username = step.fields.get("username", "")[:64]
     if (limited := await _throttled(request, throttle, settings, step)) is not None:
         return limited

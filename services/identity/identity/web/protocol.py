@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -12,13 +11,12 @@ from identity.keys import KeyStore
 from identity.oauth.bridge import ProtocolContext
 from identity.settings import Settings
 from identity.store import OAuthStore
+from policy import inputs
 
 
 def request_id(request: Request) -> str:
-    supplied = request.headers.get("x-request-id", "")
-    if 0 < len(supplied) <= 64 and supplied.replace("-", "").isalnum():
-        return supplied
-    return str(uuid.uuid4())
+    """The caller's X-Request-ID when it is a safe id (policy.inputs), else a new one."""
+    return inputs.request_id(request.headers.get("x-request-id"))
 
 
 def source_address(request: Request) -> str | None:
