@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from identity.settings import CASCADE_RESOURCE, SUMMIT_RESOURCE
+from policy.forwarded import UVICORN_FLAGS
 
 BIN = Path(sys.executable).parent
 DEFAULT_PORTS = {
@@ -193,6 +194,7 @@ class Stack:
             "127.0.0.1",
             "--port",
             str(self.ports[name]),
+            *UVICORN_FLAGS,  # forwarded headers only from *_TRUSTED_PROXIES (policy.forwarded)
             "--no-access-log",
             "--log-level",
             "warning",

@@ -5,7 +5,8 @@ libs/policy against the cached JWKS) before any upstream call. Upstreams are
 reached over one pooled HTTP client with timeouts; a failing upstream answers
 502, a slow one 504, as RFC 9457 problems. Requests are counted per source
 address and per client (`gateway.ratelimit`), and browser origins are checked
-(`gateway.cors`). Run with `uvicorn --factory gateway.app:create_app`.
+(`gateway.cors`). Run with `uvicorn --factory gateway.app:create_app --no-proxy-headers`
+(forwarded headers are trusted only from the configured proxies, policy.forwarded).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from gateway import cors, portal, proxy, ratelimit
 from gateway.problems import problem_response as _problem
 from gateway.settings import Settings
 from gateway.upstream import build_client
-from policy import InvalidToken, JWKSUnavailable, TokenVerifier, inputs
+from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs
 from policy.boundary import InputGuard
 from policy.rfc6750 import bearer_token, www_authenticate
 
@@ -196,4 +197,5 @@ def create_app(
         portal.install(app, settings)
     cors.install(app, settings)
     app.add_middleware(InputGuard, check_headers=True)
+    forwarded.install(app, settings.trusted_proxies)
     return app

@@ -111,7 +111,7 @@ class RateLimits:
 
 
 def source_address(request: Request) -> str:
-    """The peer's address; behind a load balancer, run uvicorn with --forwarded-allow-ips."""
+    """The client's address: the peer's, or as a trusted proxy said (GATEWAY_TRUSTED_PROXIES)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -10,6 +10,8 @@ from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from policy.forwarded import parse_proxies
+
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
@@ -49,6 +51,9 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = []
     cors_max_age: int = Field(default=600, ge=0)
     port: int = 8080
+    # Proxies whose X-Forwarded-For/-Proto are believed: addresses or networks, comma-
+    # separated (policy.forwarded). None by default: the connection's peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     # The plan's portal (gateway.portal): on when a client id is set.
     portal_client_id: str = ""
     portal_client_secret: str = ""
@@ -57,6 +62,11 @@ class Settings(BaseSettings):
     plan_contact: str = "the plan's Provider Network department, (800) 555-0142"
     portal_session_ttl: int = Field(default=8 * 60 * 60, gt=0)
     portal_idle_timeout: int = Field(default=30 * 60, gt=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> list[str]:
+        return parse_proxies(value)
 
     @field_validator("rate_limit_per_client", "rate_limit_per_address")
     @classmethod

@@ -1,6 +1,7 @@
 """The identity service: an OpenID Provider (FastAPI application factory).
 
-Run with `uvicorn --factory identity.app:create_app`.
+Run with `uvicorn --factory identity.app:create_app --no-proxy-headers`
+(forwarded headers are trusted only from the configured proxies, policy.forwarded).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from identity.web import (
 from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import security_headers
 from identity.web.protocol import request_id
+from policy import forwarded
 from policy.boundary import InputGuard
 
 # Endpoints answering bad parameters in their protocol's terms (identity.oauth.parameters).
@@ -145,4 +147,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
+    forwarded.install(app, settings.trusted_proxies)
     return app

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from policy.forwarded import parse_proxies
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key-change-me-0123456789"
@@ -103,6 +105,14 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     mail_from: str = "TINpass <no-reply@tinpass.example>"
     outbox_dir: str = "data/outbox"
+    # Proxies whose X-Forwarded-For/-Proto are believed: addresses or networks, comma-
+    # separated (policy.forwarded). None by default: the connection's peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> list[str]:
+        return parse_proxies(value)
 
     @field_validator("resources")
     @classmethod

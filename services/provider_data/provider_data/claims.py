@@ -4,7 +4,8 @@ Benefits; submission lives in claims_submit.
 A claim is visible only under a Tax ID it was billed with: searching filters by the
 token's TINs in SQL, and a claim billed under another TIN answers exactly like a
 claim that does not exist. Amounts show only to roles the policy table lets see them.
-Run with `uvicorn --factory provider_data.claims:create_app`.
+Run with `uvicorn --factory provider_data.claims:create_app --no-proxy-headers`
+(forwarded headers are trusted only from the configured proxies, policy.forwarded).
 """
 
 from __future__ import annotations

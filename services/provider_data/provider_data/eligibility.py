@@ -2,7 +2,8 @@
 
 Each inquiry is decided on its own: allowed when the token's Tax IDs match a
 provider record in effect on the date of service, and audited either way.
-Run with `uvicorn --factory provider_data.eligibility:create_app`.
+Run with `uvicorn --factory provider_data.eligibility:create_app --no-proxy-headers`
+(forwarded headers are trusted only from the configured proxies, policy.forwarded).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.responses import Response
 
-from policy import JWKSUnavailable, TokenVerifier, inputs
+from policy import JWKSUnavailable, TokenVerifier, forwarded, inputs
 from policy.boundary import InputGuard
 from provider_data import problems
 from provider_data.db import create_engine, session_factory
@@ -65,6 +65,7 @@ def build_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
+    forwarded.install(app, settings.trusted_proxies)
     return app
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from policy.forwarded import parse_proxies
 
 
 class Settings(BaseSettings):
@@ -32,11 +34,19 @@ class Settings(BaseSettings):
     demo_providers: int = Field(default=60, ge=0)
     demo_claims: int = Field(default=3000, ge=0)
     demo_seed: int = 2026
+    # Proxies whose X-Forwarded-For/-Proto are believed: addresses or networks, comma-
+    # separated (policy.forwarded). None by default: the connection's peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     # Date-of-birth guessing (provider_data.guessing): failed member matches allowed per
     # member (whoever asks) and per client within a window of seconds, then 429.
     failed_match_limit_per_member: int = Field(default=5, ge=1)
     failed_match_limit_per_client: int = Field(default=25, ge=1)
     failed_match_window: int = Field(default=900, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> list[str]:
+        return parse_proxies(value)
 
     @model_validator(mode="after")
     def _derive_jwks_uri(self) -> Settings:
