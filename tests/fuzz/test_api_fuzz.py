@@ -25,16 +25,9 @@ from tests.support.oidc import jwt_claims
 pytestmark = pytest.mark.e2e
 SHOWN = 15  # failures listed in an assertion message
 # Operations whose 5xx on a request with a control character or an over-long value
-# (PostgreSQL refuses NUL bytes) belong to issue 10's one input rule, being built in
-# libs/policy at the same time; they are listed in the run's summary, not passed over
-# silently, and this set empties when that rule lands. Any other failure fails.
-AWAITING_INPUT_RULE = frozenset(
-    {
-        "POST /api/v1/organizations/{org_id}/clients",
-        "GET /claims/v1/claims/{claim_number}",  # through the gateway: httpx.InvalidURL
-        "GET /claims/v1/claims/{claim_number}/eob",
-    }
-)
+# would be excused (PostgreSQL refuses NUL bytes): none since issue 10's one input rule
+# (policy.inputs) landed. Any failure fails.
+AWAITING_INPUT_RULE: frozenset[str] = frozenset()
 
 
 async def _document(url: str) -> dict[str, Any]:
