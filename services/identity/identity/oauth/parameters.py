@@ -1,11 +1,12 @@
 """Request parameters of every OAuth endpoint under the one input rule (`policy.inputs`).
 
 A parameter with a control character or longer than TINpass keeps is refused
-before Authlib or the database sees it, with an `invalid_request` error that
-names it (RFC 6749 §4.1.2.1, §5.2). At the authorization endpoint the error goes
-back to the client's redirect URI only when the client and that URI are valid
-(as Authlib does for an unknown response type); otherwise the browser gets an
-error page. An error description holds only the characters RFC 6749 allows.
+before Authlib or the database sees it, with an `invalid_request` error that names
+it (RFC 6749 §4.1.2.1, §5.2; `invalid_target` for a `resource`, RFC 8707 §2). At the
+authorization endpoint the error goes back to the client's redirect URI only when
+the client and that URI are valid (as Authlib does for an unknown response type);
+otherwise the browser gets an error page. An error description holds only the
+characters RFC 6749 allows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 
 from identity.models import Client
 from identity.oauth.bridge import BridgedRequest
+from identity.oauth.rfc8707 import InvalidTargetError
 from policy.inputs import InvalidInput, acceptable, column_length, first_invalid, problem
 
 CLIENT_ID_LENGTH = column_length(Client.client_id)
@@ -56,6 +58,13 @@ def description(invalid: InvalidInput) -> str:
     return "".join(c if 0x20 <= ord(c) <= 0x7E and c not in '"\\' else "?" for c in text)
 
 
+def error_for(invalid: InvalidInput) -> OAuth2Error:
+    """`invalid_target` for a malformed `resource` (RFC 8707 §2), else `invalid_request`."""
+    if invalid.field == "resource":
+        return InvalidTargetError(description(invalid))
+    return InvalidRequestError(description(invalid))
+
+
 def authorization_error(server: Any, request: BridgedRequest) -> OAuth2Error | None:
     """An `invalid_request` for a broken parameter at /authorize; redirected when safe.
 
@@ -64,7 +73,7 @@ def authorization_error(server: Any, request: BridgedRequest) -> OAuth2Error | N
     invalid = invalid_parameter(request)
     if invalid is None:
         return None
-    error = InvalidRequestError(description(invalid))
+    error = error_for(invalid)
     if invalid.field in NOT_REDIRECTED or invalid.field.startswith("a "):
         return error
     error.redirect_uri = _validated_redirect_uri(server, request)

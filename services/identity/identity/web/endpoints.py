@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from joserfc import jwt
@@ -53,7 +53,8 @@ async def _endpoint(
 ) -> Response:
     oauth_request = await bridged_request(request, settings)
     if (invalid := parameters.invalid_parameter(oauth_request)) is not None:
-        body = {"error": "invalid_request", "error_description": parameters.description(invalid)}
+        refused = parameters.error_for(invalid)
+        body = {"error": refused.error, "error_description": refused.description}
         return JSONResponse(body, status_code=400, headers=NO_STORE)
     ctx = await protocol_context(request, store, settings, keystore)
     result: ProtocolResponse | None = await run_protocol(ctx, step, oauth_request)
@@ -204,7 +205,7 @@ async def end_session(
 
     def step(req: Any) -> tuple[str, Any]:
         if (invalid := parameters.invalid_parameter(req)) is not None:
-            return "error", InvalidRequestError(parameters.description(invalid))
+            return "error", parameters.error_for(invalid)
         try:
             validated = server.validate_endpoint_request("end_session", req)
         except OAuth2Error as error:
