@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
@@ -138,9 +137,6 @@ def differences(
     return changed
 
 
-# `/openapi.json` is walked too; FastAPI warns there that `/userinfo` and `/logout`
-# (GET and POST) share an operation id. That is about the document, not about state.
-@pytest.mark.filterwarnings("ignore:Duplicate Operation ID:UserWarning")
 async def test_no_get_changes_the_database(identity: IdentityHarness) -> None:
     routes = get_routes(identity)
     assert {"/account/mfa", "/confirm-email", "/register/confirm", "/console/orgs/{org_id}"} <= (
