@@ -32,9 +32,9 @@ test: install
 FUZZ_EXAMPLES ?= 200
 fuzz: install
 	TINPASS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TINPASS_FUZZ_SEED=$(FUZZ_SEED) TINPASS_TEST_DB=sqlite \
-		$(PY) -m pytest tests/fuzz -p no:timeout
+		$(PY) -m pytest tests/fuzz --timeout=0
 	TINPASS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TINPASS_FUZZ_SEED=$(FUZZ_SEED) TINPASS_TEST_DB=postgresql \
-		$(PY) -m pytest tests/fuzz -p no:timeout
+		$(PY) -m pytest tests/fuzz --timeout=0
 
 lint: install
 	$(VENV)/bin/ruff check .
