@@ -64,7 +64,7 @@ async def test_migrations_make_the_models_schema_on_an_empty_database(tmp_path: 
             await engine.dispose()
     assert tables == TABLES
     assert differences == [], "the models and the migrations disagree"
-    assert [tuple(v) for v in versions] == [("0005",)]
+    assert [tuple(v) for v in versions] == [("0007",)]
     assert [tuple(h) for h in head] == [(1, 0, "0" * 64)]
 
 
