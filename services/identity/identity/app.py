@@ -27,6 +27,7 @@ from identity.admin import problems as admin_problems
 from identity.admin.problems import AdminProblem
 from identity.backchannel_logout import Sender
 from identity.db import create_engine, session_factory
+from identity.janitor import Janitor
 from identity.keys import KeyStore, ensure_keys
 from identity.mail import Mailer
 from identity.oauth.server import TinpassAuthorizationServer
@@ -96,11 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         desk = RecoveryDesk(sessionmaker, settings, app.state.mailer, app.state.throttle)
         app.state.recovery_desk = desk
-        recovering = asyncio.create_task(desk.run())
+        tasks = [sending, asyncio.create_task(desk.run())]
+        if settings.janitor_interval > 0:
+            tasks.append(asyncio.create_task(Janitor(sessionmaker, settings).run()))
         try:
             yield
         finally:
-            for task in (sending, recovering):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import accounts, admin_ops, audit, plan_roles, suspensions
 from identity.db import create_engine, migrate, session_factory
+from identity.janitor import Janitor
 from identity.keys import rotate_keys
 from identity.models import Organization, SigningKey, User
 from identity.seed import seed_demo
@@ -118,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         "key_publication_lead_seconds ago (after a key compromise)",
     )
     commands.add_parser("list-keys", help="list signing keys and their state")
+    commands.add_parser(
+        "janitor",
+        help="delete expired codes, refresh tokens, SSO sessions, assertion ids and "
+        "deny-list entries (one round, in batches)",
+    )
     unlock = commands.add_parser("unlock", help="unlock an account locked after failed sign-ins")
     unlock.add_argument("username")
     suspend = commands.add_parser("suspend", help="suspend an account: its sessions end at once")
@@ -328,6 +334,16 @@ async def _run(command: Command, settings: Settings, args: argparse.Namespace) -
         await engine.dispose()
 
 
+async def _janitor(settings: Settings) -> str:
+    """One janitor round; each batch is its own transaction (`identity.janitor`)."""
+    engine = create_engine(settings.database_url)
+    try:
+        deleted = await Janitor(session_factory(engine), settings).sweep()
+    finally:
+        await engine.dispose()
+    return "\n".join(f"{table}: {count} deleted" for table, count in deleted.items())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
@@ -335,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             migrate(settings.database_url)
             print("database is up to date")
+            return 0
+        if args.command == "janitor":
+            print(asyncio.run(_janitor(settings)))
             return 0
         print(asyncio.run(_run(COMMANDS[args.command], settings, args)))
     except ValueError as error:

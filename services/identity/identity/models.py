@@ -3,7 +3,8 @@
 Organizations form a tree; Tax IDs (TINs) belong to organizations; users act for
 organizations through memberships that grant a subset of the organization's TINs.
 Clients, codes, refresh tokens, SSO sessions, signing keys and the audit trail
-complete the OpenID Provider's state. Secrets are never stored in clear: client
+complete the OpenID Provider's state; issued access tokens are not stored, only the
+revoked ones until they expire (the deny-list). Secrets are never stored in clear: client
 secrets, codes, refresh tokens and session cookies as keyed or plain SHA-256
 digests, passwords as argon2id hashes, private keys encrypted.
 """
@@ -227,8 +228,8 @@ class SsoSession(Base):
     acr: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
-    ended_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
     end_reason: Mapped[str | None] = mapped_column(String(32))
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     source_address: Mapped[str | None] = mapped_column(String(64))
@@ -252,7 +253,7 @@ class AuthorizationCode(Base):
     amr: Mapped[list[str]] = mapped_column(default=list)
     family_id: Mapped[str] = mapped_column(String(36), default=new_id)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column()
     resources: Mapped[list[str]] = mapped_column(default=list)  # RFC 8707, as granted
 
@@ -272,25 +273,23 @@ class RefreshToken(Base):
     acr: Mapped[str] = mapped_column(String(64), default="")
     amr: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     rotated_at: Mapped[datetime | None] = mapped_column()
-    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
     successor_encrypted: Mapped[str | None] = mapped_column(Text)
     resources: Mapped[list[str]] = mapped_column(default=list)  # RFC 8707, as granted
 
 
-class IssuedAccessToken(Base):
-    """The jti of every JWT access token, so introspection and revocation know it."""
+class DeniedToken(Base):
+    """The deny-list: revoked access tokens (`kind` "jti") and revoked grants (`kind`
+    "grant", a refresh-token family), each kept only until the last access token it
+    can deny has expired; the janitor deletes it then (`identity.janitor`)."""
 
-    __tablename__ = "issued_access_tokens"
+    __tablename__ = "denied_tokens"
 
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(100), index=True)
-    user_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    family_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    scope: Mapped[str] = mapped_column(Text)
-    expires_at: Mapped[datetime] = mapped_column()
-    revoked_at: Mapped[datetime | None] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class UsedClientAssertion(Base):

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     mfa_reauth_max_age: int = Field(default=300, ge=0)
     refresh_grace_seconds: int = 10
     backchannel_interval: float = 1.0
+    # The janitor (identity.janitor): seconds between rounds on each replica (0: never;
+    # `identity janitor` runs one round), rows per DELETE, and how long revoked refresh
+    # tokens and ended SSO sessions are kept after revocation or end (seconds).
+    janitor_interval: float = Field(default=60.0, ge=0)
+    janitor_batch_size: int = Field(default=1000, ge=1)
+    janitor_retention: int = Field(default=24 * 60 * 60, ge=0)
     reset_link_ttl: int = 30 * 60
     email_link_ttl: int = 24 * 60 * 60
     smtp_host: str | None = None

@@ -13,16 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from identity import backchannel_logout, plan_roles
+from identity import backchannel_logout, denylist, plan_roles
 from identity.crypto import seal, unseal
 from identity.models import (
     AuthorizationCode,
     Client,
-    IssuedAccessToken,
     Membership,
     RefreshToken,
     SsoSession,
@@ -69,6 +68,9 @@ class NewCode:
 
 @dataclass(frozen=True)
 class NewTokens:
+    """What a token response issued. Only the refresh token (the grant) is stored;
+    `access_jti` and `access_expires_at` are kept for callers but not written."""
+
     client_id: str
     user_id: str | None
     family_id: str | None
@@ -124,20 +126,25 @@ class OAuthStore:
 
     async def remember_assertion(self, client_id: str, jti: str, expires_at: int) -> bool:
         """Record a client assertion's jti; False when it was seen before (RFC 7523 §3)
-        or cannot be kept (control characters, longer than the column)."""
+        or cannot be kept (control characters, longer than the column).
+
+        One conditional upsert: a new jti is inserted; a jti already there is a
+        replay unless its assertion has expired (the janitor has not pruned it
+        yet), in which case it is taken over. Concurrent uses of one jti meet on
+        the primary key, so exactly one of them is accepted."""
         if not acceptable(jti, JTI_LENGTH):
             return False
-        await self.session.execute(
-            delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now())
+        insert = denylist.upsert(self.session, UsedClientAssertion).values(
+            client_id=client_id, jti=jti, expires_at=_dt(expires_at)
         )
-        seen = await self.session.get(UsedClientAssertion, (client_id, jti))
-        if seen is not None:
-            return False
-        self.session.add(
-            UsedClientAssertion(client_id=client_id, jti=jti, expires_at=_dt(expires_at))
+        result = await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["client_id", "jti"],
+                set_={"expires_at": insert.excluded.expires_at},
+                where=UsedClientAssertion.expires_at <= now(),
+            )
         )
-        await self.session.flush()
-        return True
+        return getattr(result, "rowcount", 0) == 1
 
     # -- subjects ----------------------------------------------------------
     async def load_subject(
@@ -149,6 +156,7 @@ class OAuthStore:
         acr: str,
         amr: Iterable[str],
         sid: str | None,
+        grant_id: str | None = None,
     ) -> Subject | None:
         """The user with fresh organization context, or None if they may not sign in.
 
@@ -181,6 +189,7 @@ class OAuthStore:
             amr=tuple(amr),
             sid=sid,
             orgs=covered,
+            grant_id=grant_id,
         )
 
     async def _memberships(self, user_id: str, organization_id: str | None) -> list[Membership]:
@@ -247,34 +256,30 @@ class OAuthStore:
 
     # -- tokens ------------------------------------------------------------
     async def save_tokens(self, new: NewTokens) -> None:
+        """Keep the grant a token response created: its refresh token, if any.
+
+        Access tokens are not stored (client_credentials writes nothing here): they
+        are verified by signature, and revoked through the deny-list and the status
+        of their client, user, grant and SSO session (`find_access`)."""
+        if not (new.refresh_token and new.subject and new.family_id):
+            return
+        subject = new.subject
         self.session.add(
-            IssuedAccessToken(
-                jti=new.access_jti,
-                client_id=new.client_id,
-                user_id=new.user_id,
+            RefreshToken(
+                token_digest=token_digest(new.refresh_token),
                 family_id=new.family_id,
+                client_id=new.client_id,
+                user_id=subject.user_id,
+                sso_session_id=subject.sid,
+                organization_id=subject.organization_id,
                 scope=new.scope,
-                expires_at=_dt(new.access_expires_at),
+                auth_time=_dt(subject.auth_time),
+                acr=subject.acr,
+                amr=list(subject.amr),
+                expires_at=now() + timedelta(seconds=new.refresh_expires_in),
+                resources=list(new.resources),
             )
         )
-        if new.refresh_token and new.subject and new.family_id:
-            subject = new.subject
-            self.session.add(
-                RefreshToken(
-                    token_digest=token_digest(new.refresh_token),
-                    family_id=new.family_id,
-                    client_id=new.client_id,
-                    user_id=subject.user_id,
-                    sso_session_id=subject.sid,
-                    organization_id=subject.organization_id,
-                    scope=new.scope,
-                    auth_time=_dt(subject.auth_time),
-                    acr=subject.acr,
-                    amr=list(subject.amr),
-                    expires_at=now() + timedelta(seconds=new.refresh_expires_in),
-                    resources=list(new.resources),
-                )
-            )
         await self.session.flush()
 
     async def find_refresh(self, token: str, grace: int = 0) -> tuple[RefreshInfo | None, bool]:
@@ -336,39 +341,24 @@ class OAuthStore:
             raise RuntimeError("a refresh token was rotated without claiming it first")
 
     async def revoke_family(self, family_id: str) -> None:
+        """Revoke a grant: its refresh tokens, and (through the deny-list, until the
+        last of them expires) the access tokens issued from it."""
         stamp = now()
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=stamp)
         )
-        await self.session.execute(
-            update(IssuedAccessToken)
-            .where(IssuedAccessToken.family_id == family_id, IssuedAccessToken.revoked_at.is_(None))
-            .values(revoked_at=stamp)
-        )
+        lifetime = timedelta(seconds=self.settings.access_token_ttl)
+        await denylist.deny(self.session, denylist.GRANT, family_id, stamp + lifetime)
 
     async def find_access(self, jti: str, claims: dict[str, Any]) -> AccessInfo | None:
-        row = await self.session.get(IssuedAccessToken, jti)
-        if row is None:
-            return None
-        return AccessInfo(
-            jti=row.jti,
-            client_id=row.client_id,
-            user_id=row.user_id,
-            family_id=row.family_id,
-            scope=row.scope,
-            expires_at=_ts(row.expires_at),
-            revoked=row.revoked_at is not None,
-            claims=claims,
-        )
+        """A signature-verified access token and its standing (`identity.denylist`)."""
+        return await denylist.find_access(self.session, jti, claims)
 
-    async def revoke_access(self, jti: str) -> None:
-        await self.session.execute(
-            update(IssuedAccessToken)
-            .where(IssuedAccessToken.jti == jti, IssuedAccessToken.revoked_at.is_(None))
-            .values(revoked_at=now())
-        )
+    async def revoke_access(self, jti: str, expires_at: int) -> None:
+        """Deny one access token until it expires (RFC 7009)."""
+        await denylist.deny(self.session, denylist.JTI, jti, _dt(expires_at))
 
     # -- SSO sessions ------------------------------------------------------
     async def active_session(self, cookie: str | None, idle_timeout: int) -> SsoSession | None:

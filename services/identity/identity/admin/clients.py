@@ -33,7 +33,7 @@ from identity.admin.client_keys import public_jwks
 from identity.admin.problems import invalid, not_found
 from identity.admin.service import Actor
 from identity.deps import SessionDep, SettingsDep
-from identity.models import Client, IssuedAccessToken, RefreshToken, UsedClientAssertion
+from identity.models import Client, RefreshToken, UsedClientAssertion
 from identity.security import client_secret_digest, format_tin, generate_secret
 from identity.seed import API_SCOPE
 from identity.settings import Settings
@@ -238,18 +238,17 @@ async def change(
 
 
 async def remove(session: AsyncSession, actor: Actor, org_id: str, client_id: str) -> int:
-    """Delete the client and revoke what it was issued; returns how many tokens were revoked."""
+    """Delete the client and revoke what it was issued; returns how many refresh tokens
+    were revoked. Its access tokens are inactive from then on: introspection and
+    userinfo find no client (`identity.denylist`)."""
     client = await _owned(session, actor, org_id, client_id)
     before = describe(client)
-    stamp = datetime.now(UTC)
-    revoked = 0
-    for table in (IssuedAccessToken, RefreshToken):
-        result = await session.execute(
-            update(table)
-            .where(table.client_id == client_id, table.revoked_at.is_(None))
-            .values(revoked_at=stamp)
-        )
-        revoked += int(getattr(result, "rowcount", 0) or 0)
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    revoked = int(getattr(result, "rowcount", 0) or 0)
     await session.execute(
         delete(UsedClientAssertion).where(UsedClientAssertion.client_id == client_id)
     )
@@ -263,7 +262,7 @@ async def remove(session: AsyncSession, actor: Actor, org_id: str, client_id: st
         "client",
         client_id,
         before=before,
-        after={"tokens_revoked": revoked},
+        after={"refresh_tokens_revoked": revoked},
     )
     return revoked
 

@@ -32,6 +32,7 @@ def _load_subject(source: CodeInfo | RefreshInfo, sid: str | None) -> Subject | 
         acr=source.acr,
         amr=source.amr,
         sid=sid,
+        grant_id=source.family_id,
     )
     result: Subject | None = on_loop(load)
     return result

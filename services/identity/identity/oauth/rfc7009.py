@@ -1,8 +1,9 @@
 """RFC 7009: OAuth 2.0 token revocation.
 
 Revoking a refresh token revokes its whole family (the access tokens of the same
-grant included, §2.1); revoking an access token revokes only its `jti`, which
-introspection then reports inactive. Unknown tokens answer 200, as §2.2 asks.
+grant included, §2.1, through the grant id they carry); revoking an access token
+puts its `jti` on the deny-list until it expires, and introspection and userinfo
+then report it inactive (`identity.denylist`). Unknown tokens answer 200, as §2.2 asks.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class TinpassRevocationEndpoint(RevocationEndpoint):
     def revoke_token(self, token: AccessInfo | RefreshInfo, request: Any) -> None:
         ctx = current()
         if isinstance(token, AccessInfo):
-            on_loop(ctx.store.revoke_access, token.jti)
+            on_loop(ctx.store.revoke_access, token.jti, token.expires_at)
         else:
             on_loop(ctx.store.revoke_family, token.family_id)
         ctx.emit(

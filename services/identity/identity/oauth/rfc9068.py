@@ -3,7 +3,8 @@
 Access tokens are signed JWTs (`typ: at+jwt`) whose `aud` is the resource (one
 health plan's APIs) chosen by `identity.oauth.rfc8707`. Extra claims come from
 claim hooks (`identity.oauth.tin_projection`), so grants never decide what a
-token says.
+token says. A user's token also names its grant and SSO session
+(`Subject.grant_claims`), which is how its revocation is known without storing it.
 """
 
 from __future__ import annotations
@@ -82,4 +83,6 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         claims: dict[str, Any] = {"nbf": int(time.time())}
         for hook in self.claim_hooks:
             claims.update(hook(client, grant_type, user, scope))
+        if user is not None:
+            claims.update(user.grant_claims())
         return claims
