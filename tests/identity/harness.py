@@ -61,7 +61,8 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
     async with fresh_database("identity", tmp) as url:
         await anyio.to_thread.run_sync(migrate, url)
         # Tests sign in many times from one address; throttling has its own tests.
-        # The back-channel sender is driven by the tests themselves, not its loop.
+        # The back-channel sender and the janitor are driven by the tests themselves,
+        # not their loops.
         options = {
             "login_rate_limit": "10000/minute",
             "token_rate_limit": "10000/minute",
@@ -70,6 +71,7 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
             "invitation_rate_limit_per_organization": "10000/minute",
             "invitation_rate_limit_per_address": "10000/minute",
             "backchannel_interval": 3600.0,
+            "janitor_interval": 0,
             **overrides,
         }
         options.setdefault("issuer", ISSUER)
