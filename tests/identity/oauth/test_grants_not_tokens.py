@@ -179,26 +179,40 @@ async def test_a_user_who_may_not_sign_in_has_no_active_token(identity: Identity
     assert (await introspect(identity, access))["active"] is True, "read fresh, not denied"
 
 
+async def shift_created(identity: IdentityHarness, client_id: str, created: datetime) -> datetime:
+    """Set a client's creation time (as if deleted and made again); the old one back."""
+    async with identity.session() as session:
+        row = await session.get(Client, client_id)
+        assert row is not None
+        previous = row.created_at
+        await session.execute(
+            update(Client).where(Client.client_id == client_id).values(created_at=created)
+        )
+        await session.commit()
+        return previous
+
+
 async def test_a_token_of_a_client_made_again_under_its_id_is_inactive(
     identity: IdentityHarness,
 ) -> None:
     async with identity.client() as client:
         access = await curl_token(client, identity)
     assert (await introspect(identity, access, CURL))["active"] is True
-
-    async def set_created(created: datetime) -> datetime:
-        async with identity.session() as session:
-            row = await session.get(Client, CURL)
-            assert row is not None
-            previous = row.created_at
-            await session.execute(
-                update(Client).where(Client.client_id == CURL).values(created_at=created)
-            )
-            await session.commit()
-            return previous
-
-    previous = await set_created(datetime.now(UTC) + timedelta(seconds=5))
+    previous = await shift_created(identity, CURL, datetime.now(UTC) + timedelta(seconds=5))
     try:
         assert (await introspect(identity, access, CURL)) == {"active": False}
     finally:
-        await set_created(previous)
+        await shift_created(identity, CURL, previous)
+    assert (await introspect(identity, access, CURL))["active"] is True
+
+
+async def test_a_users_token_ends_with_its_client_at_userinfo(identity: IdentityHarness) -> None:
+    access = (await portal_tokens(identity, "ever.admin"))["access_token"]
+    assert (await userinfo(identity, access)).status_code == 200
+    previous = await shift_created(identity, PORTAL, datetime.now(UTC) + timedelta(seconds=5))
+    try:
+        refused = await userinfo(identity, access)
+        assert (await introspect(identity, access)) == {"active": False}
+    finally:
+        await shift_created(identity, PORTAL, previous)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
