@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.keys import KeyNotPublishedLongEnough, KeyStore, ensure_keys, rotate_keys
+from identity.keys import (
+    KeyNotPublishedLongEnough,
+    KeyStore,
+    algorithms,
+    ensure_keys,
+    published_keys,
+    rotate_keys,
+)
 from identity.models import AuditEvent, SigningKey
 from identity.settings import Settings
 
@@ -25,10 +32,14 @@ async def test_ensure_keys_creates_an_active_and_a_next_key(
         rows = list(await session.scalars(select(SigningKey)))
     assert sorted(r.status for r in rows) == ["active", "next"]
     jwks = await KeyStore(sessions, settings).public_jwks()
-    assert {k["kid"] for k in jwks["keys"]} == {r.kid for r in rows}
+    assert {k["kid"] for k in jwks["keys"]} == {k["kid"] for r in rows for k in published_keys(r)}
+    assert {r.kid for r in rows} <= {k["kid"] for k in jwks["keys"]}
     for key in jwks["keys"]:
         assert not {"d", "p", "q", "dp", "dq", "qi"} & key.keys()
-        assert key["use"] == "sig" and key["alg"] == "RS256"
+        assert key["use"] == "sig"
+    assert sorted(k["alg"] for k in jwks["keys"]) == ["ES256", "ES256", "RS256", "RS256"], (
+        "per generation, the ID-token key (RS256) and the access-token key (ES256)"
+    )
 
 
 async def test_private_keys_are_encrypted_at_rest(
@@ -68,7 +79,7 @@ async def test_rotation_promotes_the_published_next_key(
     assert (await other_process.signing_key()).kid == promoted.kid != first.kid
     after = {k["kid"] for k in (await other_process.public_jwks())["keys"]}
     assert first.kid in after, "the retired key stays published while its tokens live"
-    assert len(after) == 3
+    assert len(after) == 3 * len(algorithms(settings)), "three generations, each fully published"
     assert event is not None and event.target_id == promoted.kid
 
 
@@ -135,3 +146,55 @@ async def test_es256_keys(sessions: async_sessionmaker[AsyncSession], settings: 
         await session.commit()
     material = await KeyStore(sessions, es).signing_key()
     assert material.alg == "ES256" and material.key.key_type == "EC"
+
+
+async def test_one_key_per_algorithm_in_a_generation(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """ID tokens RS256, access tokens ES256: each generation holds both keys (distinct
+    kids, both published), rotated together; one active key per algorithm."""
+    both = settings.model_copy(update={"signing_alg": "RS256", "access_token_alg": "ES256"})
+    store = KeyStore(sessions, both)
+    async with sessions() as session:
+        await ensure_keys(session, both)
+        await session.commit()
+    id_key, access_key = await store.signing_key(), await store.access_token_key()
+    assert (id_key.alg, access_key.alg) == ("RS256", "ES256")
+    assert access_key.key.key_type == "EC" and id_key.kid != access_key.kid
+    before = {k["kid"]: k["alg"] for k in (await store.public_jwks())["keys"]}
+    assert sorted(before.values()) == ["ES256", "ES256", "RS256", "RS256"]
+    async with sessions() as session:
+        await published_long_ago(session, both)
+        await rotate_keys(session, both)
+        await session.commit()
+    other_process = KeyStore(sessions, both)
+    rotated = await other_process.signing_key(), await other_process.access_token_key()
+    assert {k.kid for k in rotated} <= before.keys(), "both new keys were published first"
+    assert {k.kid for k in rotated}.isdisjoint({id_key.kid, access_key.kid})
+    after = {k["kid"] for k in (await other_process.public_jwks())["keys"]}
+    assert {id_key.kid, access_key.kid} <= after and len(after) == 6
+
+
+async def test_a_next_generation_without_a_new_algorithm_is_replaced(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Adding ES256 access tokens to an RS256-only deployment: the next generation gets
+    an ES256 key, published from now; the active one keeps signing access tokens
+    (RS256) until the new generation may be promoted."""
+    rsa_only = settings.model_copy(update={"signing_alg": "RS256", "access_token_alg": "RS256"})
+    both = rsa_only.model_copy(update={"access_token_alg": "ES256"})
+    async with sessions() as session:
+        await ensure_keys(session, rsa_only)
+        await published_long_ago(session, rsa_only)
+        await session.commit()
+        await ensure_keys(session, both)
+        await session.commit()
+        with pytest.raises(KeyNotPublishedLongEnough):
+            await rotate_keys(session, both)
+        await session.rollback()
+    assert (await KeyStore(sessions, both).access_token_key()).alg == "RS256"
+    async with sessions() as session:
+        await published_long_ago(session, both)
+        await rotate_keys(session, both)
+        await session.commit()
+    assert (await KeyStore(sessions, both).access_token_key()).alg == "ES256"

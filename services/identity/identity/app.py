@@ -30,6 +30,7 @@ from identity.db import create_engine, session_factory
 from identity.janitor import Janitor
 from identity.keys import KeyStore, ensure_keys
 from identity.mail import Mailer
+from identity.oauth.client_cache import ClientCache
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.recovery_mail import ACCOUNT_BUCKET as RECOVERY_ACCOUNT_BUCKET
 from identity.recovery_mail import RecoveryDesk
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessionmaker = sessionmaker
         app.state.keystore = KeyStore(sessionmaker, settings)
+        app.state.client_cache = ClientCache(settings.client_cache_seconds)
         http = httpx.AsyncClient(timeout=5)
         sender = Sender(sessionmaker, app.state.keystore, settings, http)
         app.state.backchannel = sender

@@ -1,4 +1,7 @@
-"""FastAPI dependencies of the identity service, as `Annotated` aliases."""
+"""FastAPI dependencies of the identity service, as `Annotated` aliases.
+
+All are `async def`: FastAPI runs a plain `def` dependency in the thread pool.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from identity.store import OAuthStore
 from identity.throttle import Throttle
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -28,27 +31,27 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_keystore(request: Request) -> KeyStore:
+async def get_keystore(request: Request) -> KeyStore:
     keystore: KeyStore = request.app.state.keystore
     return keystore
 
 
-def get_throttle(request: Request) -> Throttle:
+async def get_throttle(request: Request) -> Throttle:
     throttle: Throttle = request.app.state.throttle
     return throttle
 
 
-def get_mailer(request: Request) -> Mailer:
+async def get_mailer(request: Request) -> Mailer:
     mailer: Mailer = request.app.state.mailer
     return mailer
 
 
-def get_recovery_desk(request: Request) -> RecoveryDesk:
+async def get_recovery_desk(request: Request) -> RecoveryDesk:
     desk: RecoveryDesk = request.app.state.recovery_desk
     return desk
 
 
-def get_server(request: Request) -> TinpassAuthorizationServer:
+async def get_server(request: Request) -> TinpassAuthorizationServer:
     server: TinpassAuthorizationServer = request.app.state.oauth_server
     return server
 
@@ -62,7 +65,7 @@ MailerDep = Annotated[Mailer, Depends(get_mailer)]
 RecoveryDeskDep = Annotated[RecoveryDesk, Depends(get_recovery_desk)]
 
 
-def get_store(session: SessionDep, settings: SettingsDep) -> OAuthStore:
+async def get_store(session: SessionDep, settings: SettingsDep) -> OAuthStore:
     return OAuthStore(session, settings)
 
 

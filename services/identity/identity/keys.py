@@ -6,9 +6,21 @@ Rotation promotes `next`, so a key is always published before it signs anything.
 Private keys are encrypted at rest with AES-256-GCM under a key derived (HKDF)
 from the settings' key-encryption key; the kid is the associated data.
 
-Each process caches the active key for `key_cache_seconds` and then reads the
-table again, so a rotation by the operator command takes effect everywhere
-without a restart.
+A row of `signing_keys` is one key *generation*: one key per algorithm in use
+(`Settings.signing_alg` for ID and logout tokens, RS256 by default, and
+`Settings.access_token_alg` for access tokens, ES256 by default), each with its
+own kid, rotated together. So the database's "one active, one next" indexes
+(migration 0009) mean one active key per algorithm, and every key of a generation
+is published as long as the generation is. A one-algorithm generation is stored
+as it always was (the row's JWK); a generation of several keeps `{"keys": [...]}`
+in `public_jwk` and in the sealed private part, the row's kid and alg being its
+first key's (the ID-token key). A generation made before an algorithm was added
+signs that algorithm's tokens with its first key until the next rotation: the
+new key is published for the whole lead time first, like any other.
+
+Each process caches the active keys for `key_cache_seconds` and then reads the
+table again (decrypting only a generation it has not seen), so a rotation by the
+operator command takes effect everywhere within that bound, without a restart.
 """
 
 from __future__ import annotations
@@ -58,12 +70,14 @@ def import_private(data: dict[str, Any]) -> SigningJWK:
     return ECKey.import_key(data)
 
 
-def encrypt_private(settings: Settings, kid: str, key: SigningJWK) -> str:
-    return seal(settings, "signing-keys", json.dumps(key.as_dict(private=True)).encode(), kid)
-
-
-def decrypt_private(settings: Settings, kid: str, blob: str) -> SigningJWK:
-    return import_private(json.loads(unseal(settings, "signing-keys", blob, kid)))
+def decrypt_generation(settings: Settings, row_kid: str, blob: str) -> dict[str, SigningMaterial]:
+    """The private keys of one generation, by algorithm."""
+    data = json.loads(unseal(settings, "signing-keys", blob, row_kid))
+    materials: dict[str, SigningMaterial] = {}
+    for jwk in data.get("keys", [data]):
+        alg = str(jwk["alg"])
+        materials.setdefault(alg, SigningMaterial(str(jwk["kid"]), alg, import_private(jwk)))
+    return materials
 
 
 def key_set(data: dict[str, Any]) -> KeySet:
@@ -77,15 +91,45 @@ def public_jwk(key: SigningJWK, kid: str, alg: str) -> dict[str, Any]:
     return data
 
 
-async def _add_key(session: AsyncSession, settings: Settings, alg: str, status: str) -> SigningKey:
-    kid, key = await anyio.to_thread.run_sync(generate_key, alg)
+def algorithms(settings: Settings, id_token_alg: str | None = None) -> tuple[str, ...]:
+    """The algorithms a generation holds keys for: ID tokens' first, then access tokens'."""
+    return tuple(dict.fromkeys([id_token_alg or settings.signing_alg, settings.access_token_alg]))
+
+
+def generation_algorithms(row: SigningKey) -> tuple[str, ...]:
+    return tuple(str(jwk["alg"]) for jwk in published_keys(row))
+
+
+def published_keys(row: SigningKey) -> list[dict[str, Any]]:
+    """The public JWKs of one generation (a one-key row keeps the bare JWK)."""
+    keys: list[dict[str, Any]] = row.public_jwk.get("keys", [row.public_jwk])
+    return keys
+
+
+def _generate(algs: tuple[str, ...]) -> list[tuple[str, SigningJWK]]:
+    return [generate_key(alg) for alg in algs]
+
+
+async def _add_key(
+    session: AsyncSession, settings: Settings, algs: tuple[str, ...], status: str
+) -> SigningKey:
+    keys = await anyio.to_thread.run_sync(_generate, algs)
+    kid, first = keys[0]
+    publics = [public_jwk(key, key_id, alg) for (key_id, key), alg in zip(keys, algs, strict=True)]
+    public: dict[str, Any]
+    private: dict[str, Any]
+    if len(keys) == 1:
+        public, private = publics[0], dict(first.as_dict(private=True))
+    else:
+        public = {"keys": publics}
+        private = {"keys": [key.as_dict(private=True) for _, key in keys]}
     now = datetime.now(UTC)
     row = SigningKey(
         kid=kid,
-        alg=alg,
+        alg=algs[0],
         status=status,
-        public_jwk=public_jwk(key, kid, alg),
-        private_jwk_encrypted=encrypt_private(settings, kid, key),
+        public_jwk=public,
+        private_jwk_encrypted=seal(settings, "signing-keys", json.dumps(private).encode(), kid),
         activated_at=now if status == "active" else None,
     )
     session.add(row)
@@ -94,14 +138,21 @@ async def _add_key(session: AsyncSession, settings: Settings, alg: str, status: 
 
 
 async def ensure_keys(session: AsyncSession, settings: Settings) -> None:
-    """Create an active and a next key when there is no active key yet."""
+    """Create an active and a next generation when there is none yet; a next generation
+    lacking an algorithm now in use (it never signed) is replaced, published from now."""
     await locks.signing_keys(session)
+    algs = algorithms(settings)
     active = await session.scalar(select(SigningKey).where(SigningKey.status == "active"))
     if active is None:
-        await _add_key(session, settings, settings.signing_alg, "active")
+        await _add_key(session, settings, algs, "active")
     pending = await session.scalar(select(SigningKey).where(SigningKey.status == "next"))
+    if pending is not None and not set(algs) <= set(generation_algorithms(pending)):
+        now = datetime.now(UTC)
+        pending.status, pending.retired_at, pending.publish_until = "retired", now, now
+        await session.flush()
+        pending = None
     if pending is None:
-        await _add_key(session, settings, settings.signing_alg, "next")
+        await _add_key(session, settings, algs, "next")
 
 
 class KeyNotPublishedLongEnough(ValueError):
@@ -139,7 +190,7 @@ async def rotate_keys(
     await session.execute(
         delete(SigningKey).where(SigningKey.status == "retired", SigningKey.publish_until < now)
     )
-    await _add_key(session, settings, alg or settings.signing_alg, "next")
+    await _add_key(session, settings, algorithms(settings, alg), "next")
     await audit.record(
         session,
         "signing_key.rotated",
@@ -159,18 +210,21 @@ class KeyStore:
         self._sessionmaker = sessionmaker
         self._settings = settings
         self._loaded_at = float("-inf")
-        self._signing: SigningMaterial | None = None
+        self._active: tuple[str, dict[str, SigningMaterial]] | None = None
         self._jwks: dict[str, Any] = {"keys": []}
         self._lock = anyio.Lock()
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
 
+    def _fresh(self) -> bool:
+        return time.monotonic() - self._loaded_at < self._settings.key_cache_seconds
+
     async def _refresh(self) -> None:
-        if time.monotonic() - self._loaded_at < self._settings.key_cache_seconds:
+        if self._fresh():
             return
         async with self._lock:
-            if time.monotonic() - self._loaded_at < self._settings.key_cache_seconds:
+            if self._fresh():
                 return
             async with self._sessionmaker() as session:
                 rows = list(await session.scalars(select(SigningKey)))
@@ -183,17 +237,25 @@ class KeyStore:
             active = next((r for r in rows if r.status == "active"), None)
             if active is None:
                 raise RuntimeError("no active signing key: run `identity rotate-keys`")
-            key = await anyio.to_thread.run_sync(
-                decrypt_private, self._settings, active.kid, active.private_jwk_encrypted
-            )
-            self._signing = SigningMaterial(active.kid, active.alg, key)
-            self._jwks = {"keys": [r.public_jwk for r in published]}
+            if self._active is None or self._active[0] != active.kid:
+                materials = await anyio.to_thread.run_sync(
+                    decrypt_generation, self._settings, active.kid, active.private_jwk_encrypted
+                )
+                self._active = (active.kid, materials)
+            self._jwks = {"keys": [jwk for r in published for jwk in published_keys(r)]}
             self._loaded_at = time.monotonic()
 
-    async def signing_key(self) -> SigningMaterial:
+    async def signing_key(self, alg: str | None = None) -> SigningMaterial:
+        """The active key for `alg` (ID tokens' algorithm by default); a generation
+        without one signs with its first key."""
         await self._refresh()
-        assert self._signing is not None
-        return self._signing
+        assert self._active is not None
+        _, materials = self._active
+        wanted = alg or self._settings.signing_alg
+        return materials.get(wanted) or next(iter(materials.values()))
+
+    async def access_token_key(self) -> SigningMaterial:
+        return await self.signing_key(self._settings.access_token_alg)
 
     async def public_jwks(self) -> dict[str, Any]:
         await self._refresh()

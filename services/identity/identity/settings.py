@@ -59,7 +59,11 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
     client_secret_pepper: str = DEV_CLIENT_SECRET_PEPPER
+    # ID tokens (and back-channel logout tokens) are signed with `signing_alg`, access
+    # tokens with `access_token_alg` (RFC 9068 requires RS256 to be available; ES256 is
+    # cheaper to sign). Each algorithm has its own key, rotated together (identity.keys).
     signing_alg: Literal["RS256", "ES256"] = "RS256"
+    access_token_alg: Literal["RS256", "ES256"] = "ES256"
 
     access_token_ttl: int = 300
     # Beyond this many TINs a token's TIN lists are one space-delimited string and a
@@ -71,6 +75,9 @@ class Settings(BaseSettings):
     sso_session_ttl: int = 60 * 60 * 8
     client_assertion_max_lifetime: int = 300
     key_cache_seconds: float = 15.0
+    # Clients (secret digest, grant types, TINs) are cached per process this long; a
+    # change made by another replica takes effect within it (this process: at commit).
+    client_cache_seconds: float = Field(default=5.0, ge=0)
     # A `next` key is published at least this long before `rotate-keys` makes it sign.
     # Keep it above every verifier's JWKS refresh interval (gateway and provider data
     # `jwks_refresh_interval`, 300 s) + key_cache_seconds + the JWKS max-age (60 s).

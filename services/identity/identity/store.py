@@ -31,7 +31,6 @@ from identity.models import (
 )
 from identity.oauth.models import (
     AccessInfo,
-    ClientContext,
     ClientInfo,
     CodeInfo,
     OrgContext,
@@ -93,9 +92,15 @@ class OAuthStore:
 
     # -- clients -----------------------------------------------------------
     async def get_client(self, client_id: str) -> ClientInfo | None:
+        """A client with its organization and verified TINs (what a client_credentials
+        token carries), in one read; callers cache it (`identity.oauth.client_cache`)."""
         if not acceptable(client_id, CLIENT_ID_LENGTH):  # e.g. from a Basic header
             return None
-        row = await self.session.get(Client, client_id)
+        row = await self.session.scalar(
+            select(Client)
+            .options(selectinload(Client.tax_ids))
+            .where(Client.client_id == client_id)
+        )
         if row is None:
             return None
         return ClientInfo(
@@ -112,17 +117,8 @@ class OAuthStore:
             organization_id=row.organization_id,
             pepper=self.pepper,
             resources=tuple(row.resources),
+            tax_ids=_verified(row.tax_ids),
         )
-
-    async def client_context(self, client_id: str) -> ClientContext:
-        row = await self.session.scalar(
-            select(Client)
-            .options(selectinload(Client.tax_ids))
-            .where(Client.client_id == client_id)
-        )
-        if row is None:
-            return ClientContext(organization_id=None, tax_ids=())
-        return ClientContext(row.organization_id, _verified(row.tax_ids))
 
     async def remember_assertion(self, client_id: str, jti: str, expires_at: int) -> bool:
         """Record a client assertion's jti; False when it was seen before (RFC 7523 §3)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from joserfc import jws
 
-from tests.identity.harness import IdentityHarness, running_identity
+from tests.identity.harness import running_identity
 from tests.identity.oauth.org_world import (
     BIG,
     ELM_TINS,
@@ -33,8 +33,11 @@ def header_size(token: str) -> int:
 
 
 @pytest.fixture(scope="module")
-async def rs256(identity: IdentityHarness) -> World:
-    return await seed(identity, ["big.biller", "big.refresher"], integrator=True)
+async def rs256(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """RS256 access tokens (RFC 9068's mandatory algorithm; ES256 is the default)."""
+    tmp = tmp_path_factory.mktemp("rs256")
+    async with running_identity(tmp, access_token_alg="RS256") as harness:
+        yield await seed(harness, ["big.biller", "big.refresher"], integrator=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,16 @@
 """The one adapter between Authlib's synchronous server and Starlette requests.
 
-Authlib's server API is synchronous; the service is async. Each protocol call
-runs in a worker thread (`anyio.to_thread.run_sync`), so the event loop never
-blocks; Authlib's storage callbacks hop back onto the loop with
-`anyio.from_thread.run` (`on_loop`) and use the request's one AsyncSession, so
-every database call stays async and the whole protocol step is one transaction.
-The request-scoped state travels in a context variable, which anyio copies into
-the worker thread.
+Authlib's server API is synchronous; the service is async. A protocol step runs
+on the event loop itself, through SQLAlchemy's own bridge (`AsyncSession.run_sync`,
+a greenlet): no worker thread. Its CPU work (parsing, checking, signing) is short;
+a storage callback that must decide the step's outcome (a code's single use, a
+refresh token's one rotation, an assertion's `jti`) awaits the request's
+AsyncSession right there (`on_loop`), the greenlet yielding to the loop while the
+query runs. Everything else is resolved around the step: clients come from the
+process cache (`identity.oauth.client_cache`), and plain writes (codes, tokens,
+rotations, revocations) are queued (`ProtocolContext.later`) and run after it, with
+the audit events, in the one transaction (`identity.web.protocol.commit`).
+The request-scoped state travels in a context variable, which the greenlet shares.
 """
 
 from __future__ import annotations
@@ -18,37 +22,60 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import anyio.from_thread
-import anyio.to_thread
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from sqlalchemy.util import await_
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
 from identity.keys import SigningMaterial
+from identity.oauth.client_cache import ClientCache
+from identity.oauth.models import ClientInfo
 from identity.settings import Settings
 from identity.store import OAuthStore
 
 T = TypeVar("T")
+Write = Callable[[], Coroutine[Any, Any, Any]]
 
 
 @dataclass
 class ProtocolContext:
-    """What one protocol request needs inside the worker thread."""
+    """What one protocol request needs while Authlib runs."""
 
     store: OAuthStore
     settings: Settings
-    signing: SigningMaterial
+    signing: SigningMaterial  # ID tokens (Settings.signing_alg)
     jwks: dict[str, Any]
+    clients: ClientCache
+    access_signing: SigningMaterial | None = None  # access tokens (Settings.access_token_alg)
     request_id: str | None = None
     source_address: str | None = None
     sso_session_id: str | None = None
     resource: str | None = None  # RFC 8707: the audience of the access token being made
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    issued_jti: tuple[str, int] | None = None  # the access token just made: (jti, exp)
+    issued_tax_ids: Any = ()  # and its `tax_ids` claim, for the audit event
 
     def emit(self, event: str, **details: Any) -> None:
         """Queue an audit event; the endpoint writes it in the same transaction."""
         self.events.append((event, details))
+
+    def later(self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Queue a write whose result decides nothing; it runs after the step, before
+        the audit events, in the same transaction."""
+        self.writes.append(lambda: func(*args))
+
+    def client(self, client_id: str) -> ClientInfo | None:
+        """A client, from the process cache when fresh, else read once (on the loop)."""
+        found, cached = self.clients.cached(client_id)
+        if found:
+            return cached
+        return on_loop(self.clients.load, self.store, client_id)
+
+    @property
+    def access_key(self) -> SigningMaterial:
+        return self.access_signing or self.signing
 
 
 _current: ContextVar[ProtocolContext] = ContextVar("tinpass_protocol_context")
@@ -59,8 +86,8 @@ def current() -> ProtocolContext:
 
 
 def on_loop(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-    """Run an async storage call on the event loop from Authlib's worker thread."""
-    return anyio.from_thread.run(func, *args)
+    """Await an async storage call from inside Authlib's synchronous step."""
+    return await_(func(*args))
 
 
 @dataclass(frozen=True)
@@ -155,9 +182,16 @@ def stored_authorization_request(
 
 
 async def run_protocol(ctx: ProtocolContext, func: Callable[..., T], *args: Any) -> T:
-    """Run Authlib's synchronous `func` in a worker thread with `ctx` current."""
+    """Run Authlib's synchronous `func` on the loop (a greenlet) with `ctx` current."""
     token = _current.set(ctx)
     try:
-        return await anyio.to_thread.run_sync(func, *args)
+        return await ctx.store.session.run_sync(lambda _sync_session: func(*args))
     finally:
         _current.reset(token)
+
+
+async def run_writes(ctx: ProtocolContext) -> None:
+    """The step's queued writes, in the order it queued them."""
+    writes, ctx.writes = ctx.writes, []
+    for write in writes:
+        await write()

@@ -3,6 +3,9 @@
 Authorization codes are single-use: a second use is a replay, which revokes
 everything the code issued (RFC 6749 §4.1.2). Refresh tokens rotate on every use;
 presenting a rotated one again revokes the whole family (RFC 9700 §4.14.2).
+Both claims are conditional writes awaited where Authlib asks (`on_loop`), so the
+winner is decided before anything is issued; plain writes are queued
+(`ProtocolContext.later`) and run after the step.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from identity.oauth.bridge import current, on_loop
 from identity.oauth.models import CodeInfo, RefreshInfo, Subject
 from identity.oauth.rfc8707 import granted_resources
+from identity.oauth.rfc9068 import new_token
 from identity.store import NewCode
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -41,6 +45,9 @@ def _load_subject(source: CodeInfo | RefreshInfo, sid: str | None) -> Subject | 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
+    def generate_authorization_code(self) -> str:
+        return new_token(36)
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         ctx = current()
         subject: Subject = request.user
@@ -61,14 +68,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             family_id=str(uuid.uuid4()),
             resources=granted_resources(request),
         )
-        on_loop(ctx.store.save_code, NewCode(code, info, ctx.settings.authorization_code_ttl))
+        ctx.later(ctx.store.save_code, NewCode(code, info, ctx.settings.authorization_code_ttl))
         ctx.emit("authorization_code.issued", client_id=info.client_id, user_id=info.user_id)
 
     def query_authorization_code(self, code: str, client: Any) -> CodeInfo | None:
         ctx = current()
         info, replayed = on_loop(ctx.store.claim_code, code, client.client_id)
         if replayed and info is not None:
-            on_loop(ctx.store.revoke_family, info.family_id)
+            ctx.later(ctx.store.revoke_family, info.family_id)
             ctx.emit(
                 "authorization_code.replayed",
                 client_id=info.client_id,
@@ -102,7 +109,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if info is None:
             return None
         if reused:
-            on_loop(ctx.store.revoke_family, info.family_id)
+            ctx.later(ctx.store.revoke_family, info.family_id)
             ctx.emit(
                 "refresh_token.reused",
                 client_id=info.client_id,
@@ -155,7 +162,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: RefreshInfo) -> None:
         ctx = current()
-        on_loop(ctx.store.mark_rotated, refresh_token.id, self.issued)
+        ctx.later(ctx.store.mark_rotated, refresh_token.id, self.issued)
         ctx.emit(
             "refresh_token.rotated",
             client_id=refresh_token.client_id,

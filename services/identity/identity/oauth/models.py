@@ -1,8 +1,8 @@
 """Immutable snapshots that Authlib's synchronous protocol code works on.
 
-Authlib runs in a worker thread (see `identity.oauth.bridge`), where lazy ORM
-loads would block or fail; the storage layer therefore hands it plain frozen
-records implementing Authlib's mixins (RFC 6749 `ClientMixin`,
+Authlib runs synchronously (see `identity.oauth.bridge`), where lazy ORM loads
+would fail, and clients are cached across requests; the storage layer therefore
+hands it plain frozen records implementing Authlib's mixins (RFC 6749 `ClientMixin`,
 `AuthorizationCodeMixin`, `TokenMixin`; OIDC Core `AuthorizationCodeMixin`).
 """
 
@@ -38,6 +38,7 @@ class ClientInfo(ClientMixin):
     organization_id: str | None
     pepper: str = field(repr=False, default="")
     resources: tuple[str, ...] = ()  # RFC 8707: the plans' APIs it may use, default first
+    tax_ids: tuple[str, ...] = ()  # verified TINs granted to it (client_credentials tokens)
 
     @property
     def is_public(self) -> bool:
@@ -126,14 +127,6 @@ class Subject:
 
     def get_user_id(self) -> str:
         return self.user_id
-
-
-@dataclass(frozen=True)
-class ClientContext:
-    """What a client_credentials token carries: the owning organization's grant."""
-
-    organization_id: str | None
-    tax_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError
-from joserfc import jws
 
 from identity.oauth import client_authentication
-from identity.oauth.bridge import BridgedRequest, ProtocolResponse, current, on_loop
+from identity.oauth.bridge import BridgedRequest, ProtocolResponse, current
 from identity.oauth.discovery import SCOPES
 from identity.oauth.grants import (
     AuthorizationCodeGrant,
@@ -61,8 +60,7 @@ class TinpassAuthorizationServer(AuthorizationServer):
         self.register_endpoint(TinpassEndSessionEndpoint)
 
     def query_client(self, client_id: str) -> ClientInfo | None:
-        result: ClientInfo | None = on_loop(current().store.get_client, client_id)
-        return result
+        return current().client(client_id)
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         """Authlib's client authentication; every failure is audited (without the credential)."""
@@ -74,28 +72,30 @@ class TinpassAuthorizationServer(AuthorizationServer):
             raise
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """Queue the one write for what was issued (`store.save_tokens`) and its event."""
         ctx = current()
-        claims = _unverified_claims(token["access_token"])
+        assert ctx.issued_jti is not None, "the access token generator records its jti"
+        jti, expires_at = ctx.issued_jti
         subject: Subject | None = request.user
         new = NewTokens(
             client_id=request.client.client_id,
             user_id=subject.user_id if subject else None,
             family_id=_family_of(request),
             scope=token.get("scope", ""),
-            access_jti=claims["jti"],
-            access_expires_at=claims["exp"],
+            access_jti=jti,
+            access_expires_at=expires_at,
             refresh_token=token.get("refresh_token"),
             refresh_expires_in=self.settings.refresh_token_ttl,
             subject=subject,
             resources=granted_resources(request),
         )
-        on_loop(ctx.store.save_tokens, new)
+        ctx.later(ctx.store.save_tokens, new)
         ctx.emit(
             "token.issued",
             client_id=new.client_id,
             user_id=new.user_id,
             grant_type=request.payload.grant_type,
-            tax_ids=claims.get("tax_ids", []),
+            tax_ids=ctx.issued_tax_ids,
         )
 
     def create_oauth2_request(self, request: BridgedRequest) -> BridgedRequest:
@@ -119,12 +119,3 @@ def _family_of(request: Any) -> str | None:
         family = request.refresh_token.family_id
         return family
     return None
-
-
-def _unverified_claims(token: str) -> dict[str, Any]:
-    """Claims of a JWT this server has just signed itself."""
-    import json
-
-    payload = jws.extract_compact(token.encode()).payload
-    claims: dict[str, Any] = json.loads(payload)
-    return claims

@@ -7,7 +7,8 @@ organizations who was not asked for one, the union of their TINs, the roles held
 in all of them and a per-organization `orgs` claim. Everything is read fresh from
 the database at issuance, so a TIN removed from a user never appears in a token
 issued afterwards, refreshed ones included. A client_credentials token carries
-the owning organization and the TINs granted to the client. TIN lists beyond
+the owning organization and the TINs granted to the client, as read with the
+client (cached for at most `client_cache_seconds`, `identity.oauth.client_cache`). TIN lists beyond
 `token_tin_array_limit` are one space-delimited string, so the token stays small.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from identity.oauth.bridge import current, on_loop
+from identity.oauth.bridge import current
 from identity.oauth.models import ClientInfo, Subject
 from identity.oauth.org_context import access_token_claims, beyond_limit, encode_tins
 
@@ -26,9 +27,8 @@ def project_tax_ids(
     limit = current().settings.token_tin_array_limit
     if user is not None:
         return access_token_claims(user, limit)
-    context = on_loop(current().store.client_context, client.client_id)
     return {
-        "org_id": context.organization_id,
-        "tax_ids": encode_tins(context.tax_ids, beyond_limit(len(context.tax_ids), limit)),
+        "org_id": client.organization_id,
+        "tax_ids": encode_tins(client.tax_ids, beyond_limit(len(client.tax_ids), limit)),
         "roles": ["integrator"],
     }

@@ -1,4 +1,4 @@
-"""Running one protocol step: context in, audit events and one commit out."""
+"""Running one protocol step: context in, queued writes, audit events and one commit out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from starlette.requests import Request
 
 from identity import audit
 from identity.keys import KeyStore
-from identity.oauth.bridge import ProtocolContext
+from identity.oauth.bridge import ProtocolContext, run_writes
+from identity.oauth.client_cache import ClientCache
 from identity.settings import Settings
 from identity.store import OAuthStore
 from policy import inputs
@@ -26,11 +27,14 @@ def source_address(request: Request) -> str | None:
 async def protocol_context(
     request: Request, store: OAuthStore, settings: Settings, keystore: KeyStore
 ) -> ProtocolContext:
+    clients: ClientCache = request.app.state.client_cache
     return ProtocolContext(
         store=store,
         settings=settings,
         signing=await keystore.signing_key(),
+        access_signing=await keystore.access_token_key(),
         jwks=await keystore.public_jwks(),
+        clients=clients,
         request_id=request.state.request_id,
         source_address=source_address(request),
     )
@@ -59,5 +63,7 @@ async def write_events(ctx: ProtocolContext) -> None:
 
 
 async def commit(ctx: ProtocolContext) -> None:
+    """The step's queued writes, then its audit events, then one commit."""
+    await run_writes(ctx)
     await write_events(ctx)
     await ctx.store.session.commit()
