@@ -68,7 +68,7 @@ def error_for(invalid: InvalidInput) -> OAuth2Error:
 def authorization_error(server: Any, request: BridgedRequest) -> OAuth2Error | None:
     """An `invalid_request` for a broken parameter at /authorize; redirected when safe.
 
-    Runs in Authlib's worker thread (the client lookup hops onto the loop).
+    Runs inside Authlib's step (the client comes from the cache or is read on the loop).
     """
     invalid = invalid_parameter(request)
     if invalid is None:

@@ -91,7 +91,7 @@ def _authorization_step(
     subject: Subject | None,
     fresh: bool,
 ) -> tuple[str, Any]:
-    """Runs in the worker thread: Authlib validates and issues."""
+    """Authlib's synchronous step (on the loop, `run_protocol`): it validates and issues."""
     if (refused := parameters.authorization_error(server, oauth_request)) is not None:
         if refused.redirect_uri:
             return "response", server.handle_error_response(oauth_request, refused)

@@ -1,7 +1,8 @@
 """Token, introspection, revocation, userinfo, end_session, discovery and JWKS.
 
-Each endpoint reads the request, runs Authlib's step in a worker thread (see
-`identity.oauth.bridge`), writes the step's audit events and commits once.
+Each endpoint reads the request, runs Authlib's step on the event loop (see
+`identity.oauth.bridge`), then the step's queued writes and audit events, and
+commits once.
 """
 
 from __future__ import annotations
