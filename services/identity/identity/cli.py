@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity import accounts, admin_ops, audit, plan_roles, suspensions
 from identity.db import create_engine, migrate, session_factory
 from identity.janitor import Janitor
-from identity.keys import rotate_keys
+from identity.keys import published_keys, rotate_keys
 from identity.models import Organization, SigningKey, User
 from identity.seed import seed_demo
 from identity.settings import Settings
@@ -109,9 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         "(its redirect and logout URIs follow it)",
     )
     rotate = commands.add_parser(
-        "rotate-keys", help="promote the next signing key and prepare a new one"
+        "rotate-keys",
+        help="promote the next signing keys (one per algorithm) and prepare new ones",
     )
-    rotate.add_argument("--alg", choices=["RS256", "ES256"])
+    rotate.add_argument(
+        "--alg", choices=["RS256", "ES256"], help="ID tokens' algorithm for the new next keys"
+    )
     rotate.add_argument(
         "--force",
         action="store_true",
@@ -205,7 +208,9 @@ async def _list_keys(session: AsyncSession, settings: Settings, args: argparse.N
     rows = await session.scalars(select(SigningKey).order_by(SigningKey.created_at))
     return (
         "\n".join(
-            f"{r.kid}  {r.alg}  {r.status:<8} publish_until={r.publish_until or '-'}" for r in rows
+            f"{k['kid']}  {k['alg']}  {r.status:<8} publish_until={r.publish_until or '-'}"
+            for r in rows
+            for k in published_keys(r)
         )
         or "no keys"
     )

@@ -139,14 +139,16 @@ async def _add_key(
 
 async def ensure_keys(session: AsyncSession, settings: Settings) -> None:
     """Create an active and a next generation when there is none yet; a next generation
-    lacking an algorithm now in use (it never signed) is replaced, published from now."""
+    without a key for access tokens' algorithm (it never signed) is replaced, published
+    from now. (ID tokens use a generation's first key when it has none of theirs:
+    `rotate-keys --alg` chooses it.)"""
     await locks.signing_keys(session)
     algs = algorithms(settings)
     active = await session.scalar(select(SigningKey).where(SigningKey.status == "active"))
     if active is None:
         await _add_key(session, settings, algs, "active")
     pending = await session.scalar(select(SigningKey).where(SigningKey.status == "next"))
-    if pending is not None and not set(algs) <= set(generation_algorithms(pending)):
+    if pending is not None and settings.access_token_alg not in generation_algorithms(pending):
         now = datetime.now(UTC)
         pending.status, pending.retired_at, pending.publish_until = "retired", now, now
         await session.flush()
