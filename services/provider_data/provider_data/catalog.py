@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from provider_data import reference
 from provider_data.models import Benefit, CostShareLimit, FeeSchedule, HealthPlan, Product
 
 D = Decimal
@@ -120,6 +121,7 @@ async def seed_catalog(session: AsyncSession, plan_name: str) -> dict[str, Produ
                 )
             )
     await session.flush()
+    reference.invalidate()
     return products
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from policy import csvsafe
+from provider_data import reference
 from provider_data.csv_rows import COLUMNS, PARSERS, RowError
 from provider_data.models import (
     Benefit,
@@ -297,6 +298,7 @@ async def import_file(
         for chunk in _chunks(reader, kind, report, chunk_size):
             async with engine.begin() as conn:
                 report.upserted += await LOADERS[kind](conn, chunk, report)
+            reference.invalidate()  # benefits: this process's caches reload (others in time)
             bar.update(report.rows, len(report.rejected))
     bar.update(bar.total, len(report.rejected))
     bar.finish()

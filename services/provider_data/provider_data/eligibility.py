@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
 from policy.audit import AccessRecord
-from provider_data import access, audit, guessing, plandata, providers
+from provider_data import access, audit, guessing, plandata, providers, reads, reference
 from provider_data.deps import CurrentPrincipal, SessionDep, SettingsDep
 from provider_data.eligibility_schemas import (
     AccumulatorOut,
@@ -34,8 +34,7 @@ from provider_data.eligibility_schemas import (
     ProviderOut,
     Reason,
 )
-from provider_data.lookups import Lookups
-from provider_data.models import Coverage, Member, ProviderRecord
+from provider_data.models import ZERO
 from provider_data.problems import Problem
 from provider_data.service import build_app
 from provider_data.settings import Settings
@@ -53,8 +52,8 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 
 async def _decide(
     session: AsyncSession, principal: Principal, inquiry: Inquiry, on: date
-) -> tuple[Decision, ProviderRecord | None]:
-    records = await access.providers_in_effect(session, principal.tax_ids, on)
+) -> tuple[Decision, reads.Provider | None]:
+    records = await reads.providers_in_effect(session, principal.tax_ids, on)
     if inquiry.provider_npi:
         records = [r for r in records if r.npi == inquiry.provider_npi]
     decision = decide(principal, "eligibility.read", Resource.plan(r.tin for r in records))
@@ -70,15 +69,27 @@ async def _answer_one(
     guard: guessing.Guard,
     batch: list[AccessRecord] | None = None,
 ) -> EligibilityAnswer:
-    """The answer to one inquiry, audited; a refusal is audited and raised as a Problem."""
+    """The answer to one inquiry, audited; a refusal is audited and raised as a Problem.
+
+    The answer is worked out first; an inquiry that did not match then locks its
+    failed-match counters (`Guard.wait`) and counts, a matched one checks them as read."""
     on = inquiry.date_of_service or date.today()
     member_id = plandata.normalize_member_id(inquiry.member_id)
     decision, provider = await _decide(session, principal, inquiry, on)
     if provider is None:
         await access.record(session, request, principal, decision, member_id=member_id, batch=batch)
         raise access.refusal(decision)
-    member = await plandata.find_member(session, member_id)
-    if wait := await guard.wait(member):
+    key = guessing.client_key(principal.client_id)
+    member = await reads.member_view(session, member_id, provider.id, key)
+    answer = await _build(session, request, member, inquiry, on, provider)
+    if answer.status == "not_found":
+        wait = await guard.wait(member)
+    else:
+        assert member is not None  # found: matched
+        wait = guard.wait_read(
+            member, member_window=member.member_window, client_window=member.client_window
+        )
+    if wait:
         refused = replace(decision, allowed=False, reason=guessing.REFUSED_REASON)
         await access.record(
             session,
@@ -90,7 +101,6 @@ async def _answer_one(
             batch=batch,
         )
         raise guessing.refusal(wait, guard.settings.plan_name)
-    answer = await _build(session, member, inquiry, on, provider)
     if answer.status == "not_found":
         await guard.failed(member)
     await access.record(
@@ -105,7 +115,7 @@ async def _answer_one(
     return answer
 
 
-def _mismatch(member: Member | None, inquiry: Inquiry) -> Reason | None:
+def _mismatch(member: reads.MemberView | None, inquiry: Inquiry) -> Reason | None:
     if member is None:
         return "member_not_found"
     if member.date_of_birth != inquiry.date_of_birth:
@@ -119,7 +129,7 @@ def _mismatch(member: Member | None, inquiry: Inquiry) -> Reason | None:
     return None
 
 
-def _member_out(member: Member) -> MemberOut:
+def _member_out(member: reads.MemberView) -> MemberOut:
     subscriber, suffix = plandata.split_member_id(member.member_id)
     return MemberOut(
         member_id=member.member_id,
@@ -132,22 +142,36 @@ def _member_out(member: Member) -> MemberOut:
     )
 
 
-def _plan_out(coverage: Coverage) -> PlanOut:
-    product = coverage.product
+def _plan_out(catalog: reference.Catalog, coverage: reads.CoverageRow) -> PlanOut:
+    product = catalog.products[coverage.product_id]
     return PlanOut(
-        code=product.plan.code,
-        name=product.plan.name,
+        code=product.plan_code,
+        name=product.plan_name,
         product_code=product.code,
         product=product.name,
     )
 
 
+def _coverage_out(coverage: reads.CoverageRow) -> CoverageOut:
+    return CoverageOut(
+        effective_date=coverage.effective_date, termination_date=coverage.termination_date
+    )
+
+
+def _coverage_on(member: reads.MemberView, on: date) -> reads.CoverageRow | None:
+    for coverage in member.coverages:
+        if plandata.in_effect(coverage.effective_date, coverage.termination_date, on):
+            return coverage
+    return None
+
+
 async def _build(
     session: AsyncSession,
-    member: Member | None,
+    request: Request,
+    member: reads.MemberView | None,
     inquiry: Inquiry,
     on: date,
-    provider: ProviderRecord,
+    provider: reads.Provider,
 ) -> EligibilityAnswer:
     base: dict[str, Any] = {
         "date_of_service": on,
@@ -160,32 +184,36 @@ async def _build(
             status="not_found", reason=reason, aaa_reject_code=AAA_REASONS[reason or ""], **base
         )
     base["member"] = _member_out(member)
-    coverage = plandata.coverage_on(member, on)
+    catalog = await request.app.state.reference.catalog(session)
+    coverage = _coverage_on(member, on)
     if coverage is None:
         latest = member.coverages[-1] if member.coverages else None
         return EligibilityAnswer(
             status="inactive",
             reason="coverage_not_active",
-            plan=_plan_out(latest) if latest else None,
-            coverage=CoverageOut.model_validate(latest, from_attributes=True) if latest else None,
+            plan=_plan_out(catalog, latest) if latest else None,
+            coverage=_coverage_out(latest) if latest else None,
             **base,
         )
+    amounts = await reads.year_amounts(session, member, on.year)
     return EligibilityAnswer(
         status="active",
-        plan=_plan_out(coverage),
-        coverage=CoverageOut.model_validate(coverage, from_attributes=True),
-        network=await Lookups(session).network(provider, coverage.product_id),  # type: ignore[arg-type]
-        pcp=PcpOut(npi=member.pcp.npi, name=member.pcp.name) if member.pcp else None,
-        benefits=await _benefits(session, member, coverage, inquiry.service_type_codes, on.year),
-        accumulators=await _accumulators(session, member, coverage, on.year),
+        plan=_plan_out(catalog, coverage),
+        coverage=_coverage_out(coverage),
+        network=coverage.network or provider.network_status,  # type: ignore[arg-type]
+        pcp=PcpOut(npi=member.pcp_npi, name=member.pcp_name or "") if member.pcp_npi else None,
+        benefits=_benefits(catalog, coverage, inquiry.service_type_codes, amounts),
+        accumulators=_accumulators(catalog, coverage, amounts),
         **base,
     )
 
 
-async def _benefits(
-    session: AsyncSession, member: Member, coverage: Coverage, codes: list[str], year: int
+def _benefits(
+    catalog: reference.Catalog,
+    coverage: reads.CoverageRow,
+    codes: list[str],
+    amounts: reads.YearAmounts,
 ) -> list[BenefitOut]:
-    used = await plandata.visits_used(session, member, year)
     wanted = set(codes)
     return [
         BenefitOut(
@@ -198,17 +226,22 @@ async def _benefits(
             deductible_applies=b.deductible_applies,
             prior_auth_required=b.prior_auth_required,
             visit_limit=b.visit_limit,
-            visits_used=used.get(b.service_type_code, 0) if b.visit_limit else None,
+            visits_used=amounts.visits.get(b.service_type_code, 0) if b.visit_limit else None,
         )
-        for b in await plandata.benefits_of(session, coverage.product_id)
+        for b in catalog.benefits.get(coverage.product_id, [])
         if PLAN_COVERAGE in wanted or b.service_type_code in wanted
     ]
 
 
-async def _accumulators(
-    session: AsyncSession, member: Member, coverage: Coverage, year: int
+def _accumulators(
+    catalog: reference.Catalog, coverage: reads.CoverageRow, amounts: reads.YearAmounts
 ) -> list[AccumulatorOut]:
-    limits = await plandata.limits_of(session, member, coverage.product_id, year)
+    limits = {
+        (c.kind, c.level, c.network): plandata.Limit(
+            c.amount, amounts.met.get((c.kind, c.level, c.network), ZERO)
+        )
+        for c in catalog.limits.get(coverage.product_id, [])
+    }
     return [
         AccumulatorOut(
             kind=kind,  # type: ignore[arg-type]

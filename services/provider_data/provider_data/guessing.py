@@ -27,7 +27,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,6 +48,13 @@ KEY_LENGTH = 100
 class _Window:
     started_at: datetime
     failures: int
+
+
+class OnFile(Protocol):
+    """A member on file, as far as the counters care: its ID."""
+
+    @property
+    def member_id(self) -> str: ...
 
 
 def _aware(moment: datetime) -> datetime:
@@ -107,14 +114,43 @@ class Guard:
     async def lock_client(self) -> None:
         await self._lock("client", client_key(self.client_id))
 
-    async def wait(self, member: Member | None) -> int | None:
-        """Seconds until this client (and this member) may be asked about again, or None."""
+    def _keys(self, member: OnFile | None) -> list[tuple[Scope, str]]:
         keys: list[tuple[Scope, str]] = [("client", client_key(self.client_id))]
         if member is not None:
             keys.append(("member", member.member_id))
+        return keys
+
+    async def wait(self, member: OnFile | None) -> int | None:
+        """Seconds until this client (and this member) may be asked about again, or None;
+        the rows stay locked until commit (an inquiry that will count a failure)."""
+        windows = [(scope, await self._lock(scope, key)) for scope, key in self._keys(member)]
+        return self._wait(windows)
+
+    def wait_read(
+        self,
+        member: OnFile | None,
+        *,
+        member_window: tuple[datetime, int] | None,
+        client_window: tuple[datetime, int] | None,
+    ) -> int | None:
+        """`wait` from counters read without a lock (a matched inquiry counts nothing).
+
+        Only failures write the counters, and they do it under the row lock, so a
+        reading is some point in their order: an answer given from it is one the
+        locked order would have given. Rows this request locked itself win."""
+        read = {"member": member_window, "client": client_window}
+        windows = []
+        for scope, key in self._keys(member):
+            seen = self._rows.get((scope, key))
+            if seen is None and (found := read[scope]) is not None:
+                seen = _Window(_aware(found[0]), int(found[1]))
+            if seen is not None:
+                windows.append((scope, seen))
+        return self._wait(windows)
+
+    def _wait(self, windows: list[tuple[Scope, _Window]]) -> int | None:
         now, waits = datetime.now(UTC), []
-        for scope, key in keys:
-            window = await self._lock(scope, key)
+        for scope, window in windows:
             ends = window.started_at + self._window
             if now < ends and window.failures >= self._limit(scope):
                 waits.append((max(1, math.ceil((ends - now).total_seconds())), scope))
@@ -126,13 +162,10 @@ class Guard:
         )
         return wait
 
-    async def failed(self, member: Member | None) -> None:
+    async def failed(self, member: OnFile | None) -> None:
         """Count one failed match against the client and, if on file, the member."""
-        keys: list[tuple[Scope, str]] = [("client", client_key(self.client_id))]
-        if member is not None:
-            keys.append(("member", member.member_id))
         now = datetime.now(UTC)
-        for scope, key in keys:
+        for scope, key in self._keys(member):
             window = await self._lock(scope, key)
             if now >= window.started_at + self._window or window.failures == 0:
                 window.started_at, window.failures = now, 0

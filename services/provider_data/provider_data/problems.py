@@ -10,11 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from policy import PROBLEM_JSON, problem
+from policy.fastjson import FastJSONResponse as JSONResponse
 from policy.rfc6750 import www_authenticate
 
 

@@ -1,19 +1,19 @@
-"""What the eligibility and claims apps share: lifespan, errors, health, request ids."""
+"""What the eligibility and claims apps share: lifespan, errors, health, request ids,
+the reference-data cache (`provider_data.reference`)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.responses import Response
 
-from policy import JWKSUnavailable, TokenVerifier, forwarded, inputs
-from policy.boundary import InputGuard
-from provider_data import problems
+from policy import JWKSUnavailable, TokenVerifier, forwarded
+from policy.boundary import InputGuard, RequestIds
+from policy.fastjson import FastJSONResponse
+from provider_data import problems, reference
 from provider_data.db import create_engine, session_factory
 from provider_data.settings import Settings
 
@@ -32,6 +32,7 @@ def build_app(
         engine = create_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessionmaker = session_factory(engine)
+        app.state.reference = reference.ReferenceCache(settings.reference_cache_seconds)
         app.state.verifier = verifier or TokenVerifier(
             settings.issuer,
             settings.audience,
@@ -52,19 +53,10 @@ def build_app(
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="1.0")
     problems.install(app)
-    app.add_middleware(InputGuard)
     app.include_router(router)
     app.include_router(_health)
-
-    @app.middleware("http")
-    async def request_ids(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = inputs.request_id(request.headers.get("x-request-id"))
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
+    app.add_middleware(InputGuard)
+    app.add_middleware(RequestIds)  # outside InputGuard: its refusals carry the id too
     forwarded.install(app, settings.trusted_proxies)
     return app
 
@@ -78,7 +70,7 @@ async def healthz() -> dict[str, str]:
 
 
 @_health.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> FastJSONResponse:
     checks = {
         "database": "ok",
         "jwks": "ok" if request.app.state.verifier.jwks_loaded else "not loaded",
@@ -89,7 +81,7 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception:  # readiness reports any failure
         checks["database"] = "unreachable"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
+    return FastJSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
     )

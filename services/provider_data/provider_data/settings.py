@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     failed_match_limit_per_member: int = Field(default=5, ge=1)
     failed_match_limit_per_client: int = Field(default=25, ge=1)
     failed_match_window: int = Field(default=900, ge=1)
+    # Plans, products, benefits and limits are cached in each process for at most this
+    # many seconds (provider_data.reference): how long another process's change waits.
+    reference_cache_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
