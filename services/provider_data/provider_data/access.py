@@ -9,33 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 from starlette.requests import Request
 
 from policy import Decision, Principal, Resource, decide
 from policy.audit import AccessRecord
 from policy.rfc6750 import www_authenticate
-from provider_data import audit
-from provider_data.models import ProviderRecord
+from provider_data import audit, reads
 from provider_data.problems import Problem
-
-
-async def providers_in_effect(
-    session: AsyncSession, tax_ids: frozenset[str], on: date
-) -> list[ProviderRecord]:
-    """The plan's provider records under these TINs that are in effect on a date."""
-    if not tax_ids:
-        return []
-    query = (
-        select(ProviderRecord)
-        .options(selectinload(ProviderRecord.locations))
-        .where(ProviderRecord.tin.in_(sorted(tax_ids)), ProviderRecord.effective_from <= on)
-        .where(or_(ProviderRecord.effective_to.is_(None), ProviderRecord.effective_to >= on))
-        .order_by(ProviderRecord.tin, ProviderRecord.npi)
-    )
-    return list(await session.scalars(query))
 
 
 async def record(
@@ -87,9 +68,9 @@ async def record_disclosures(
 
 async def authorize_plan(
     session: AsyncSession, request: Request, principal: Principal, action: str, on: date
-) -> tuple[Decision, list[ProviderRecord]]:
+) -> tuple[Decision, list[reads.Provider]]:
     """Allow only when the token's TINs match a provider record in effect; else a 403 problem."""
-    records = await providers_in_effect(session, principal.tax_ids, on)
+    records = await reads.providers_in_effect(session, principal.tax_ids, on)
     decision = decide(principal, action, Resource.plan(r.tin for r in records))
     if not decision.allowed:
         await record(session, request, principal, decision)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from provider_data.claim_reads import ClaimView
 from provider_data.claim_schemas import CATEGORY, ClaimOut, StatusEventOut
 from provider_data.models import Claim
 
 
-def claim_out(claim: Claim, amounts: bool) -> ClaimOut:
+def claim_out(claim: Claim | ClaimView, amounts: bool) -> ClaimOut:
     money = (
         {
             "billed_amount": claim.billed_amount,

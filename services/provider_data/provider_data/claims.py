@@ -16,13 +16,11 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide
 from policy.decision import format_tin
-from provider_data import access, claims_submit, plandata
+from provider_data import access, claim_reads, claims_submit, plandata
 from provider_data.claim_output import claim_out
 from provider_data.claim_schemas import (
     AdjustmentOut,
@@ -35,7 +33,6 @@ from provider_data.claim_schemas import (
 )
 from provider_data.deps import CurrentPrincipal, SessionDep
 from provider_data.identifiers import TIN_PATTERN, TIN_RULE
-from provider_data.models import Claim, ClaimLine, Member
 from provider_data.problems import Problem, not_found
 from provider_data.service import build_app
 from provider_data.settings import Settings
@@ -52,7 +49,7 @@ def may_see_amounts(principal: Principal, tin: str) -> bool:
     return decide(principal, "claim.amounts", Resource.claim(tin)).allowed
 
 
-def _cursor(claim: Claim) -> str:
+def _cursor(claim: claim_reads.ClaimView) -> str:
     raw = f"{claim.service_date.isoformat()}|{claim.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -119,13 +116,11 @@ async def list_claims(
     )
     tins = await _search_tins(session, request, principal, decision, tin)
     member = plandata.normalize_member_id(member_id) if member_id else None
-    query = _search(tins, member, status, service_date_from, service_date_to, claim_number)
-    if cursor:
-        day, ident = _after(cursor)
-        query = query.where(
-            or_(Claim.service_date < day, and_(Claim.service_date == day, Claim.id < ident))
-        )
-    found = list(await session.scalars(query.limit(limit + 1)))
+    after = _after(cursor) if cursor else None
+    query = claim_reads.search_query(
+        tins, member, status, service_date_from, service_date_to, claim_number, after, limit + 1
+    )
+    found = await claim_reads.search(session, query)
     page = found[:limit]
     claims = [claim_out(c, may_see_amounts(principal, c.billing_tin)) for c in page]
     shown = ((c.member_id, c.billing_tin) for c in claims)
@@ -137,48 +132,12 @@ async def list_claims(
     return ClaimList(claims=claims, count=len(claims), next_cursor=next_cursor)
 
 
-def _search(
-    tins: list[str],
-    member: str | None,
-    status: str | None,
-    since: date | None,
-    until: date | None,
-    number: str | None,
-) -> Select[Claim]:
-    query = (
-        select(Claim)
-        .join(Claim.member)
-        .options(joinedload(Claim.member), selectinload(Claim.history))
-        .where(Claim.billing_tin.in_(tins))
-        .order_by(Claim.service_date.desc(), Claim.id.desc())
-    )
-    if member is not None:
-        query = query.where(Member.member_id == member)
-    if status is not None:
-        query = query.where(Claim.status == status)
-    if since is not None:
-        query = query.where(Claim.service_date >= since)
-    if until is not None:
-        query = query.where(Claim.service_date <= until)
-    if number is not None:
-        query = query.where(Claim.claim_number == number)
-    return query
-
-
 async def _readable(
     session: AsyncSession, request: Request, principal: Principal, number: str, action: str
-) -> Claim:
+) -> claim_reads.ClaimView:
     """The claim if billed under the token's TINs (audited); 404 exactly like a missing one."""
     await access.authorize_plan(session, request, principal, "claims.read", date.today())
-    claim = await session.scalar(
-        select(Claim)
-        .options(
-            joinedload(Claim.member),
-            selectinload(Claim.history),
-            selectinload(Claim.lines).selectinload(ClaimLine.adjustments),
-        )
-        .where(Claim.claim_number == number)
-    )
+    claim = await claim_reads.claim_by_number(session, number)
     if claim is None:
         raise not_found("claim")
     resource = Resource.claim(claim.billing_tin)
@@ -216,7 +175,7 @@ async def get_claim(
     return claim_out(claim, may_see_amounts(principal, claim.billing_tin))
 
 
-def _eob_line(line: ClaimLine) -> EobLine:
+def _eob_line(line: claim_reads.LineView) -> EobLine:
     return EobLine(
         line_number=line.line_number,
         procedure_code=line.procedure_code,
@@ -261,7 +220,8 @@ async def get_eob(
     """How each line was priced: allowed amount, deductible, copay, coinsurance, paid,
     with CARC adjustments and RARC remarks. Needs a role that may see amounts."""
     claim = await _readable(session, request, principal, claim_number, "claim.amounts")
-    return Eob(claim=claim_out(claim, True), lines=[_eob_line(line) for line in claim.lines])
+    lines = await claim_reads.lines_of(session, claim.id)
+    return Eob(claim=claim_out(claim, True), lines=[_eob_line(line) for line in lines])
 
 
 api = APIRouter()

@@ -19,7 +19,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    """Async: a plain function would be run in the thread pool on every request."""
     settings: Settings = request.app.state.settings
     return settings
 

@@ -17,7 +17,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import Integer, Numeric, String, and_, cast, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Executable,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -56,16 +70,10 @@ class Provider:
     locations: list[Location] = field(default_factory=list)
 
 
-async def providers_in_effect(
-    session: AsyncSession, tax_ids: Iterable[str], on: date
-) -> list[Provider]:
-    """The plan's provider records under these TINs in effect on a date, with their
-    locations, ordered by TIN and NPI: one query."""
-    wanted = sorted(set(tax_ids))
-    if not wanted:
-        return []
+def _providers() -> Executable:
     p, loc = ProviderRecord, ProviderLocation
-    query = (
+    on = bindparam("on", type_=Date())
+    return (
         select(
             p.id,
             p.npi,
@@ -81,12 +89,27 @@ async def providers_in_effect(
             loc.postal_code,
         )
         .outerjoin(loc, loc.provider_id == p.id)
-        .where(p.tin.in_(wanted), p.effective_from <= on)
+        .where(p.tin.in_(bindparam("tins", expanding=True)), p.effective_from <= on)
         .where(or_(p.effective_to.is_(None), p.effective_to >= on))
         .order_by(p.tin, p.npi, loc.id)
     )
+
+
+# Built once: a request only binds its values (no statement building or cache keys).
+_PROVIDERS = _providers()
+
+
+async def providers_in_effect(
+    session: AsyncSession, tax_ids: Iterable[str], on: date
+) -> list[Provider]:
+    """The plan's provider records under these TINs in effect on a date, with their
+    locations, ordered by TIN and NPI: one query."""
+    wanted = sorted(set(tax_ids))
+    if not wanted:
+        return []
     found: dict[int, Provider] = {}
-    for pid, npi, tin, name, taxonomy, status, since, until, *place in await session.execute(query):
+    rows = await session.execute(_PROVIDERS, {"tins": wanted, "on": on})
+    for pid, npi, tin, name, taxonomy, status, since, until, *place in rows:
         provider = found.get(pid)
         if provider is None:
             provider = found[pid] = Provider(pid, npi, tin, name, taxonomy, status, since, until)
@@ -126,15 +149,13 @@ class MemberView:
     coverages: list[CoverageRow] = field(default_factory=list)
 
 
-async def member_view(
-    session: AsyncSession, member_id: str, provider_id: int, client_key: str
-) -> MemberView | None:
-    """The member with coverages (by effective date), PCP, the provider's network per
-    product and the member's and client's failed-match counters: one query."""
+def _member() -> Executable:
     m, cov, net = Member, Coverage, ProviderNetwork
     pcp = aliased(ProviderRecord)
+    client_key = bindparam("client_key", type_=String())
+    provider_id = bindparam("provider_id", type_=Integer())
     mine, client = aliased(FailedMatchCounter), aliased(FailedMatchCounter)
-    query = (
+    return (
         select(
             m.id,
             m.member_id,
@@ -159,14 +180,34 @@ async def member_view(
         .outerjoin(client, and_(client.scope == "client", client.key == client_key))
         .outerjoin(cov, cov.member_id == m.id)
         .outerjoin(net, and_(net.provider_id == provider_id, net.product_id == cov.product_id))
-        .where(m.member_id == member_id)
+        .where(m.member_id == bindparam("member_id", type_=String()))
         .order_by(cov.effective_date, cov.id)
     )
+
+
+_MEMBER = _member()
+
+
+async def member_view(
+    session: AsyncSession, member_id: str, provider_id: int, client_key: str
+) -> MemberView | None:
+    """The member with coverages (by effective date), PCP, the provider's network per
+    product and the member's and client's failed-match counters: one query."""
     view: MemberView | None = None
-    for row in await session.execute(query):
+    values = {"member_id": member_id, "provider_id": provider_id, "client_key": client_key}
+    for row in await session.execute(_MEMBER, values):
         if view is None:
+            key, shown, subscriber, relation, first, last, born, pcp_npi, pcp_name = row[:9]
             view = MemberView(
-                *row[:9],
+                key,
+                shown,
+                subscriber,
+                relation,
+                first,
+                last,
+                born,
+                pcp_npi,
+                pcp_name,
                 member_window=Window(row[9], row[10]) if row[9] is not None else None,
                 client_window=Window(row[11], row[12]) if row[11] is not None else None,
             )
@@ -184,20 +225,21 @@ class YearAmounts:
     visits: dict[str, int] = field(default_factory=dict)
 
 
-async def year_amounts(session: AsyncSession, member: MemberView, year: int) -> YearAmounts:
-    """Individual amounts (held by the member) and family ones (held by the subscriber),
-    and visits used: one query."""
+def _amounts() -> Executable:
     text, money, number = String(), Numeric(12, 2), Integer()
     acc, visits = Accumulator, VisitUsage
     met = select(
-        literal("a", text),
+        literal("a", text).label("tag"),
         acc.holder,
         acc.level,
         acc.network,
         acc.kind,
         acc.met,
         cast(null(), number),
-    ).where(acc.holder.in_([member.member_id, member.subscriber_id]), acc.plan_year == year)
+    ).where(
+        acc.holder.in_([bindparam("member_id"), bindparam("subscriber_id")]),
+        acc.plan_year == bindparam("year"),
+    )
     used = select(
         literal("v", text),
         cast(null(), text),
@@ -206,11 +248,24 @@ async def year_amounts(session: AsyncSession, member: MemberView, year: int) -> 
         visits.service_type_code,
         cast(null(), money),
         visits.used,
-    ).where(visits.member_id == member.id, visits.plan_year == year)
+    ).where(visits.member_id == bindparam("member_pk"), visits.plan_year == bindparam("year"))
+    return union_all(met, used)
+
+
+_AMOUNTS = _amounts()
+
+
+async def year_amounts(session: AsyncSession, member: MemberView, year: int) -> YearAmounts:
+    """Individual amounts (held by the member) and family ones (held by the subscriber),
+    and visits used: one query."""
     amounts = YearAmounts()
-    for tag, holder, level, network, kind, amount, count in await session.execute(
-        union_all(met, used)
-    ):
+    values = {
+        "member_id": member.member_id,
+        "subscriber_id": member.subscriber_id,
+        "member_pk": member.id,
+        "year": year,
+    }
+    for tag, holder, level, network, kind, amount, count in await session.execute(_AMOUNTS, values):
         if tag == "v":
             amounts.visits[kind] = count
         elif (level == "individual") == (holder == member.member_id):
