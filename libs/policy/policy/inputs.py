@@ -57,6 +57,16 @@ def _character(char: str) -> str:
 
 def problem(value: str, max_length: int | None = None, *, multiline: bool = False) -> str | None:
     """Why `value` breaks the rule (a sentence without the field's name), or None."""
+    # Printable ASCII (the usual case) holds no control character: no need to look closer.
+    fast = value.isascii() and value.isprintable()
+    if not fast and (reason := _character_problem(value, multiline)) is not None:
+        return reason
+    if max_length is not None and len(value) > max_length:
+        return f"is {len(value)} characters long; at most {max_length} are accepted"
+    return None
+
+
+def _character_problem(value: str, multiline: bool) -> str | None:
     for char in value:
         category = unicodedata.category(char)
         if category == "Cc" and not (multiline and char in LINE_BREAKS):
@@ -64,8 +74,6 @@ def problem(value: str, max_length: int | None = None, *, multiline: bool = Fals
             return f"contains a control character ({_character(char)}){allowed}; remove it"
         if category == "Cs":
             return f"contains an invalid character ({_character(char)}); remove it"
-    if max_length is not None and len(value) > max_length:
-        return f"is {len(value)} characters long; at most {max_length} are accepted"
     return None
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from gateway import cors, portal, proxy, ratelimit
@@ -28,6 +27,7 @@ from gateway.settings import Settings
 from gateway.upstream import build_client
 from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs
 from policy.boundary import InputGuard
+from policy.fastjson import FastJSONResponse
 from policy.rfc6750 import bearer_token, www_authenticate
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -88,8 +88,8 @@ async def forward(request: Request, service: str) -> Response:
     return await _send(request, request.app.state.upstreams[service], body, request_id)
 
 
-async def _send(request: Request, base: str, body: bytes, request_id: str) -> Response:
-    upstream = httpx.URL(base).join(request.url.path).copy_with(query=request.url.query.encode())
+async def _send(request: Request, base: httpx.URL, body: bytes, request_id: str) -> Response:
+    upstream = base.copy_with(path=request.url.path, query=request.scope["query_string"])
     try:
         async with asyncio.timeout(request.app.state.settings.upstream_deadline):
             reply = await request.app.state.upstream.request(
@@ -138,7 +138,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> FastJSONResponse:
     """Ready when the issuer's keys are loaded and every upstream answers /healthz."""
     checks = {"jwks": "ok" if request.app.state.verifier.jwks_loaded else "not loaded"}
     for name, base in request.app.state.upstreams.items():
@@ -148,7 +148,7 @@ async def readyz(request: Request) -> JSONResponse:
         except httpx.HTTPError:
             checks[name] = "unreachable"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
+    return FastJSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
     )
@@ -168,9 +168,9 @@ def create_app(
         app.state.settings = settings
         app.state.rate_limits = ratelimit.RateLimits.from_settings(settings)
         app.state.upstream = client
-        app.state.upstreams = {
-            "eligibility": settings.eligibility_url,
-            "claims": settings.claims_url,
+        app.state.upstreams = {  # parsed once; a request's path and query replace theirs
+            "eligibility": httpx.URL(settings.eligibility_url),
+            "claims": httpx.URL(settings.claims_url),
         }
         app.state.verifier = verifier or TokenVerifier(
             settings.issuer,

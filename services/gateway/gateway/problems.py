@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi.responses import JSONResponse
-
 from policy import PROBLEM_JSON, problem
+from policy.fastjson import FastJSONResponse
 
 
 def problem_response(
     status: int, title: str, detail: str, slug: str, request_id: str, **headers: str
-) -> JSONResponse:
+) -> FastJSONResponse:
     body = problem(status, title, detail, type_slug=slug, request_id=request_id)
-    return JSONResponse(
+    return FastJSONResponse(
         body,
         status_code=status,
         media_type=PROBLEM_JSON,

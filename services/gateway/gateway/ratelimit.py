@@ -22,12 +22,12 @@ verified; the limit protects capacity, it does not grant access) and a
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from typing import Literal, cast
 
+import orjson
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -121,7 +121,7 @@ def cost_of(request: Request, body: bytes) -> int:
     if field is None:
         return 1
     try:
-        items = json.loads(body).get(field)
+        items = orjson.loads(body).get(field)
     except (ValueError, AttributeError):
         return 1  # not a batch the upstream will answer (it says why, with a 422)
     return max(1, len(items)) if isinstance(items, list) else 1

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(default=2.0, gt=0)  # waiting for a free pooled connection
     upstream_deadline: float = Field(default=30.0, gt=0)  # one whole upstream exchange
     max_connections: int = Field(default=100, ge=1)
-    max_keepalive_connections: int = Field(default=20, ge=0)
+    # Idle connections kept for reuse: as many as may be open, so a burst of concurrent
+    # requests does not close and reopen connections (a TCP connect each).
+    max_keepalive_connections: int = Field(default=100, ge=0)
     keepalive_expiry: float = Field(default=30.0, ge=0)
     max_body_bytes: int = 1_048_576
     # Rate limits (the `limits` library's notation, e.g. "600/minute;10000/hour";

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -51,10 +51,9 @@ from identity.web import (
     register,
 )
 from identity.web.forms import FormRejected, rejected_page
-from identity.web.headers import security_headers
-from identity.web.protocol import request_id
+from identity.web.headers import SecurityHeaders
 from policy import forwarded
-from policy.boundary import InputGuard
+from policy.boundary import InputGuard, RequestIds
 
 # Endpoints answering bad parameters in their protocol's terms (identity.oauth.parameters).
 OAUTH_PATHS = ("/authorize", "/logout", "/token", "/introspect", "/revoke")
@@ -141,16 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(FormRejected, _rejected_form)
 
     app.add_middleware(InputGuard, protocol_paths=OAUTH_PATHS)
-    app.middleware("http")(security_headers(settings.secure_cookies))
-
-    @app.middleware("http")
-    async def request_ids(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = request_id(request)
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
+    app.add_middleware(SecurityHeaders, secure=settings.secure_cookies)
+    app.add_middleware(RequestIds)  # plain ASGI, like the two above
     forwarded.install(app, settings.trusted_proxies)
     return app

@@ -9,12 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from identity.models import AuditEvent
-from identity.web.headers import security_headers
+from identity.web.headers import SecurityHeaders
 from tests.identity.harness import PORTAL, PORTAL_REDIRECT, IdentityHarness, running_identity
 from tests.support.oidc import Pkce, authorize_url
 
@@ -82,7 +81,7 @@ async def test_failed_client_authentications_are_throttled_and_so_their_audit_ev
 
 async def test_hsts_is_sent_behind_https() -> None:
     app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
-    app.add_middleware(BaseHTTPMiddleware, dispatch=security_headers(secure=True))
+    app.add_middleware(SecurityHeaders, secure=True)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://id.example"
     ) as client:
