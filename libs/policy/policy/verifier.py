@@ -9,12 +9,12 @@ with a small leeway, and the required claims are present.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import orjson
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
@@ -141,7 +141,7 @@ class TokenVerifier:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
-    value = json.loads(raw)
+    value = orjson.loads(raw)
     if not isinstance(value, dict):
         raise _invalid("token content is not a JSON object")
     return value

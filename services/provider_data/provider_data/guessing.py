@@ -18,8 +18,9 @@ replica counts in the same place. An inquiry that did not match locks its rows
 deadlock) from the check until its transaction commits, so parallel guesses cannot
 all slip under the limit. One that matched only reads them (`wait_read`): failures
 are the only writers and count one after another, so a reading is a point in their
-order and the answer it allows is one the locked order would have allowed. If the database cannot be reached there is nothing to answer either: the
-request fails with 503 and discloses nothing.
+order and the answer it allows is one the locked order would have allowed. If the
+database cannot be reached there is nothing to answer either: the request fails with
+503 and discloses nothing.
 """
 
 from __future__ import annotations
