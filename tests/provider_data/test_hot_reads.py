@@ -111,3 +111,30 @@ async def test_a_benefits_import_is_seen_at_once(plan: Plan, tmp_path: Path) -> 
             assert await copay() == now
     finally:
         await engine.dispose()
+
+
+async def test_a_search_under_several_tins_merges_their_pages_in_order(plan: Plan) -> None:
+    """Each TIN's newest claims are read on their own and merged: pages of 3 under two
+    TINs give the same claims in the same order as one page, and as each TIN's own."""
+    tins = ["123456789", "987654321"]
+    headers = plan.auth(roles=["subscriber", "billing"], tax_ids=tins)
+
+    async def page(params: dict[str, Any]) -> dict[str, Any]:
+        response = await plan.claims.get("/claims/v1/claims", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    whole = [c["claim_number"] for c in (await page({"limit": 100}))["claims"]]
+    paged, cursor = [], None
+    while True:
+        body = await page({"limit": 3, **({"cursor": cursor} if cursor else {})})
+        paged += [c["claim_number"] for c in body["claims"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    assert paged == whole and len(whole) > 6
+    each = set()
+    for tin in tins:
+        only = await page({"limit": 100, "tin": tin})
+        each |= {c["claim_number"] for c in only["claims"]}
+    assert each == set(whole)

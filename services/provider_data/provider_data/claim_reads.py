@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from provider_data.models import Claim, ClaimAdjustment, ClaimLine, ClaimStatusEvent, Member
@@ -98,29 +98,44 @@ def search_query(
     after: tuple[date, int] | None,
     limit: int,
 ) -> Select[Any]:
-    """The page (newest service date first) as a subquery, joined to its history."""
-    page = (
-        select(*CLAIM_COLUMNS, Member.member_id.label("member_number"))
-        .join(Member, Member.id == Claim.member_id)
-        .where(Claim.billing_tin.in_(tins))
-        .order_by(Claim.service_date.desc(), Claim.id.desc())
-        .limit(limit)
-    )
-    for wanted, test in (
-        (member, lambda: Member.member_id == member),
-        (status, lambda: Claim.status == status),
-        (since, lambda: Claim.service_date >= since),
-        (until, lambda: Claim.service_date <= until),
-        (number, lambda: Claim.claim_number == number),
-    ):
-        if wanted is not None:
-            page = page.where(test())
-    if after is not None:
-        day, ident = after
-        page = page.where(
-            or_(Claim.service_date < day, and_(Claim.service_date == day, Claim.id < ident))
+    """The page (newest service date first) as a subquery, joined to its history.
+
+    Each TIN's newest claims come from its own walk of `ix_claims_search` (billing TIN,
+    service date, id), at most `limit` each, merged: the cost follows the page, not the
+    number of claims on file under those TINs."""
+
+    def newest(tin: str) -> Select[*tuple[Any, ...]]:
+        query = (
+            select(*CLAIM_COLUMNS, Member.member_id.label("member_number"))
+            .join(Member, Member.id == Claim.member_id)
+            .where(Claim.billing_tin == tin)
         )
-    found = page.subquery()
+        for wanted, test in (
+            (member, lambda: Member.member_id == member),
+            (status, lambda: Claim.status == status),
+            (since, lambda: Claim.service_date >= since),
+            (until, lambda: Claim.service_date <= until),
+            (number, lambda: Claim.claim_number == number),
+        ):
+            if wanted is not None:
+                query = query.where(test())
+        if after is not None:
+            day, ident = after
+            query = query.where(
+                or_(Claim.service_date < day, and_(Claim.service_date == day, Claim.id < ident))
+            )
+        return query.order_by(Claim.service_date.desc(), Claim.id.desc()).limit(limit)
+
+    if len(tins) == 1:
+        found = newest(tins[0]).subquery()
+    else:
+        merged = union_all(*(select(newest(tin).subquery()) for tin in tins)).subquery()
+        found = (
+            select(merged)
+            .order_by(merged.c.service_date.desc(), merged.c.id.desc())
+            .limit(limit)
+            .subquery()
+        )
     event = ClaimStatusEvent
     return (
         select(found, *HISTORY_COLUMNS)
