@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
 
 from deploy.stack import free_port
-from gateway.ratelimit import RateLimits
+from gateway.ratelimit import MemoryCounters, RateLimits
 from gateway.settings import Settings
 from tests.gateway.conftest import Edge, gateway, running_upstream
 from tests.support.redis import require_redis
@@ -167,6 +169,23 @@ async def test_retry_after_follows_the_window_that_refused() -> None:
     wait = await limits.wait("client", "acme")
     assert wait is not None and 3000 < wait <= 3600, "the hourly window is the one that is full"
     assert await limits.wait("client", "another") is None
+
+
+async def test_memory_counters_sweep_expired_entries_on_the_loop() -> None:
+    """The in-process counters drop what has left every window, at most once a second,
+    without a worker thread; what is still in a window keeps counting."""
+    limits = RateLimits.from_settings(Settings(rate_limit_per_client="2/second;3/minute"))
+    storage = limits.storage
+    assert isinstance(storage, MemoryCounters)
+    assert [await limits.wait("client", "acme") for _ in range(2)] == [None, None]
+    assert await limits.wait("client", "acme") == 1  # the per-second window is full
+    storage._sweep(time.time() + 2)  # the per-second entries expired; the minute's did not
+    assert await limits.wait("client", "acme") is not None, "the minute's window is full"
+    storage._sweep(time.time() + 61)
+    assert storage.events == {} and await limits.wait("client", "acme") is None
+    with patch("asyncio.to_thread", side_effect=AssertionError("no thread hop")):
+        storage._swept_at = 0.0
+        assert await limits.wait("client", "other") is None
 
 
 async def test_limits_can_be_turned_off() -> None:
