@@ -1,5 +1,5 @@
-"""Reading the plan's data: members by card ID, coverage on a date, a provider's
-network for a product, benefits and the accumulators met in a plan year."""
+"""Reading the plan's data: members by card ID, coverage on a date, what remains of a
+limit (the eligibility answer's own reads are `provider_data.reads`)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,9 @@ from sqlalchemy.orm import selectinload
 
 from provider_data.models import (
     ZERO,
-    Accumulator,
-    Benefit,
-    CostShareLimit,
     Coverage,
     Member,
     Product,
-    VisitUsage,
 )
 
 MEMBER_ID = re.compile(r"^[A-Z0-9]{2,18}[0-9]{2}$")
@@ -58,11 +54,6 @@ def coverage_on(member: Member, on: date) -> Coverage | None:
     return None
 
 
-async def benefits_of(session: AsyncSession, product_id: int) -> list[Benefit]:
-    query = select(Benefit).where(Benefit.product_id == product_id)
-    return list(await session.scalars(query.order_by(Benefit.service_type_code, Benefit.network)))
-
-
 @dataclass
 class Limit:
     """One deductible or out-of-pocket maximum with what has been met toward it."""
@@ -73,36 +64,3 @@ class Limit:
     @property
     def remaining(self) -> Decimal:
         return max(self.amount - self.met, ZERO)
-
-
-LimitKey = tuple[str, str, str]  # kind, level, network
-
-
-async def limits_of(
-    session: AsyncSession, member: Member, product_id: int, year: int
-) -> dict[LimitKey, Limit]:
-    """Deductibles and out-of-pocket maximums with amounts met in the plan year."""
-    limits = await session.scalars(
-        select(CostShareLimit).where(CostShareLimit.product_id == product_id)
-    )
-    rows = await session.scalars(
-        select(Accumulator).where(
-            Accumulator.holder.in_([member.member_id, member.subscriber_id]),
-            Accumulator.plan_year == year,
-        )
-    )
-    met: dict[LimitKey, Decimal] = {}
-    for row in rows:
-        if (row.level == "individual") == (row.holder == member.member_id):
-            met[(row.kind, row.level, row.network)] = row.met
-    return {
-        (c.kind, c.level, c.network): Limit(c.amount, met.get((c.kind, c.level, c.network), ZERO))
-        for c in limits
-    }
-
-
-async def visits_used(session: AsyncSession, member: Member, year: int) -> dict[str, int]:
-    rows = await session.scalars(
-        select(VisitUsage).where(VisitUsage.member_id == member.id, VisitUsage.plan_year == year)
-    )
-    return {row.service_type_code: row.used for row in rows}
