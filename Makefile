@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PACKAGES := libs/policy services/identity services/provider_data services/gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint pytest login bench fuzz clean
+.PHONY: install run test lint pytest login bench bench-micro fuzz clean
 
 install: $(STAMP)
 
@@ -41,8 +41,15 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The whole bench (bench/run.py): installs wrk and the reference provider when missing,
+# runs TINpass on fresh PostgreSQL databases with one worker per CPU and prints one table.
+# BENCH_DURATION (s per case), BENCH_WORKERS, BENCH_LARGE=1 (1,000,000 rows): see bench/run.py.
 bench: install
 	$(PY) -m bench
+
+# The in-process micro-benchmarks (bench/bench_*.py); BENCH=bench_token runs one.
+bench-micro: install
+	$(PY) -m bench micro $(BENCH)
 
 clean:
 	rm -rf $(VENV) data test-output

@@ -1,4 +1,8 @@
-"""Run every benchmark module (bench_*.py) and print its table."""
+"""`python -m bench`: the whole bench (bench.run) and its one table.
+
+`python -m bench micro [bench_name ...]` runs the in-process micro-benchmarks
+(bench_*.py) instead, each printing its own table (`make bench-micro`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import sys
 import bench
 
 
-def main(selected: list[str]) -> None:
+def micro(selected: list[str]) -> None:
     for module in pkgutil.iter_modules(bench.__path__):
         if not module.name.startswith("bench_") or (selected and module.name not in selected):
             continue
@@ -19,5 +23,14 @@ def main(selected: list[str]) -> None:
         print()
 
 
+def main(args: list[str]) -> int:
+    if args and args[0] == "micro":
+        micro(args[1:])
+        return 0
+    from bench import run
+
+    return asyncio.run(run.main())
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -85,6 +85,8 @@ class Stack:
     log_dir: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     summit_db: str | None = None
+    # uvicorn worker processes per service (`make run`: 1; the bench: one per CPU)
+    workers: int = 1
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
 
     @property
@@ -147,7 +149,8 @@ class Stack:
             env["GATEWAY_PORTAL_CLIENT_SECRET"] = self.credentials().get(plan.client_id, "")
         return env
 
-    async def _run(self, name: str, *args: str) -> None:
+    async def command(self, name: str, *args: str) -> None:
+        """Run a command line (a service's CLI) with process `name`'s environment."""
         process = await asyncio.create_subprocess_exec(
             *args,
             env=self.env(name),
@@ -162,20 +165,20 @@ class Stack:
         """Migrate and seed every database (idempotent)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         identity_cli, plan_cli = str(BIN / "identity"), str(BIN / "provider-data")
-        await self._run("identity", identity_cli, "migrate")
+        await self.command("identity", identity_cli, "migrate")
         portals = [
             f"--portal={p.client_id}={self.url(p.process('gateway'))}"
             for p in self.plans
             if p.process("gateway") in self.ports
         ]
-        await self._run(
+        await self.command(
             "identity", identity_cli, "seed-demo", "--data-dir", str(self.data_dir), *portals
         )
         for plan in self.plans:
             claims = plan.process("claims")
-            await self._run(claims, plan_cli, "migrate")
+            await self.command(claims, plan_cli, "migrate")
             tins = [f"--provider-tins={','.join(plan.provider_tins)}"] if plan.provider_tins else []
-            await self._run(claims, plan_cli, "seed-demo", *tins)
+            await self.command(claims, plan_cli, "seed-demo", *tins)
 
     async def start(self, names: tuple[str, ...] | None = None) -> None:
         names = names or self.names
@@ -199,6 +202,8 @@ class Stack:
             "--log-level",
             "warning",
         ]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         if self.log_dir is None:
             self.processes[name] = await asyncio.create_subprocess_exec(
                 *command, env=self.env(name)

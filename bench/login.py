@@ -1,0 +1,90 @@
+"""Password login through the pages against the raw argon2id verify rate.
+
+One login is what a browser does: GET /authorize (the login form, a CSRF cookie),
+then POST /login with the username, password and CSRF token, answered with the
+redirect carrying the authorization code (a session, a code, audit events). wrk
+sends the GET and the POST in turn, so logins per second are half its requests.
+
+The raw rate is identity's own CryptContext verifying the same argon2id hash in
+as many processes as the services have workers, for the same duration.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from bench import wrk
+from bench.cases import FORM, Measured, duration, measure
+from bench.harness import Setup
+from tests.support.oidc import Pkce, authorize_url, form_fields, query_of
+
+USERNAME = "sam.biller"  # the demo seed's user without a second factor
+PASSWORD = "Demo.Passw0rd-2026"
+CSRF_COOKIE = "tinpass_csrf"
+
+
+def _verify_for(seconds: float, hashed: str) -> int:
+    from identity.security import pwd_context  # imported in the worker process
+
+    count, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if not pwd_context.verify(PASSWORD, hashed):
+            raise RuntimeError("the bench's hash does not verify")
+        count += 1
+    return count
+
+
+def argon2_rate(processes: int, seconds: float) -> float:
+    """Verifications per second of identity's argon2id parameters in `processes` processes."""
+    from identity.security import hash_password
+
+    hashed = hash_password(PASSWORD)
+    with ProcessPoolExecutor(processes) as pool:
+        list(pool.map(_verify_for, [0.5] * processes, [hashed] * processes))  # warm up
+        started = time.perf_counter()
+        counts = list(pool.map(_verify_for, [seconds] * processes, [hashed] * processes))
+        elapsed = time.perf_counter() - started
+    return sum(counts) / elapsed
+
+
+async def _login_form(setup: Setup) -> tuple[str, str, str]:
+    """(authorization path, POST body, CSRF cookie) of one login, checked once."""
+    stack = setup.stack
+    path = authorize_url("cascade-portal", stack.url("gateway") + "/portal/callback", Pkce.new())
+    async with httpx.AsyncClient(base_url=stack.issuer, timeout=10) as browser:
+        page = await browser.get(path)
+        fields = form_fields(page.text)
+        action = urlsplit(str(page.url.join(fields.pop("__action__")))).path
+        fields.update(username=USERNAME, password=PASSWORD)
+        cookie = browser.cookies[CSRF_COOKIE]
+    body = urlencode(fields)
+    async with httpx.AsyncClient(base_url=stack.issuer, timeout=10) as fresh:
+        answer = await fresh.post(
+            action,
+            content=body,
+            headers={"Content-Type": FORM, "Cookie": f"{CSRF_COOKIE}={cookie}"},
+        )
+    if answer.status_code != 302 or "code" not in query_of(answer.headers["location"]):
+        raise RuntimeError(f"POST {action} answered {answer.status_code}: {answer.text[:500]}")
+    if action != "/login":
+        raise RuntimeError(f"the login form posts to {action}, not /login")
+    return path, body, cookie
+
+
+async def password_login(setup: Setup) -> Measured:
+    path, body, cookie = await _login_form(setup)
+    headers = {"Content-Type": FORM, "Cookie": f"{CSRF_COOKIE}={cookie}"}
+    script = wrk.alternating_script(path, "/login", body, headers)
+    result = await measure(setup.stack.issuer + path, script)
+    logins = wrk.WrkResult(
+        result.requests // 2, result.seconds, result.p50_ms, result.p99_ms, result.errors
+    )
+    return Measured(logins, "logins/s; latency of GET form and POST alike")
+
+
+def raw_verify_rate(setup: Setup) -> float:
+    return argon2_rate(setup.workers, duration())
