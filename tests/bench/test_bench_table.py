@@ -1,0 +1,101 @@
+"""`make bench`'s own parts, without running a benchmark: reading wrk's result,
+the table's pass/fail, the Lua scripts and the reference provider's files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench import wrk
+from bench.harness import REFERENCE_DIR
+from bench.table import Row, Target, render
+
+WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000/token
+  2 threads and 32 connections
+WRK_JSON {"requests": 41000, "duration_us": 10000000, "p50_us": 7400, "p99_us": 21000, \
+"connect": 0, "read": 0, "write": 0, "status": 3, "timeout": 1}
+"""
+
+
+def test_wrk_result_is_read_from_the_done_hook_line() -> None:
+    result = wrk.parse(WRK_OUTPUT)
+    assert result.requests == 41000
+    assert result.rps == pytest.approx(4100)
+    assert (result.p50_ms, result.p99_ms) == (pytest.approx(7.4), pytest.approx(21.0))
+    assert result.errors == 4
+
+
+def test_wrk_output_without_the_line_is_an_error() -> None:
+    with pytest.raises(ValueError, match="WRK_JSON"):
+        wrk.parse("Running 10s test\n  Socket errors: connect 32\n")
+
+
+def test_scripts_carry_the_request_and_the_done_hook() -> None:
+    script = wrk.post_script('{"member_id": "M1"}', {"Authorization": "Bearer a.b.c"})
+    assert 'wrk.method = "POST"' in script
+    assert 'wrk.body = "{\\"member_id\\": \\"M1\\"}"' in script
+    assert 'wrk.headers["Authorization"] = "Bearer a.b.c"' in script
+    alternating = wrk.alternating_script("/authorize?a=1", "/login", "x=1", {"Cookie": "c=1"})
+    assert 'wrk.format("GET", "/authorize?a=1")' in alternating
+    for text in (script, alternating):
+        assert "done = function(summary, latency, requests)" in text
+        assert "latency:percentile(99)" in text
+
+
+@pytest.mark.skipif(shutil.which("luac") is None, reason="no Lua compiler here")
+def test_scripts_are_valid_lua(tmp_path: Path) -> None:
+    path = tmp_path / "case.lua"
+    path.write_text(wrk.alternating_script("/a", "/b", "c=1", {"K": "v"}))
+    subprocess.run(["luac", "-p", str(path)], check=True)
+
+
+def test_rows_pass_or_fail_against_every_bound() -> None:
+    target = Target(min_ratio=1.0, max_p99_ms=50)
+    assert Row("fast", rps=4000, p99_ms=20, ratio=1.05, target=target).passed() is True
+    assert Row("slow", rps=3000, p99_ms=20, ratio=0.8, target=target).passed() is False
+    assert Row("tail", rps=4000, p99_ms=80, ratio=1.05, target=target).passed() is False
+    assert Row("errors", rps=4000, p99_ms=20, ratio=1.1, target=target, errors=2).passed() is False
+    assert Row("no ratio", rps=4000, p99_ms=20, target=target).passed() is None
+    assert Row("reference", rps=4000, p99_ms=20).passed() is None
+    flat = Target(max_ratio=1.2)
+    assert Row("flat", ratio=1.1, target=flat).passed() is True
+    assert Row("grew", ratio=1.3, target=flat).passed() is False
+    assert Row("rate", rps=799, target=Target(min_rps=800)).verdict() == "FAIL"
+
+
+def test_the_table_has_one_line_per_row_and_numbered_notes() -> None:
+    rows = [
+        Row("reference", rps=3809.4, p50_ms=7.9, p99_ms=20.2),
+        Row("tinpass", 4000, 7, 30, 1.05, Target(min_ratio=1.0, max_p99_ms=50), note="ES256"),
+        Row("missing", target=Target(min_rps=800), note="ES256", errors=1),
+    ]
+    lines = render(rows).splitlines()
+    assert lines[0].split("|")[1].strip() == "case"
+    assert "3,809" in lines[2] and "20.2" in lines[2]
+    assert lines[3].rstrip().endswith("| pass   |") and "1.05x" in lines[3]
+    assert "tinpass (1)" in lines[3] and "missing [1 errors] (1)" in lines[4]
+    assert "FAIL" in lines[4]
+    assert lines[-1] == "(1) ES256"
+
+
+def test_the_reference_provider_is_oidc_provider_9_pinned() -> None:
+    package = json.loads((REFERENCE_DIR / "package.json").read_text())
+    version = package["dependencies"]["oidc-provider"]
+    assert version.split(".")[0] == "9" and version[0].isdigit(), "an exact 9.x version"
+    lock = json.loads((REFERENCE_DIR / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/oidc-provider"]["version"] == version
+    server = (REFERENCE_DIR / "server.js").read_text()
+    for setting in ("client_secret_basic", "client_credentials", "accessTokenFormat: 'jwt'"):
+        assert setting in server
+    assert "alg: 'RS256'" in server
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no Node.js here")
+def test_the_reference_server_parses() -> None:
+    node = shutil.which("node")
+    assert node
+    subprocess.run([node, "--check", str(REFERENCE_DIR / "server.js")], check=True)
