@@ -159,7 +159,8 @@ async def bounded_row(setup: Setup, tokens: int) -> Row:
         rps=growth.rps,
         ratio=rows / growth.tokens,
         target=Target(max_ratio=0.01),
-        note=f"{growth.tokens:,} issued; grew: {grown or 'nothing'}; worst outside audit: "
+        note=f"{growth.tokens:,} issued ({growth.errors:,} failed); grew: {grown or 'nothing'}; "
+        "worst outside audit: "
         + (f"{table} +{rows:,}" if table else "none")
         + "; ÷ ref = its rows per token",
     )

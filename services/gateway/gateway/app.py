@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from gateway import cors, portal, proxy, ratelimit
+from gateway.portal.redis_sessions import RedisSessionStore
 from gateway.problems import problem_response as _problem
 from gateway.settings import Settings
 from gateway.upstream import build_client
@@ -190,6 +191,9 @@ def create_app(
             else:
                 await app.state.verifier.stop()
             await app.state.rate_limits.aclose()
+            sessions = getattr(app.state, "portal_sessions", None)
+            if isinstance(sessions, RedisSessionStore):
+                await sessions.aclose()
 
     app = FastAPI(title="TINpass gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(router)

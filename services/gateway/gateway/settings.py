@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy.forwarded import parse_proxies
 
+SESSION_STORE_SCHEMES = ("memory", "redis", "rediss", "unix")
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     plan_contact: str = "the plan's Provider Network department, (800) 555-0142"
     portal_session_ttl: int = Field(default=8 * 60 * 60, gt=0)
     portal_idle_timeout: int = Field(default=30 * 60, gt=0)
+    # Where portal sessions live: memory:// (this process only: one worker) or a Redis
+    # URL shared by every worker and replica (keys under rate_limit_key_prefix).
+    portal_session_store_url: str = "memory://"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -91,6 +95,16 @@ class Settings(BaseSettings):
         if "://" not in value or scheme not in RATE_LIMIT_SCHEMES:
             raise ValueError(
                 f"rate limit storage must be memory:// or a Redis URL such as "
+                f"redis://127.0.0.1:6379/0, not {value!r}"
+            )
+        return value
+
+    @field_validator("portal_session_store_url")
+    @classmethod
+    def _session_store(cls, value: str) -> str:
+        if value.split("://", 1)[0] not in SESSION_STORE_SCHEMES or "://" not in value:
+            raise ValueError(
+                f"the portal session store must be memory:// or a Redis URL such as "
                 f"redis://127.0.0.1:6379/0, not {value!r}"
             )
         return value

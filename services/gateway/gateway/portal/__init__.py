@@ -14,14 +14,27 @@ from starlette.responses import RedirectResponse
 
 from gateway.portal import auth, pages
 from gateway.portal.middleware import PortalMiddleware
+from gateway.portal.redis_sessions import RedisSessionStore
 from gateway.portal.sessions import MemorySessionStore, SessionStore
 from gateway.portal.views import HERE
 from gateway.settings import Settings
 
 
+def session_store(settings: Settings) -> SessionStore:
+    """Sessions in this process (memory://, one worker) or in Redis (shared)."""
+    if settings.portal_session_store_url == "memory://":
+        return MemorySessionStore(settings.portal_session_ttl, settings.portal_idle_timeout)
+    return RedisSessionStore(
+        settings.portal_session_store_url,
+        settings.rate_limit_key_prefix,
+        settings.portal_session_ttl,
+        settings.portal_idle_timeout,
+    )
+
+
 def install(app: FastAPI, settings: Settings, store: SessionStore | None = None) -> None:
     """Mount the portal's routes, session middleware and static files on the gateway."""
-    store = store or MemorySessionStore(settings.portal_session_ttl, settings.portal_idle_timeout)
+    store = store or session_store(settings)
     app.state.portal_sessions = store
     app.state.portal_oauth = auth.oauth_registry(settings)
     app.add_middleware(
