@@ -40,6 +40,9 @@ async def workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sta
             extra_env={
                 "GATEWAY_PORTAL_SESSION_STORE_URL": redis_url,
                 "GATEWAY_RATE_LIMIT_KEY_PREFIX": f"test-workers-{uuid.uuid4().hex}",
+                # the fixed demo only (M1000101 is in it): a quicker seed
+                "PROVIDER_DATA_DEMO_MEMBERS": "0",
+                "PROVIDER_DATA_DEMO_CLAIMS": "0",
             },
             workers=2,
         )
