@@ -3,6 +3,12 @@
 Environment: BENCH_DURATION (seconds per case, 10), BENCH_WARMUP (3), BENCH_WORKERS
 (uvicorn workers per service, the CPU count), BENCH_LARGE=1 (1,000,000 members,
 users and tokens instead of 100,000 / 100,000 / 10,000), BENCH_POSTGRES_URL.
+
+Audited writes from one and two processes are bench/bench_audit.py's: when it has
+`async def table_rows() -> list[dict]` (each dict the fields of a `bench.table.Row`:
+case, rps, p50_ms, p99_ms, ratio, note) its rows join the table, the ones with a
+ratio held to the target (two processes ÷ one ≥ 1.7); otherwise its `run()` output
+is printed under the table.
 """
 
 from __future__ import annotations
