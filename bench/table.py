@@ -113,5 +113,5 @@ def render(rows: list[Row]) -> str:
     rule = [("-" * (w - 1) + ":") if i in right else "-" * w for i, w in enumerate(widths)]
     lines = [line(HEADER), "| " + " | ".join(rule) + " |", *(line(v) for v in table[1:])]
     if notes:
-        lines += ["", *(f"({i}) {note}" for i, note in enumerate(notes, 1))]
+        lines += ["", *(f"- ({i}) {note}" for i, note in enumerate(notes, 1))]
     return "\n".join(lines)

@@ -79,7 +79,7 @@ def test_the_table_has_one_line_per_row_and_numbered_notes() -> None:
     assert lines[3].rstrip().endswith("| pass   |") and "1.05x" in lines[3]
     assert "tinpass (1)" in lines[3] and "missing [1 errors] (1)" in lines[4]
     assert "FAIL" in lines[4]
-    assert lines[-1] == "(1) ES256"
+    assert lines[-1] == "- (1) ES256"
 
 
 def test_the_reference_provider_is_oidc_provider_9_pinned() -> None:
