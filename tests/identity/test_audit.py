@@ -51,10 +51,12 @@ async def test_event_names_are_resource_dot_action(
 
 
 async def five_events(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Five events, sealed (the sealer chains committed events behind the writers)."""
     async with sessions() as session:
         for name in ("Alpha", "Beta", "Gamma", "Delta", "Epsilon"):
             await admin_ops.create_organization(session, f"{name} Clinic")
         await session.commit()
+        await audit.seal(session)
 
 
 async def verification(sessions: async_sessionmaker[AsyncSession]) -> audit.Verification:
@@ -128,6 +130,8 @@ async def test_concurrent_writers_never_fork_the_chain(
     async with anyio.create_task_group() as group:
         for n in range(8):
             group.start_soon(writer, n)
+    async with sessions() as session:
+        await audit.seal(session)
     result = await verification(sessions)
     assert result.ok and result.checked == 8
 

@@ -143,6 +143,7 @@ async def test_audit_verify_and_export(
 ) -> None:
     assert await run("create-org", "Audit Clinic") == 0
     assert await run("create-org", "Second Clinic") == 0
+    assert await run("audit", "seal") == 0
     assert await run("audit", "verify") == 0
     assert "2 events verified" in capsys.readouterr().out
     today = datetime.now(UTC).date().isoformat()

@@ -14,7 +14,9 @@ from tests.provider_data.conftest import Plan
 
 
 async def events_of(plan: Plan, subject: str) -> list[AccessEvent]:
+    """The subject's events, sealed first (the sealer chains them behind the writers)."""
     async with plan.sessions() as session:
+        await audit.seal(session)
         query = select(AccessEvent).where(AccessEvent.subject == subject).order_by(AccessEvent.seq)
         return list(await session.scalars(query))
 
@@ -25,10 +27,10 @@ async def test_accesses_form_a_verifiable_chain_and_edits_are_named(
     headers = plan.auth(sub="chain-check", tax_ids=["123456789"])
     for _ in range(3):
         await plan.claims.get("/claims/v1/claims?member_id=M1000101", headers=headers)
+    rows = await events_of(plan, "chain-check")
     async with plan.sessions() as session:
         assert (await audit.verify(session)).ok
-    rows = await events_of(plan, "chain-check")
-    assert len(rows) == 3 and all(len(r.hash) == 64 for r in rows)
+    assert len(rows) == 3 and all(r.hash is not None and len(r.hash) == 64 for r in rows)
     async with plan.sessions() as session:
         await session.execute(
             update(AccessEvent).where(AccessEvent.id == rows[1].id).values(allowed=False)

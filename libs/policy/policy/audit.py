@@ -4,6 +4,8 @@ Each event's hash is SHA-256 over its canonical JSON content (sorted keys, no
 spaces) together with the previous event's hash; the first event follows
 GENESIS. `ChainVerifier` walks events in sequence order and names the first one
 that was altered, removed or reordered, and a trail cut short at its end.
+Writers only insert events; `policy.sealing` chains them behind the writers and
+`policy.checkpoints` signs the chain's head.
 
 `AccessRecord` is what a resource service writes for each access to patient
 data: who, through which client, for which organization, which member and TIN,
@@ -41,11 +43,16 @@ class Verification:
     checked: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    checkpoints: int = 0  # signed checkpoints the chain matched
+    unsealed: int = 0  # committed events not chained yet (reported, not a failure)
 
     def describe(self) -> str:
         if self.ok:
-            return f"audit trail intact: {self.checked} events verified"
-        return f"audit trail BROKEN at event {self.first_bad_seq}: {self.problem}"
+            said = f"audit trail intact: {self.checked} events verified"
+            said += f", {self.checkpoints} signed checkpoints matched"
+            return said + (f"; {self.unsealed} events not sealed yet" if self.unsealed else "")
+        where = f" at event {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+        return f"audit trail BROKEN{where}: {self.problem}"
 
 
 class ChainVerifier:

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from identity import audit
 from identity.admin import api as admin_api
 from identity.admin import clients as admin_clients
 from identity.admin import nominations, operator_accounts, operator_api
@@ -39,6 +40,7 @@ from identity.throttle import Throttle
 from identity.web import (
     account,
     account_mfa,
+    audit_status,
     authorize,
     console,
     console_actions,
@@ -52,7 +54,7 @@ from identity.web import (
 )
 from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import SecurityHeaders
-from policy import forwarded
+from policy import forwarded, sealer
 from policy.boundary import InputGuard, RequestIds
 
 # Endpoints answering bad parameters in their protocol's terms (identity.oauth.parameters).
@@ -101,9 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [sending, asyncio.create_task(desk.run())]
         if settings.janitor_interval > 0:
             tasks.append(asyncio.create_task(Janitor(sessionmaker, settings).run()))
+        app.state.sealer = audit.sealer(engine, settings)
+        sealing = asyncio.create_task(app.state.sealer.run())
         try:
             yield
         finally:
+            await sealer.stop(app.state.sealer, sealing)
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -118,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin_openapi.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(endpoints.router)
+    app.include_router(audit_status.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
     app.include_router(recovery.router)

@@ -2,32 +2,37 @@
 
 `record` adds the event to the caller's session and flushes; it never commits,
 so an event is written in the same transaction as the change it records and a
-change whose event cannot be written does not happen.
+change whose event cannot be written does not happen. Writing takes no shared
+lock: the event has no sequence number or hash yet.
 
-Each event carries a sequence number, the previous event's hash and a SHA-256
-hash over its own canonical content and that previous hash. Writers take the
-next sequence number with an UPDATE of the single chain-head row, which both
-PostgreSQL (row lock) and SQLite (write lock) hold until commit, so the chain
-never forks. `verify` walks the chain and names the first altered, removed or
-reordered event.
+The sealer (policy.sealer, started with the app) chains committed events behind
+the writers: each gets the next sequence number, the previous event's hash and a
+SHA-256 hash over its own canonical content and that previous hash, and the
+chain's head is signed into checkpoint files now and then (policy.checkpoints).
+`verify` walks the chain, compares it with the checkpoints and names the first
+altered, removed or reordered event; `seal` chains every committed event now.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from identity.models import AuditChainHead, AuditEvent
-from policy import csvsafe
-from policy.audit import GENESIS, ChainVerifier, Verification, chain_hash
+from identity.settings import Settings
+from policy import csvsafe, sealing
+from policy.audit import GENESIS, Verification
+from policy.checkpoints import Vault, resolve_vault
+from policy.sealer import Sealer
 
-__all__ = ["GENESIS", "Verification", "export", "record", "verify"]
+__all__ = ["GENESIS", "Verification", "export", "record", "seal", "status", "verify"]
 
 FIELDS = (
     "event",
@@ -44,7 +49,8 @@ FIELDS = (
 EXPORT_FIELDS = ("seq", "occurred_at", *FIELDS, "details", "prev_hash", "hash")
 
 
-def event_content(row: AuditEvent, seq: int) -> dict[str, Any]:
+def event_content(row: Any, seq: int) -> dict[str, Any]:
+    """What an event's hash covers (a row of audit_events, ORM or Core)."""
     content: dict[str, Any] = {name: getattr(row, name) for name in FIELDS}
     content.update(
         seq=seq,
@@ -54,8 +60,12 @@ def event_content(row: AuditEvent, seq: int) -> dict[str, Any]:
     return content
 
 
-def event_hash(row: AuditEvent, seq: int, prev_hash: str) -> str:
-    return chain_hash(prev_hash, event_content(row, seq))
+TRAIL = sealing.Trail(
+    "identity",
+    cast(Table, AuditEvent.__table__),
+    cast(Table, AuditChainHead.__table__),
+    event_content,
+)
 
 
 async def record(
@@ -89,52 +99,60 @@ async def record(
         source_address=source_address,
         request_id=request_id,
     )
-    seq, prev_hash = await _next_link(session)
-    row.seq, row.prev_hash = seq, prev_hash
-    row.hash = event_hash(row, seq, prev_hash)
-    await session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(last_hash=row.hash)
-        .execution_options(synchronize_session=False)
-    )
     session.add(row)
     await session.flush()
     return row
 
 
-async def _next_link(session: AsyncSession) -> tuple[int, str]:
-    """Take the next sequence number; the UPDATE holds the chain head until commit."""
-    result = await session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(AuditChainHead.seq, AuditChainHead.last_hash)
-        .execution_options(synchronize_session=False)
+def vault(settings: Settings) -> Vault:
+    """Where the trail's checkpoints are signed and kept (settings, or development's)."""
+    return resolve_vault(
+        "identity",
+        settings.database_url,
+        settings.audit_signing_key_file,
+        settings.audit_checkpoint_dir,
     )
-    seq, last_hash = result.one()
-    return int(seq), str(last_hash)
 
 
-async def verify(session: AsyncSession) -> Verification:
-    verifier = ChainVerifier()
-    rows = await session.stream_scalars(select(AuditEvent).order_by(AuditEvent.seq))
-    async for row in rows:
-        if not verifier.feed(row.seq, row.prev_hash, row.hash, event_content(row, row.seq)):
-            break
-    head = await session.get(AuditChainHead, 1)
-    return verifier.finish(head.seq if head else None, head.last_hash if head else None)
+def sealer(engine: AsyncEngine, settings: Settings) -> Sealer:
+    return Sealer(
+        engine,
+        TRAIL,
+        interval=settings.audit_seal_interval,
+        batch=settings.audit_seal_batch,
+        vault=vault(settings),
+        checkpoint_interval=settings.audit_checkpoint_interval,
+    )
+
+
+async def seal(session: AsyncSession, batch: int = 1000) -> sealing.Head:
+    """Chain every event committed so far (commits each batch)."""
+    return await sealing.seal_pending(session, TRAIL, batch)
+
+
+async def status(session: AsyncSession) -> sealing.Status:
+    return await sealing.status(session, TRAIL)
+
+
+async def verify(
+    session: AsyncSession, checkpoints: Vault | None = None, public_keys: Iterable[Path] = ()
+) -> Verification:
+    """The chain, and with a vault its signed checkpoints (CheckpointError if one of
+    them is not genuine)."""
+    signed = checkpoints.read(public_keys) if checkpoints is not None else []
+    return await sealing.verify(session, TRAIL, signed)
 
 
 async def export(
     session: AsyncSession, start: datetime, end: datetime, fmt: str
 ) -> AsyncIterator[str]:
     """Events with start <= occurred_at < end, as JSON lines or CSV (with their hashes;
-    CSV cells that would start a spreadsheet formula get a leading quote, policy.csvsafe)."""
+    CSV cells that would start a spreadsheet formula get a leading quote, policy.csvsafe).
+    Sealed events come in chain order, then those not sealed yet (empty seq and hashes)."""
     query = (
         select(AuditEvent)
         .where(AuditEvent.occurred_at >= start, AuditEvent.occurred_at < end)
-        .order_by(AuditEvent.seq)
+        .order_by(AuditEvent.seq.is_(None), AuditEvent.seq, AuditEvent.id)
     )
     if fmt == "csv":
         yield ",".join(EXPORT_FIELDS) + "\r\n"

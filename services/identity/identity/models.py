@@ -332,7 +332,18 @@ class SigningKey(Base):
 
 
 class AuditEvent(Base):
+    """An audited action, inserted with the change it records; seq, prev_hash and hash
+    stay empty until the sealer chains it (identity.audit, policy.sealing)."""
+
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index(
+            "ix_audit_events_unsealed",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -347,13 +358,13 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditChainHead(Base):
-    """The one row that orders the audit chain: writers serialize on it."""
+    """The audit chain's sealed head (last seq and hash): only the sealer moves it."""
 
     __tablename__ = "audit_chain_head"
 

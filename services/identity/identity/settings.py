@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For/-Proto are believed: addresses or networks, comma-
     # separated (policy.forwarded). None by default: the connection's peer is the client.
     trusted_proxies: Annotated[list[str], NoDecode] = []
+    # The audit trail (identity.audit, policy.sealing): the sealer chains committed events
+    # every audit_seal_interval seconds (at most audit_seal_batch a time) and every
+    # audit_checkpoint_interval seconds signs the chain's head with the Ed25519 key in
+    # audit_signing_key_file (never in the database) into audit_checkpoint_dir. Both are
+    # required outside development; there, empty means a key and directory made for the
+    # database (beside an SQLite file, else in the temporary directory).
+    audit_signing_key_file: str = ""
+    audit_checkpoint_dir: str = ""
+    audit_seal_interval: float = Field(default=0.2, gt=0)
+    audit_seal_batch: int = Field(default=1000, ge=1)
+    audit_checkpoint_interval: float = Field(default=60.0, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -149,6 +160,12 @@ class Settings(BaseSettings):
             ),
         }
         bad = [name for name, (value, default) in defaults.items() if value == default]
+        for name, value in (
+            ("IDENTITY_AUDIT_SIGNING_KEY_FILE", self.audit_signing_key_file),
+            ("IDENTITY_AUDIT_CHECKPOINT_DIR", self.audit_checkpoint_dir),
+        ):
+            if not value:
+                bad.append(name)
         if bad:
             raise ValueError(f"set {', '.join(bad)}: the development defaults are refused here")
         return self

@@ -1,20 +1,30 @@
 """The plan's access trail: every access to patient data, hash-chained (policy.audit).
 
-Written in the request's transaction; writers take the next sequence number by
-an UPDATE of the chain-head row, held until commit, so the chain never forks.
+Written in the request's transaction with one INSERT and no shared lock: an event
+has no sequence number or hash until the sealer (policy.sealer, run by the
+eligibility and claims apps) chains it behind the writers and signs the chain's
+head into checkpoint files (policy.checkpoints). `verify` checks chain and
+checkpoints and names the first bad event; `seal` chains every committed event now.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from policy.audit import AccessRecord, ChainVerifier, Verification, chain_hash
+from policy import sealing
+from policy.audit import AccessRecord, Verification
+from policy.checkpoints import Vault, resolve_vault
+from policy.sealer import Sealer
 from provider_data.models import AccessChainHead, AccessEvent
+from provider_data.settings import Settings
 
+SERVICE = "provider-data"
 FIELDS = (
     "subject",
     "client_id",
@@ -28,12 +38,22 @@ FIELDS = (
 )
 
 
-def content_of(row: AccessEvent) -> dict[str, Any]:
+def content_of(row: Any, seq: int) -> dict[str, Any]:
+    """What an event's hash covers (a row of access_events, ORM or Core)."""
     content: dict[str, Any] = {name: getattr(row, name) for name in FIELDS}
-    content.update(
-        seq=row.seq, occurred_at=row.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
-    )
+    stamp: datetime = row.occurred_at
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    content.update(allowed=bool(content["allowed"]), seq=seq)
+    content["occurred_at"] = stamp.isoformat(timespec="microseconds")
     return content
+
+
+TRAIL = sealing.Trail(
+    SERVICE,
+    cast(Table, AccessEvent.__table__),
+    cast(Table, AccessChainHead.__table__),
+    content_of,
+)
 
 
 async def record(session: AsyncSession, access: AccessRecord) -> None:
@@ -41,49 +61,49 @@ async def record(session: AsyncSession, access: AccessRecord) -> None:
 
 
 async def record_many(session: AsyncSession, accesses: list[AccessRecord]) -> None:
-    """Append events to the chain in order: the head row gives their sequence numbers
-    (and stays locked until commit), each hash follows the one before."""
+    """Insert the events (one statement, no lock); the sealer chains them after commit."""
     if not accesses:
         return
-    result = await session.execute(
-        update(AccessChainHead)
-        .where(AccessChainHead.id == 1)
-        .values(seq=AccessChainHead.seq + len(accesses))
-        .returning(AccessChainHead.seq, AccessChainHead.last_hash)
-        .execution_options(synchronize_session=False)
-    )
-    last_seq, prev_hash = result.one()
-    now, prev, rows = datetime.now(UTC), str(prev_hash), []
-    for offset, access in enumerate(accesses):
-        row = AccessEvent(
-            occurred_at=now,
-            seq=int(last_seq) - len(accesses) + 1 + offset,
-            prev_hash=prev,
-            **access.content(),
-        )
-        row.hash = prev = chain_hash(prev, content_of(row))
-        rows.append(
-            {
-                "occurred_at": now,
-                "seq": row.seq,
-                "prev_hash": row.prev_hash,
-                "hash": row.hash,
-                **access.content(),
-            }
-        )
+    now = datetime.now(UTC)
     await session.execute(
-        update(AccessChainHead)
-        .where(AccessChainHead.id == 1)
-        .values(last_hash=prev)
-        .execution_options(synchronize_session=False)
+        insert(AccessEvent), [{"occurred_at": now, **access.content()} for access in accesses]
     )
-    await session.execute(insert(AccessEvent), rows)
 
 
-async def verify(session: AsyncSession) -> Verification:
-    verifier = ChainVerifier()
-    async for row in await session.stream_scalars(select(AccessEvent).order_by(AccessEvent.seq)):
-        if not verifier.feed(row.seq, row.prev_hash, row.hash, content_of(row)):
-            break
-    head = await session.get(AccessChainHead, 1)
-    return verifier.finish(head.seq if head else None, head.last_hash if head else None)
+def vault(settings: Settings) -> Vault:
+    """Where the trail's checkpoints are signed and kept (settings, or development's)."""
+    return resolve_vault(
+        SERVICE,
+        settings.database_url,
+        settings.audit_signing_key_file,
+        settings.audit_checkpoint_dir,
+    )
+
+
+def sealer(engine: AsyncEngine, settings: Settings) -> Sealer:
+    return Sealer(
+        engine,
+        TRAIL,
+        interval=settings.audit_seal_interval,
+        batch=settings.audit_seal_batch,
+        vault=vault(settings),
+        checkpoint_interval=settings.audit_checkpoint_interval,
+    )
+
+
+async def seal(session: AsyncSession, batch: int = 1000) -> sealing.Head:
+    """Chain every event committed so far (commits each batch)."""
+    return await sealing.seal_pending(session, TRAIL, batch)
+
+
+async def status(session: AsyncSession) -> sealing.Status:
+    return await sealing.status(session, TRAIL)
+
+
+async def verify(
+    session: AsyncSession, checkpoints: Vault | None = None, public_keys: Iterable[Path] = ()
+) -> Verification:
+    """The chain, and with a vault its signed checkpoints (CheckpointError if one of
+    them is not genuine)."""
+    signed = checkpoints.read(public_keys) if checkpoints is not None else []
+    return await sealing.verify(session, TRAIL, signed)

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from policy.audit import Verification
+from policy.checkpoints import CheckpointError
 from provider_data import audit, claims_review, csv_import, identifiers
 from provider_data.csv_rows import COLUMNS
 from provider_data.db import create_engine, migrate, session_factory
@@ -43,11 +43,24 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> list[str]:
         await engine.dispose()
 
 
-async def _verify(settings: Settings) -> Verification:
+async def _audit(settings: Settings, args: argparse.Namespace) -> tuple[bool, str]:
+    """verify, seal or status: whether all is well, and what to say."""
     engine = create_engine(settings.database_url)
+    vault = audit.vault(settings)
     try:
         async with session_factory(engine)() as session:
-            return await audit.verify(session)
+            if args.audit_command == "seal":
+                head = await audit.seal(session)
+                signed = await asyncio.to_thread(vault.sign_if_new, head.seq, head.hash)
+                said = f"sealed {head.count} events; the chain ends at event {head.seq}"
+                return True, said + (f"; checkpoint {signed.filename} signed" if signed else "")
+            if args.audit_command == "status":
+                return True, (await audit.status(session)).describe()
+            try:
+                result = await audit.verify(session, vault, args.public_key)
+            except CheckpointError as error:
+                return False, f"audit trail BROKEN: {error}"
+            return result.ok, result.describe()
     finally:
         await engine.dispose()
 
@@ -174,8 +187,24 @@ def _parser() -> argparse.ArgumentParser:
     audit_commands = audit_parser.add_subparsers(
         dest="audit_command", required=True, metavar="ACTION"
     )
+    verify = audit_commands.add_parser(
+        "verify",
+        help="walk the hash chain and check it against the signed checkpoints; "
+        "name the first altered, removed or reordered event",
+    )
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        type=Path,
+        default=[],
+        help="a public key (PEM) checkpoints may be signed with besides the configured "
+        "key's, e.g. a retired one (repeatable)",
+    )
     audit_commands.add_parser(
-        "verify", help="walk the hash chain; name the first altered, removed or reordered event"
+        "seal", help="chain every committed event now and sign a checkpoint of the head"
+    )
+    audit_commands.add_parser(
+        "status", help="the sealing lag: events waiting to be chained, the oldest's age"
     )
     return parser
 
@@ -210,9 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         migrate(settings.database_url)
         print("database is up to date")
     elif args.command == "audit":
-        result = asyncio.run(_verify(settings))
-        print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
-        return 0 if result.ok else 1
+        ok, said = asyncio.run(_audit(settings, args))
+        print(said, file=sys.stdout if ok else sys.stderr)
+        return 0 if ok else 1
     elif args.command == "import":
         return _run_import(settings, args)
     elif args.command == "claims":

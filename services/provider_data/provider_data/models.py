@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -351,9 +352,18 @@ class IdempotentRequest(Base):
 
 
 class AccessEvent(Base):
-    """Every access to patient data, allowed or denied, written with the read (HIPAA)."""
+    """Every access to patient data, allowed or denied, written with the read (HIPAA);
+    seq, prev_hash and hash stay empty until the sealer chains it (policy.sealing)."""
 
     __tablename__ = "access_events"
+    __table_args__ = (
+        Index(
+            "ix_access_events_unsealed",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -366,13 +376,13 @@ class AccessEvent(Base):
     allowed: Mapped[bool] = mapped_column()
     reason: Mapped[str] = mapped_column(String(60))
     request_id: Mapped[str | None] = mapped_column(String(64))
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessChainHead(Base):
-    """The one row that orders the access trail: writers serialize on it."""
+    """The access trail's sealed head (last seq and hash): only the sealer moves it."""
 
     __tablename__ = "access_chain_head"
 

@@ -1,19 +1,22 @@
-"""What the eligibility and claims apps share: lifespan, errors, health, request ids,
-the reference-data cache (`provider_data.reference`)."""
+"""What the eligibility and claims apps share: lifespan (with the access trail's sealer),
+errors, health, audit sealing status, request ids, the reference-data cache
+(`provider_data.reference`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
-from policy import JWKSUnavailable, TokenVerifier, forwarded
+from policy import JWKSUnavailable, TokenVerifier, forwarded, sealer
 from policy.boundary import InputGuard, RequestIds
 from policy.fastjson import FastJSONResponse
-from provider_data import problems, reference
+from provider_data import audit, problems, reference
 from provider_data.db import create_engine, session_factory
 from provider_data.settings import Settings
 
@@ -42,9 +45,12 @@ def build_app(
         # Identity may start later: the first request with a token fetches the keys then.
         with contextlib.suppress(JWKSUnavailable):
             await app.state.verifier.prime()
+        app.state.sealer = audit.sealer(engine, settings)
+        sealing = asyncio.create_task(app.state.sealer.run())
         try:
             yield
         finally:
+            await sealer.stop(app.state.sealer, sealing)
             if verifier is None:
                 await app.state.verifier.aclose()
             else:
@@ -85,3 +91,11 @@ async def readyz(request: Request) -> FastJSONResponse:
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+@_health.get("/status/audit", include_in_schema=False)
+async def audit_status(request: Request) -> dict[str, Any]:
+    """The access trail's sealing lag and this process's sealer, for monitoring."""
+    async with request.app.state.sessionmaker() as session:
+        state = await audit.status(session)
+    return {**state.as_dict(), "sealer": request.app.state.sealer.describe()}

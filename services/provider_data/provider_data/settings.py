@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     # Plans, products, benefits and limits are cached in each process for at most this
     # many seconds (provider_data.reference): how long another process's change waits.
     reference_cache_seconds: float = Field(default=60.0, ge=0)
+    # The access trail (provider_data.audit, policy.sealing): the sealer chains committed
+    # events every audit_seal_interval seconds (at most audit_seal_batch a time) and every
+    # audit_checkpoint_interval seconds signs the chain's head with the Ed25519 key in
+    # audit_signing_key_file (never in the database) into audit_checkpoint_dir. Both are
+    # required outside development; there, empty means a key and directory made for the
+    # database (beside an SQLite file, else in the temporary directory).
+    audit_signing_key_file: str = ""
+    audit_checkpoint_dir: str = ""
+    audit_seal_interval: float = Field(default=0.2, gt=0)
+    audit_seal_batch: int = Field(default=1000, ge=1)
+    audit_checkpoint_interval: float = Field(default=60.0, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -57,4 +68,15 @@ class Settings(BaseSettings):
             self.jwks_uri = self.issuer.rstrip("/") + "/.well-known/jwks.json"
         if self.environment == "production" and not self.issuer.startswith("https://"):
             raise ValueError("TINPASS_ISSUER must be an https URL outside development")
+        if self.environment == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("PROVIDER_DATA_AUDIT_SIGNING_KEY_FILE", self.audit_signing_key_file),
+                    ("PROVIDER_DATA_AUDIT_CHECKPOINT_DIR", self.audit_checkpoint_dir),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"set {', '.join(missing)}: required outside development")
         return self

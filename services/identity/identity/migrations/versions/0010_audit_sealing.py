@@ -1,4 +1,11 @@
-"""audit trail sealed behind the writers (placeholder, filled by issue 11)
+"""audit trail sealed behind the writers
+
+Writers now insert audit_events rows without a sequence number or hashes (no shared
+lock); the sealer chains them afterwards (identity.audit, policy.sealing). The three chain columns
+become nullable and a partial index finds the unsealed events in id order.
+Events chained before this revision keep their seq and hashes, and the head row
+still ends the chain, so the trail verifies as before. Downgrading needs every
+event sealed first (`identity audit seal`).
 
 Revision ID: 0010
 Revises: 0009
@@ -6,15 +13,30 @@ Revises: 0009
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+COLUMNS = (("seq", sa.Integer()), ("prev_hash", sa.String(length=64)), ("hash", sa.String(length=64)))
+UNSEALED = sa.text("seq IS NULL")
+
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("audit_events") as batch:
+        for name, type_ in COLUMNS:
+            batch.alter_column(name, existing_type=type_, nullable=True)
+    op.create_index("ix_audit_events_unsealed", "audit_events", ["id"], postgresql_where=UNSEALED, sqlite_where=UNSEALED)
 
 
 def downgrade() -> None:
-    pass
+    unsealed = op.get_bind().scalar(sa.text("SELECT count(*) FROM audit_events WHERE seq IS NULL"))
+    if unsealed:
+        raise RuntimeError(f"{unsealed} events are not sealed yet: run `identity audit seal` first")
+    op.drop_index("ix_audit_events_unsealed", table_name="audit_events")
+    with op.batch_alter_table("audit_events") as batch:
+        for name, type_ in COLUMNS:
+            batch.alter_column(name, existing_type=type_, nullable=False)
