@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import select, update
 
+from policy.checkpoints import Vault
 from provider_data import audit, cli
 from provider_data.models import AccessEvent
 from tests.provider_data.conftest import Plan
+from tests.support.databases import db_kind
 
 
 async def events_of(plan: Plan, subject: str) -> list[AccessEvent]:
@@ -102,3 +106,56 @@ async def test_the_request_id_is_the_events(plan: Plan) -> None:
     )
     assert response.headers["x-request-id"] == "req-7f3a"
     assert [r.request_id for r in await events_of(plan, "traced")] == ["req-7f3a"]
+
+
+async def test_the_apps_seal_behind_the_requests_and_report_the_lag(plan: Plan) -> None:
+    """No one calls `seal`: the apps' sealer chains the events within the lag target."""
+    await plan.claims.get(
+        "/claims/v1/claims",
+        params={"member_id": "M1000101"},
+        headers=plan.auth(sub="unsealed-then-sealed"),
+    )
+    with anyio.fail_after(10):
+        while True:
+            state = (await plan.eligibility.get("/status/audit")).json()
+            if state["unsealed"] == 0:
+                break
+            assert state["lag_seconds"] < 5
+            await anyio.sleep(0.05)
+    assert state["service"] == "provider-data" and state["sealed_seq"] >= 1
+    assert state["lag_target_seconds"] == 1.0 and state["lag_seconds"] == 0
+    claims_state = (await plan.claims.get("/status/audit")).json()
+    sealers = [state["sealer"], claims_state["sealer"]]
+    if db_kind() == "postgresql":
+        assert sorted(s["leader"] for s in sealers) == [False, True], "one leader"
+    async with plan.sessions() as session:
+        rows = list(
+            await session.scalars(
+                select(AccessEvent).where(AccessEvent.subject == "unsealed-then-sealed")
+            )
+        )
+    assert [len(r.hash or "") for r in rows] == [64]
+
+
+async def test_the_cli_seals_reports_and_verifies_with_checkpoints(
+    plan: Plan,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await plan.claims.get("/claims/v1/claims", headers=plan.auth(sub="cli-sealed"))
+    monkeypatch.setenv("DATABASE_URL", plan.database_url)
+    monkeypatch.setenv("PROVIDER_DATA_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
+    monkeypatch.setenv("PROVIDER_DATA_AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    Vault("provider-data", tmp_path / "key.pem", tmp_path, create_key=True).private_key()
+    assert await anyio.to_thread.run_sync(cli.main, ["audit", "seal"]) == 0
+    assert "the chain ends at event" in capsys.readouterr().out
+    assert len(list((tmp_path / "checkpoints").glob("provider-data-*.json"))) == 1
+    assert await anyio.to_thread.run_sync(cli.main, ["audit", "status"]) == 0
+    assert "provider-data audit trail:" in capsys.readouterr().out
+    assert await anyio.to_thread.run_sync(cli.main, ["audit", "verify"]) == 0
+    assert "1 signed checkpoints matched" in capsys.readouterr().out
+    (checkpoint,) = (tmp_path / "checkpoints").glob("provider-data-*.json")
+    checkpoint.write_text(checkpoint.read_text().replace('"hash": "', '"hash": "0'))
+    assert await anyio.to_thread.run_sync(cli.main, ["audit", "verify"]) == 1
+    assert "audit trail BROKEN" in capsys.readouterr().err

@@ -12,7 +12,12 @@ VARIABLES = ("DATABASE_URL", "TINPASS_ISSUER", "TINPASS_JWKS_URI", "TINPASS_AUDI
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (*VARIABLES, "PROVIDER_DATA_ENVIRONMENT"):
+    for name in (
+        *VARIABLES,
+        "PROVIDER_DATA_ENVIRONMENT",
+        "PROVIDER_DATA_AUDIT_SIGNING_KEY_FILE",
+        "PROVIDER_DATA_AUDIT_CHECKPOINT_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -35,6 +40,8 @@ def test_environment_variables(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("TINPASS_AUDIENCE", "cascade-api")
     clean_env.setenv("PLAN_NAME", "Harbor Health")
     clean_env.setenv("PROVIDER_DATA_ENVIRONMENT", "production")
+    clean_env.setenv("PROVIDER_DATA_AUDIT_SIGNING_KEY_FILE", "/run/secrets/audit-key.pem")
+    clean_env.setenv("PROVIDER_DATA_AUDIT_CHECKPOINT_DIR", "/var/lib/plan/audit-checkpoints")
     settings = Settings()
     assert settings.database_url == "postgresql+asyncpg://plan@db/plan"
     assert settings.jwks_uri == "https://id.example.org/.well-known/jwks.json"
@@ -47,6 +54,20 @@ def test_production_needs_an_https_issuer(clean_env: pytest.MonkeyPatch) -> None
     clean_env.setenv("PROVIDER_DATA_ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="https"):
         Settings()
+
+
+def test_production_needs_the_audit_signing_key_and_checkpoint_directory(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("PROVIDER_DATA_ENVIRONMENT", "production")
+    clean_env.setenv("TINPASS_ISSUER", "https://id.example.org")
+    with pytest.raises(ValidationError, match="PROVIDER_DATA_AUDIT_SIGNING_KEY_FILE"):
+        Settings()
+    clean_env.setenv("PROVIDER_DATA_AUDIT_SIGNING_KEY_FILE", "/run/secrets/audit-key.pem")
+    with pytest.raises(ValidationError, match="PROVIDER_DATA_AUDIT_CHECKPOINT_DIR"):
+        Settings()
+    clean_env.setenv("PROVIDER_DATA_AUDIT_CHECKPOINT_DIR", "/var/lib/plan/audit-checkpoints")
+    assert Settings().audit_seal_interval == 0.2
 
 
 def test_guessing_limits(clean_env: pytest.MonkeyPatch) -> None:
