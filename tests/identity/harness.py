@@ -72,6 +72,8 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
             "invitation_rate_limit_per_address": "10000/minute",
             "backchannel_interval": 3600.0,
             "janitor_interval": 0,
+            # So is the audit sealer (`audit.seal`): tests compare tables around requests.
+            "audit_seal_interval": 3600.0,
             **overrides,
         }
         options.setdefault("issuer", ISSUER)

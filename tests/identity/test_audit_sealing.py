@@ -5,6 +5,7 @@ still make one chain (policy.sealing, policy.sealer, on identity's trail)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
@@ -16,6 +17,7 @@ from identity import audit
 from identity.models import AuditEvent
 from policy import sealing
 from policy.sealer import Sealer, stop
+from tests.identity.harness import running_identity
 from tests.support.databases import db_kind
 
 postgresql_only = pytest.mark.skipif(
@@ -198,3 +200,19 @@ async def test_a_leader_that_loses_its_connection_hands_over_and_nothing_forks(
         result = await audit.verify(session)
         count = await session.scalar(select(func.count()).select_from(AuditEvent))
     assert result.ok and result.checked == count == 11
+
+
+async def test_the_app_seals_in_the_background_and_reports_the_lag(tmp_path: Path) -> None:
+    async with (
+        running_identity(tmp_path, audit_seal_interval=0.05) as identity,
+        identity.client() as client,
+    ):
+        with anyio.fail_after(10):
+            while True:
+                state = (await client.get("/status/audit")).json()
+                if state["unsealed"] == 0:
+                    break
+                await anyio.sleep(0.05)
+    assert state["service"] == "identity" and state["sealed_seq"] > 0, "the seed's events"
+    assert (state["lag_seconds"], state["lag_target_seconds"]) == (0, 1.0)
+    assert state["sealer"]["leader"] is True and state["sealer"]["sealed_here"] > 0

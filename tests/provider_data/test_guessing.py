@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import select, update
 
 from policy import TokenVerifier
-from provider_data import eligibility
+from provider_data import audit, eligibility
 from provider_data.models import AccessEvent, FailedMatchCounter
 from tests.provider_data.conftest import Plan, add_member, biller, claim_body, plan_settings, serve
 from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI
@@ -75,6 +75,7 @@ async def test_wrong_birth_dates_lock_the_member_for_every_client(plan: Plan) ->
     other = await ask(plan, {"member_id": "M1000101", "date_of_birth": "1985-04-12"}, "office-7")
     assert other.json()["status"] == "active", "other members are not locked"
     async with plan.sessions() as session:
+        await audit.seal(session)  # the chain orders them (the apps' sealer may lag)
         events = list(
             await session.scalars(
                 select(AccessEvent)

@@ -110,12 +110,16 @@ class Sealer:
         if self.vault is not None:
             self._checkpointed_seq = latest_seq(self.vault.directory, self.trail.service)
         log.info("audit.sealer_leading", extra={"service": self.trail.service})
+        full = False
         while not self._stopping.is_set():
+            if not full:  # a full batch means more are waiting: seal on at once
+                await self._sleep(self.interval)
+                if self._stopping.is_set():
+                    return
             head = await self._seal(connection)
             if head is not None:
                 await self._checkpoint(head)
-            if head is None or head.count < self.batch:
-                await self._sleep(self.interval)
+            full = head is not None and head.count >= self.batch
 
     async def _seal(self, connection: AsyncConnection) -> Head | None:
         try:

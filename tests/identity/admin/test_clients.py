@@ -19,6 +19,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from identity import audit
 from identity.local_tokens import verify_access_token
 from identity.models import AuditEvent, Client
 from identity.security import client_secret_digest
@@ -108,6 +109,7 @@ def signing_key(kind: str) -> RSAKey | ECKey:
 
 async def events(identity: IdentityHarness, event: str, target: str) -> list[AuditEvent]:
     async with identity.session() as session:
+        await audit.seal(session)  # the chain orders them (the app's sealer may lag)
         rows = await session.scalars(
             select(AuditEvent)
             .where(AuditEvent.event == event, AuditEvent.target_id == target)
