@@ -261,8 +261,8 @@ async def submit_bulk(
 async def _guard(
     session: AsyncSession, settings: Settings, principal: Principal, entries: list[Any]
 ) -> guessing.Guard:
-    """The date-of-birth guessing counters of the claims' members, locked before the
-    access trail's head (the order eligibility takes them in too)."""
+    """The date-of-birth guessing counters of the claims' members, locked client first,
+    then members in ID order (the order eligibility takes them in too)."""
     guard = guessing.Guard(session, settings, principal.client_id, "claims.guess_refused")
     born = [e.claim.member for e in entries if isinstance(e, Received)]
     members = [plandata.normalize_member_id(m.member_id) for m in born if m.date_of_birth]

@@ -14,8 +14,8 @@ correct match included, so a lucky guess after the limit learns nothing.
 
 The counters are rows of the plan's database (`failed_match_counters`), so every
 replica counts in the same place. An inquiry that did not match locks its rows
-(client first, then members in ID order, then the access trail's head: one order, no
-deadlock) from the check until its transaction commits, so parallel guesses cannot
+(client first, then members in ID order: one order, no deadlock; the access trail
+takes no lock) from the check until its transaction commits, so parallel guesses cannot
 all slip under the limit. One that matched only reads them (`wait_read`): failures
 are the only writers and count one after another, so a reading is a point in their
 order and the answer it allows is one the locked order would have allowed. If the
