@@ -4,6 +4,10 @@ sealer chaining behind them; then a writer killed with SIGKILL mid-load.
 Each writer process runs WRITERS tasks, each committing transactions of one access
 event (provider_data.audit.record, as an eligibility answer writes it) for SECONDS
 seconds. Writers take no shared lock, so two processes should reach >= 1.7x one.
+Two kinds of transaction: the event alone (CPU-bound on a small machine: the ratio
+then says how many cores are free), and the event followed by HOLD_MS of other work
+before the commit (as a claim's intake and adjudication follow its audit event): under
+the former chain-head lock that kind was capped at 1000/HOLD_MS per second in total.
 Meanwhile one sealer (policy.sealer, the same task the apps run) chains the events;
 its lag (age of the oldest unsealed event) is sampled every 50 ms.
 
@@ -35,6 +39,7 @@ from provider_data.models import AccessEvent
 
 SECONDS = float(os.environ.get("BENCH_AUDIT_SECONDS", "5"))
 WRITERS = int(os.environ.get("BENCH_AUDIT_WRITERS", "16"))
+HOLD_MS = float(os.environ.get("BENCH_AUDIT_HOLD_MS", "100"))
 TARGET = 1.7
 
 
@@ -52,7 +57,7 @@ def _access(writer: str, n: int) -> AccessRecord:
     )
 
 
-async def _writer(url: str, seconds: float, tasks: int, log_path: str) -> None:
+async def _writer(url: str, seconds: float, tasks: int, log_path: str, hold: float) -> None:
     """One writer process: `tasks` concurrent audited transactions until time is up."""
     engine = create_async_engine(url, pool_size=tasks, max_overflow=0)
     sessions = session_factory(engine)
@@ -68,6 +73,9 @@ async def _writer(url: str, seconds: float, tasks: int, log_path: str) -> None:
                 request_id = f"{name}.{task}"
                 async with sessions() as session:
                     await audit.record(session, _access(request_id, n))
+                    if hold:
+                        await session.flush()
+                        await asyncio.sleep(hold)  # the rest of the transaction's work
                     await session.commit()
                 log.write(f"{request_id}-{n}\n")  # acknowledged: it must be in the trail
                 done += 1
@@ -77,7 +85,9 @@ async def _writer(url: str, seconds: float, tasks: int, log_path: str) -> None:
     print(json.dumps({"events": done}))
 
 
-async def _spawn(url: str, seconds: float, log_path: Path) -> asyncio.subprocess.Process:
+async def _spawn(
+    url: str, seconds: float, log_path: Path, hold: float
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -86,6 +96,7 @@ async def _spawn(url: str, seconds: float, log_path: Path) -> asyncio.subprocess
         str(seconds),
         str(WRITERS),
         str(log_path),
+        str(hold),
         stdout=asyncio.subprocess.PIPE,
     )
 
@@ -104,16 +115,18 @@ async def _lags(url: str, until: asyncio.Event) -> list[float]:
     return samples
 
 
-async def _round(url: str, processes: int, tmp: Path, kill: bool = False) -> dict[str, float]:
+async def _round(
+    url: str, processes: int, tmp: Path, kill: bool = False, hold: float = 0.0
+) -> dict[str, float]:
     """Writers (one killed halfway with `kill`) with one sealer behind them."""
     engine = create_engine(url)
     sealer = Sealer(engine, audit.TRAIL)
     sealing = asyncio.create_task(sealer.run())
     stopped = asyncio.Event()
     sampling = asyncio.create_task(_lags(url, stopped))
-    log_path = tmp / f"acknowledged-{processes}-{kill}.log"
+    log_path = tmp / f"acknowledged-{processes}-{kill}-{hold}.log"
     started = time.perf_counter()
-    writers = [await _spawn(url, SECONDS, log_path) for _ in range(processes)]
+    writers = [await _spawn(url, SECONDS, log_path, hold) for _ in range(processes)]
     if kill:
         await asyncio.sleep(SECONDS / 2)
         writers[0].send_signal(signal.SIGKILL)
@@ -140,7 +153,7 @@ async def _round(url: str, processes: int, tmp: Path, kill: bool = False) -> dic
 
 
 async def _crash_check(url: str, tmp: Path) -> str:
-    text = await asyncio.to_thread((tmp / "acknowledged-2-True.log").read_text)
+    text = await asyncio.to_thread((tmp / "acknowledged-2-True-0.0.log").read_text)
     acknowledged = {line.strip() for line in text.splitlines() if line.strip()}
     engine = create_engine(url)
     try:
@@ -163,35 +176,50 @@ def _database_url() -> str:
     )
 
 
+CASES = (  # processes, killed, seconds held in the transaction
+    (1, False, 0.0),
+    (2, False, 0.0),
+    (1, False, HOLD_MS / 1000),
+    (2, False, HOLD_MS / 1000),
+    (2, True, 0.0),
+)
+
+
+def _label(processes: int, kill: bool, hold: float) -> str:
+    held = f", +{hold * 1000:.0f} ms held" if hold else ""
+    return f"{processes}{held}{' (one killed -9)' if kill else ''}"
+
+
 async def run() -> None:
     from tests.support import databases
 
     os.environ["TINPASS_TEST_DB"] = "postgresql"  # this benchmark is about PostgreSQL
     os.environ.setdefault("TINPASS_TEST_POSTGRES_URL", _database_url())
+    rows, crash = [], ""
     with tempfile.TemporaryDirectory() as tmp:
-        rows = []
-        for processes, kill in ((1, False), (2, False), (2, True)):
+        for processes, kill, hold in CASES:
             async with databases.fresh_database("benchaudit", Path(tmp)) as url:
                 await asyncio.to_thread(migrate, url)
-                rows.append((processes, kill, await _round(url, processes, Path(tmp), kill)))
+                result = await _round(url, processes, Path(tmp), kill, hold)
+                rows.append((_label(processes, kill, hold), result))
                 if kill:
                     crash = await _crash_check(url, Path(tmp))
-    print(f"audited writes, {WRITERS} tasks per process, {SECONDS:.0f} s, PostgreSQL")
-    print(f"{'processes':<22}{'events':>8}{'events/s':>10}{'lag p95':>9}{'lag max':>9}")
-    for processes, kill, r in rows:
-        label = f"{processes}{' (one killed -9)' if kill else ''}"
+    print(f"audited writes, {WRITERS} tasks per process, {SECONDS:.0f} s each, PostgreSQL")
+    print(f"{'writer processes':<32}{'events':>8}{'events/s':>10}{'lag p95':>9}{'lag max':>9}")
+    for label, r in rows:
         print(
-            f"{label:<22}{r['events']:>8.0f}{r['rate']:>10,.0f}"
+            f"{label:<32}{r['events']:>8.0f}{r['rate']:>10,.0f}"
             f"{r['lag_p95']:>8.3f}s{r['lag_max']:>8.3f}s"
         )
-    scale = rows[1][2]["rate"] / rows[0][2]["rate"]
-    verdict = "pass" if scale >= TARGET else "FAIL"
-    print(f"two processes / one: {scale:.2f}x (target >= {TARGET}x): {verdict}")
-    lag = max(r["lag_max"] for _, _, r in rows)
+    for name, one, two in (("event alone", 0, 1), (f"+{HOLD_MS:.0f} ms held", 2, 3)):
+        scale = rows[two][1]["rate"] / rows[one][1]["rate"]
+        verdict = "pass" if scale >= TARGET else "FAIL"
+        print(f"two processes / one, {name}: {scale:.2f}x (target >= {TARGET}x): {verdict}")
+    lag = max(r["lag_max"] for _, r in rows)
     print(f"sealing lag max {lag:.3f} s (target < 1 s): {'pass' if lag < 1 else 'FAIL'}")
     print(f"after kill -9: {crash}")
 
 
 if __name__ == "__main__":
-    url, seconds, tasks, log_path = sys.argv[1:5]
-    asyncio.run(_writer(url, float(seconds), int(tasks), log_path))
+    url, seconds, tasks, log_path, hold = sys.argv[1:6]
+    asyncio.run(_writer(url, float(seconds), int(tasks), log_path, float(hold)))

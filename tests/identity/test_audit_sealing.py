@@ -110,6 +110,34 @@ async def test_two_writers_insert_events_while_the_other_is_still_open(
 
 
 @postgresql_only
+async def test_many_transactions_hold_their_events_open_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Eight writers each insert an event and keep their transaction open until all
+    eight have written: with a shared lock the second would wait forever."""
+    written = anyio.Event()
+    count = 0
+
+    async def writer(n: int) -> None:
+        nonlocal count
+        async with sessions() as session:
+            await note(session, n)
+            count += 1
+            if count == 8:
+                written.set()
+            await written.wait()
+            await session.commit()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            for n in range(8):
+                group.start_soon(writer, n)
+    async with sessions() as session:
+        assert (await audit.seal(session)).count == 8
+        assert (await audit.verify(session)).checked == 8
+
+
+@postgresql_only
 async def test_a_lower_id_committing_after_a_sealed_higher_one_is_sealed_later(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
