@@ -159,3 +159,15 @@ async def test_the_cli_seals_reports_and_verifies_with_checkpoints(
     checkpoint.write_text(checkpoint.read_text().replace('"hash": "', '"hash": "0'))
     assert await anyio.to_thread.run_sync(cli.main, ["audit", "verify"]) == 1
     assert "audit trail BROKEN" in capsys.readouterr().err
+
+
+async def test_sealing_from_the_cli_without_the_configured_key_says_so(
+    plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", plan.database_url)
+    monkeypatch.setenv("PROVIDER_DATA_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "absent.pem"))
+    monkeypatch.setenv("PROVIDER_DATA_AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    await plan.claims.get("/claims/v1/claims", headers=plan.auth(sub="keyless"))
+    assert await anyio.to_thread.run_sync(cli.main, ["audit", "seal"]) == 1
+    assert "no checkpoint was signed: no audit signing key at" in capsys.readouterr().err
+    assert not (tmp_path / "checkpoints").exists()

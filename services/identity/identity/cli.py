@@ -257,8 +257,11 @@ async def _audit(session: AsyncSession, settings: Settings, args: argparse.Names
         return result.describe()
     if args.audit_command == "seal":
         head = await audit.seal(session)
-        signed = await asyncio.to_thread(audit.vault(settings).sign_if_new, head.seq, head.hash)
         said = f"sealed {head.count} events; the chain ends at event {head.seq}"
+        try:
+            signed = await asyncio.to_thread(audit.vault(settings).sign_if_new, head.seq, head.hash)
+        except FileNotFoundError as error:
+            raise ValueError(f"{said}, but no checkpoint was signed: {error}") from error
         return said + (f"; checkpoint {signed.filename} signed" if signed else "")
     if args.audit_command == "status":
         return (await audit.status(session)).describe()

@@ -51,8 +51,11 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> tuple[bool, st
         async with session_factory(engine)() as session:
             if args.audit_command == "seal":
                 head = await audit.seal(session)
-                signed = await asyncio.to_thread(vault.sign_if_new, head.seq, head.hash)
                 said = f"sealed {head.count} events; the chain ends at event {head.seq}"
+                try:
+                    signed = await asyncio.to_thread(vault.sign_if_new, head.seq, head.hash)
+                except FileNotFoundError as error:
+                    return False, f"{said}, but no checkpoint was signed: {error}"
                 return True, said + (f"; checkpoint {signed.filename} signed" if signed else "")
             if args.audit_command == "status":
                 return True, (await audit.status(session)).describe()
