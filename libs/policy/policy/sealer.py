@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -62,11 +61,12 @@ class Sealer:
         }
 
     async def run(self) -> None:
-        """Seal until `stop`; a lost connection is retried, leadership given up meanwhile."""
+        """Seal until `stop`; a lost connection (or any failure) is retried after a pause,
+        leadership given up meanwhile. Logged by type only: messages may carry data."""
         while not self._stopping.is_set():
             try:
                 await self._serve()
-            except (SQLAlchemyError, OSError) as error:
+            except Exception as error:
                 log.warning(
                     "audit.sealer_error",
                     extra={"service": self.trail.service, "error": type(error).__name__},
