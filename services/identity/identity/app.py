@@ -25,7 +25,6 @@ from identity.admin import clients as admin_clients
 from identity.admin import nominations, operator_accounts, operator_api
 from identity.admin import openapi as admin_openapi
 from identity.admin import problems as admin_problems
-from identity.admin.problems import AdminProblem
 from identity.backchannel_logout import Sender
 from identity.db import create_engine, session_factory
 from identity.janitor import Janitor
@@ -33,6 +32,7 @@ from identity.keys import KeyStore, ensure_keys
 from identity.mail import Mailer
 from identity.oauth.client_cache import ClientCache
 from identity.oauth.server import TinpassAuthorizationServer
+from identity.problems import AdminProblem
 from identity.recovery_mail import ACCOUNT_BUCKET as RECOVERY_ACCOUNT_BUCKET
 from identity.recovery_mail import RecoveryDesk
 from identity.settings import Settings

@@ -18,6 +18,17 @@ from identity.recovery_mail import RecoveryDesk
 from identity.settings import Settings
 from identity.store import OAuthStore
 from identity.throttle import Throttle
+from policy import inputs
+
+
+def request_id(request: Request) -> str:
+    """The caller's X-Request-ID when it is a safe id (policy.inputs), else a new one."""
+    return inputs.request_id(request.headers.get("x-request-id"))
+
+
+def source_address(request: Request) -> str | None:
+    """The client address Starlette reports for the request, if any."""
+    return request.client.host if request.client else None
 
 
 async def get_settings(request: Request) -> Settings:

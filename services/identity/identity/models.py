@@ -106,7 +106,7 @@ class Organization(Base):
 
 class TaxId(Base):
     """A TIN of an organization, usable (grantable, carried in tokens) only once a TINpass
-    operator verified that the organization owns it (`identity.admin.tin_verification`):
+    operator verified that the organization owns it (`identity.tin_verification`):
     `pending_verification` -> `active` or `rejected`; `active` -> `revoked`. The evidence
     (legal name as registered with the IRS, the attested statement, who attested and when)
     and the operator's decisions are kept with the row."""

@@ -7,7 +7,7 @@ them is followed. An e-mail address that already has an account gets a notice
 instead of a second account, and the page says the same either way (no
 enumeration by e-mail). The primary TIN comes with its evidence (the legal name
 registered with the IRS and the applicant's attestation) and waits, like every TIN,
-for an operator to verify it (`identity.admin.tin_verification`); verifying the
+for an operator to verify it (`identity.tin_verification`); verifying the
 organization does not verify its TIN. Nothing of a pending organization reaches a
 relying party: `Store.load_subject` issues tokens only for active organizations.
 """
@@ -21,8 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity import accounts, action_tokens, admin_ops, audit
-from identity.admin import tin_verification
+from identity import accounts, action_tokens, admin_ops, audit, tin_verification
 from identity.models import Membership, Organization, User
 from identity.password_policy import PolicyViolation
 from identity.security import format_tin, normalize_tin

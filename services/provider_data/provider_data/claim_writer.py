@@ -4,8 +4,9 @@ ids), lines, CARC adjustments and status history; read back for the answer."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,11 +14,20 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from provider_data import adjudication as engine
 from provider_data.claim_schemas import ClaimIn
-from provider_data.edits import first_service_date
+from provider_data.edits import Context, first_service_date
 from provider_data.models import Claim, ClaimAdjustment, ClaimLine, ClaimStatusEvent
 
-if TYPE_CHECKING:
-    from provider_data.intake import Accepted
+
+@dataclass
+class Accepted:
+    """A claim that passed its edits, with its context, engine lines and result: what
+    `write_accepted` writes."""
+
+    index: int
+    claim: ClaimIn
+    ctx: Context
+    lines: list[engine.Line]
+    result: engine.ClaimResult
 
 
 def claim_number(received: date, ident: int) -> str:

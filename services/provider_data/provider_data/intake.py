@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 from provider_data import adjudication as engine
 from provider_data import guessing, plandata
 from provider_data.claim_schemas import ClaimIn, Edit
-from provider_data.claim_writer import write_accepted
+from provider_data.claim_writer import Accepted, write_accepted
 from provider_data.edits import Context, edit, first_service_date
 from provider_data.lookups import Lookups
 from provider_data.models import (
@@ -45,15 +45,6 @@ class Received:
     claim: ClaimIn
     tin: str
     edits: tuple[Edit, ...] = ()  # found before (on the claim alone): never adjudicated
-
-
-@dataclass
-class Accepted:
-    index: int
-    claim: ClaimIn
-    ctx: Context
-    lines: list[engine.Line]
-    result: engine.ClaimResult
 
 
 def items_of(claim: ClaimIn) -> list[Item]:

@@ -14,13 +14,19 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.responses import Response
 
+from identity import tin_verification as tins
 from identity.admin import nominations, profile, review, service
-from identity.admin import tin_verification as tins
 from identity.admin.auth import CurrentAdministrator
-from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep
+from identity.deps import (
+    MailerDep,
+    SessionDep,
+    SettingsDep,
+    ThrottleDep,
+    request_id,
+    source_address,
+)
 from identity.models import Membership, Nomination, Organization, TaxId
 from identity.security import format_tin
-from identity.web.protocol import request_id, source_address
 from policy.inputs import Input, Text, column_length
 
 router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["administration"])

@@ -15,11 +15,11 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.admin.problems import AdminProblem, not_found
 from identity.deps import KeyStoreDep, SettingsDep, StoreDep
 from identity.local_tokens import verify_access_token
 from identity.models import Membership, Organization, User
 from identity.oauth.rfc9068 import ADMIN_SCOPE
+from identity.problems import AdminProblem, not_found
 from policy import InvalidToken
 from policy.rfc6750 import bearer_token, www_authenticate
 

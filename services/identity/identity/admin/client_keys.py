@@ -15,9 +15,9 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-from identity.admin.problems import AdminProblem
 from identity.keys import PRIVATE_MEMBERS
 from identity.oauth.rfc7523 import ASSERTION_ALGORITHMS
+from identity.problems import AdminProblem
 
 MAX_KEYS = 10
 MIN_RSA_BITS = 2048

@@ -30,14 +30,13 @@ from identity import admin_ops
 from identity.admin import service
 from identity.admin.auth import CurrentAdministrator
 from identity.admin.client_keys import public_jwks
-from identity.admin.problems import invalid, not_found
 from identity.admin.service import Actor
-from identity.deps import SessionDep, SettingsDep
+from identity.deps import SessionDep, SettingsDep, request_id, source_address
 from identity.models import Client, RefreshToken, UsedClientAssertion
+from identity.problems import invalid, not_found
 from identity.security import client_secret_digest, format_tin, generate_secret
 from identity.seed import API_SCOPE
 from identity.settings import Settings
-from identity.web.protocol import request_id, source_address
 from policy.inputs import Input, Text, column_length
 
 router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["integrator clients"])

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import admin_ops
 from identity.admin import service
-from identity.admin.problems import AdminProblem, invalid, not_found
 from identity.mail import Mailer, quoted
 from identity.models import Membership, Nomination, User
+from identity.problems import AdminProblem, invalid, not_found
 from identity.security import generate_secret, token_digest
 from identity.settings import Settings
 from identity.throttle import Throttle

@@ -1,6 +1,6 @@
 """What TINpass operators decide: pending registrations (verify or reject with a
 reason), TINs waiting for verification (verify or reject with a reason, seeing the
-evidence: `identity.admin.tin_verification`) and verified TINs to revoke.
+evidence: `identity.tin_verification`) and verified TINs to revoke.
 
 Each decision is one transaction with its audit event; the organization's
 administrators are told by e-mail after the commit.
@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from identity import audit
-from identity.admin import tin_verification as tins
-from identity.admin.problems import AdminProblem, conflict, invalid
+from identity import tin_verification as tins
 from identity.models import Membership, Organization, TaxId, User
+from identity.problems import AdminProblem, conflict, invalid
 from identity.security import format_tin
 
 

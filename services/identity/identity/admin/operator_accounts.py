@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import suspensions
 from identity.admin.auth import CurrentOperator
-from identity.admin.problems import AdminProblem
-from identity.deps import SessionDep
+from identity.deps import SessionDep, request_id, source_address
 from identity.models import User
-from identity.web.protocol import request_id, source_address
+from identity.problems import AdminProblem
 
 router = APIRouter(prefix="/api/v1/operator/users", tags=["operators"])
 

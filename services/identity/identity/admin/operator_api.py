@@ -9,16 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from identity import tin_verification as tins
 from identity.admin import operator
-from identity.admin import tin_verification as tins
 from identity.admin.auth import CurrentOperator
-from identity.admin.problems import invalid
-from identity.deps import MailerDep, SessionDep, SettingsDep
+from identity.deps import MailerDep, SessionDep, SettingsDep, request_id, source_address
 from identity.mail import Mailer, quoted
 from identity.models import Organization, TaxId
+from identity.problems import invalid
 from identity.security import normalize_tin
 from identity.settings import Settings
-from identity.web.protocol import request_id, source_address
 from policy.inputs import Input, Text
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operators"])

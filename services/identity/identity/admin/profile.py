@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.admin import service
-from identity.admin.problems import AdminProblem
 from identity.models import Organization
+from identity.problems import AdminProblem
 from identity.registration import STATE, ZIP, parse_npis, profile_of
 
 EDITABLE = ("name", "street", "city", "state", "postal_code", "phone", "npis")

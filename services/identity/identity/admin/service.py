@@ -11,13 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from identity import accounts, action_tokens, audit, locks, suspensions
+from identity import accounts, action_tokens, audit, locks, suspensions, tin_verification
 from identity import plan_roles as plan_role_rules
-from identity.admin import tin_verification
 from identity.admin.auth import Administrator, subtree
-from identity.admin.problems import AdminProblem, conflict, invalid, not_found
 from identity.mail import Mailer
 from identity.models import Membership, Organization, TaxId, User
+from identity.problems import AdminProblem, conflict, invalid, not_found
 from identity.security import format_tin, normalize_tin
 from identity.settings import Settings
 

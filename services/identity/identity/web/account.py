@@ -11,7 +11,7 @@ from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from identity import accounts, action_tokens, audit, mfa
-from identity.deps import MailerDep, SessionDep, SettingsDep, StoreDep
+from identity.deps import MailerDep, SessionDep, SettingsDep, StoreDep, request_id, source_address
 from identity.models import SsoSession, User
 from identity.password_policy import PolicyViolation
 from identity.security import verify_password_async
@@ -20,7 +20,6 @@ from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
-from identity.web.protocol import request_id, source_address
 
 router = APIRouter(prefix="/account")
 confirm_router = APIRouter()

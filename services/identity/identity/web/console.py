@@ -22,17 +22,16 @@ from starlette.responses import RedirectResponse, Response
 from identity import plan_roles, suspensions
 from identity.admin import nominations, review, service
 from identity.admin.auth import Administrator, administrator_for
-from identity.admin.problems import AdminProblem
-from identity.deps import SettingsDep, StoreDep
+from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.mail import Mailer
 from identity.models import Membership, Nomination, Organization, User
+from identity.problems import AdminProblem
 from identity.security import format_tin
 from identity.settings import Settings
 from identity.web import csrf
 from identity.web.account import _account
 from identity.web.forms import checked
 from identity.web.pages import render
-from identity.web.protocol import request_id, source_address
 
 router = APIRouter(prefix="/console")
 NOTICES = {

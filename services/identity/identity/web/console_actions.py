@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from identity.admin import nominations, profile, service, tin_verification
+from identity import tin_verification
+from identity.admin import nominations, profile, service
 from identity.deps import SettingsDep, StoreDep
 from identity.models import Nomination
 from identity.web.console import mailer_of, many, not_found_page, one, perform, send_invitation

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from identity.admin import clients, service
-from identity.admin.problems import AdminProblem, invalid
-from identity.deps import SettingsDep, StoreDep
+from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.models import Client
+from identity.problems import AdminProblem, invalid
 from identity.security import format_tin
 from identity.settings import Settings
 from identity.web import csrf
@@ -32,7 +32,6 @@ from identity.web.console import (
     to_login,
 )
 from identity.web.forms import checked
-from identity.web.protocol import request_id, source_address
 
 router = APIRouter(prefix="/console")
 

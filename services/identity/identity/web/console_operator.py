@@ -10,19 +10,18 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
+from identity import tin_verification as tins
 from identity.admin import operator
-from identity.admin import tin_verification as tins
 from identity.admin.operator_api import tell_administrators
-from identity.admin.problems import AdminProblem
-from identity.deps import SettingsDep, StoreDep
+from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.models import Organization
+from identity.problems import AdminProblem
 from identity.security import normalize_tin
 from identity.web import csrf
 from identity.web.account import _account
 from identity.web.console import EXPIRED_FORM, error_page, mailer_of, page, to_login
 from identity.web.forms import checked
 from identity.web.pages import render
-from identity.web.protocol import request_id, source_address
 
 DONE = {
     "verified": "The organization is verified; its administrators were told by e-mail.",

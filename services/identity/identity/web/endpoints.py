@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from starlette.responses import Response
 
-from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep
+from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep, source_address
 from identity.keys import key_set
 from identity.oauth import parameters
 from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
@@ -28,7 +28,7 @@ from identity.oauth.tokens import SIGNING_ALGORITHMS
 from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
 from identity.web.pages import render
-from identity.web.protocol import commit, protocol_context, source_address
+from identity.web.protocol import commit, protocol_context
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

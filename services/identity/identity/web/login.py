@@ -19,7 +19,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from identity import accounts, mfa
-from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep
+from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep, source_address
 from identity.models import SsoSession, User
 from identity.oauth.bridge import ProtocolContext, stored_authorization_request
 from identity.oauth.server import TinpassAuthorizationServer
@@ -30,7 +30,7 @@ from identity.web import csrf, tickets
 from identity.web.authorize import SSO_COOKIE, login_page, requests_mfa, resume, step_page
 from identity.web.forms import FormRejected, checked
 from identity.web.pages import render
-from identity.web.protocol import commit, protocol_context, source_address
+from identity.web.protocol import commit, protocol_context
 
 router = APIRouter()
 GENERIC_LOGIN_ERROR = (

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from identity import audit
 from identity.admin import nominations
-from identity.deps import SessionDep, SettingsDep, StoreDep
+from identity.deps import SessionDep, SettingsDep, StoreDep, request_id, source_address
 from identity.models import Nomination, Organization, User
 from identity.password_policy import PolicyViolation
 from identity.settings import Settings
@@ -19,7 +19,6 @@ from identity.web import csrf
 from identity.web.account import _account
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
-from identity.web.protocol import request_id, source_address
 
 router = APIRouter(tags=["nominations"])
 INVITATION_GONE = (

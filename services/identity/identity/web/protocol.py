@@ -7,21 +7,12 @@ from typing import Any
 from starlette.requests import Request
 
 from identity import audit
+from identity.deps import source_address
 from identity.keys import KeyStore
 from identity.oauth.bridge import ProtocolContext, run_writes
 from identity.oauth.client_cache import ClientCache
 from identity.settings import Settings
 from identity.store import OAuthStore
-from policy import inputs
-
-
-def request_id(request: Request) -> str:
-    """The caller's X-Request-ID when it is a safe id (policy.inputs), else a new one."""
-    return inputs.request_id(request.headers.get("x-request-id"))
-
-
-def source_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 async def protocol_context(

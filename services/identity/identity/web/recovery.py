@@ -15,7 +15,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from identity import accounts, action_tokens, audit
-from identity.deps import RecoveryDeskDep, SessionDep, SettingsDep, ThrottleDep
+from identity.deps import (
+    RecoveryDeskDep,
+    SessionDep,
+    SettingsDep,
+    ThrottleDep,
+    request_id,
+    source_address,
+)
 from identity.models import User
 from identity.password_policy import PolicyViolation
 from identity.recovery_mail import Kind, RecoveryDesk, RecoveryRequest
@@ -23,7 +30,6 @@ from identity.throttle import Throttle
 from identity.web import csrf
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
-from identity.web.protocol import request_id, source_address
 
 router = APIRouter()
 SENT = "If an account matches, we have sent an e-mail to its address. It may take a few minutes."

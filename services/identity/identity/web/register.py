@@ -11,12 +11,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from identity import action_tokens, registration
-from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep
+from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep, source_address
 from identity.settings import Settings
 from identity.web import csrf
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
-from identity.web.protocol import source_address
 
 router = APIRouter()
 CHECK_MAIL = (

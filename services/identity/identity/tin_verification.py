@@ -23,7 +23,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.admin.problems import AdminProblem, conflict, invalid
 from identity.mail import Mailer, quoted
 from identity.models import (
     Organization,
@@ -32,6 +31,7 @@ from identity.models import (
     client_tax_ids,
     membership_tax_ids,
 )
+from identity.problems import AdminProblem, conflict, invalid
 from identity.security import format_tin
 
 PENDING, ACTIVE, REJECTED, REVOKED = "pending_verification", "active", "rejected", "revoked"
