@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from policy.names import Scope
 from policy.principal import Principal
 
 TinRule = Literal["provider_record", "billing", "none"]
@@ -33,11 +34,11 @@ READERS = PLAN_ROLES | {INTEGRATOR}
 MONEY = frozenset({"billing", INTEGRATOR})
 
 ACTIONS: Mapping[str, Rule] = {
-    "eligibility.read": Rule(scope="eligibility:read", roles=READERS),
-    "claims.read": Rule(scope="claims:read", roles=READERS),
-    "claim.read": Rule(scope="claims:read", roles=READERS, tin="billing"),
-    "claim.amounts": Rule(scope="claims:read", roles=MONEY, tin="billing"),
-    "claims.submit": Rule(scope="claims:write", roles=MONEY, tin="billing"),
+    "eligibility.read": Rule(scope=Scope.ELIGIBILITY_READ, roles=READERS),
+    "claims.read": Rule(scope=Scope.CLAIMS_READ, roles=READERS),
+    "claim.read": Rule(scope=Scope.CLAIMS_READ, roles=READERS, tin="billing"),
+    "claim.amounts": Rule(scope=Scope.CLAIMS_READ, roles=MONEY, tin="billing"),
+    "claims.submit": Rule(scope=Scope.CLAIMS_WRITE, roles=MONEY, tin="billing"),
 }
 
 

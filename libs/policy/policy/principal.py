@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from policy.names import Claim
+
 
 def _strings(value: Any) -> frozenset[str]:
     if isinstance(value, str):
@@ -51,25 +53,25 @@ class OrgContext:
 
 def _orgs(claims: Mapping[str, Any]) -> tuple[OrgContext, ...]:
     """The `orgs` claim; a single-organization token is read as one context."""
-    value = claims.get("orgs")
+    value = claims.get(Claim.ORGS)
     if isinstance(value, list):
         return tuple(
             OrgContext(
                 id=str(entry["id"]),
                 name=str(entry["name"]) if entry.get("name") is not None else None,
-                tax_ids=_tins(entry.get("tax_ids")),
-                roles=_strings(entry.get("roles")),
+                tax_ids=_tins(entry.get(Claim.TAX_IDS)),
+                roles=_strings(entry.get(Claim.ROLES)),
             )
             for entry in value
             if isinstance(entry, Mapping) and entry.get("id")
         )
-    if claims.get("org_id"):
+    if claims.get(Claim.ORG_ID):
         return (
             OrgContext(
-                id=str(claims["org_id"]),
+                id=str(claims[Claim.ORG_ID]),
                 name=None,
-                tax_ids=_tins(claims.get("tax_ids")),
-                roles=_strings(claims.get("roles")),
+                tax_ids=_tins(claims.get(Claim.TAX_IDS)),
+                roles=_strings(claims.get(Claim.ROLES)),
             ),
         )
     return ()
@@ -94,9 +96,9 @@ class Principal:
             subject=str(claims["sub"]),
             client_id=str(claims["client_id"]),
             scopes=_strings(claims.get("scope")),
-            roles=_strings(claims.get("roles")),
-            org_id=str(claims["org_id"]) if claims.get("org_id") else None,
-            tax_ids=_tins(claims.get("tax_ids")),
+            roles=_strings(claims.get(Claim.ROLES)),
+            org_id=str(claims[Claim.ORG_ID]) if claims.get(Claim.ORG_ID) else None,
+            tax_ids=_tins(claims.get(Claim.TAX_IDS)),
             token_id=str(claims["jti"]) if claims.get("jti") else None,
             expires_at=int(claims["exp"]),
             claims=dict(claims),

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from identity.keys import KeyStore
 from identity.models import AuthorizationCode, BackchannelDelivery, Client, RefreshToken, SsoSession
 from identity.settings import Settings
+from policy.names import Claim
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 MAX_ATTEMPTS = 6
@@ -90,7 +91,7 @@ async def logout_token(
         "exp": issued + 120,
         "jti": str(uuid.uuid4()),
         "sub": delivery.user_id,
-        "sid": delivery.sid,
+        Claim.SID: delivery.sid,
         "events": {EVENT: {}},
     }
     header = {"alg": signing.alg, "kid": signing.kid, "typ": "logout+jwt"}

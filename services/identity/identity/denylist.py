@@ -21,7 +21,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.models import Client, DeniedToken, SsoSession, User
-from identity.oauth.models import GRANT_CLAIM, SESSION_CLAIM, AccessInfo
+from identity.oauth.models import AccessInfo
+from policy.names import Claim
 
 JTI, GRANT = "jti", "grant"  # the kinds of deny-list entries
 
@@ -59,7 +60,7 @@ async def find_access(session: AsyncSession, jti: str, claims: dict[str, Any]) -
     client_id, expires_at = claims.get("client_id"), claims.get("exp")
     if not isinstance(client_id, str) or not isinstance(expires_at, int):
         return None
-    sub, grant = claims.get("sub"), claims.get(GRANT_CLAIM)
+    sub, grant = claims.get("sub"), claims.get(Claim.GRANT_ID)
     info = AccessInfo(
         jti=jti,
         client_id=client_id,
@@ -87,7 +88,7 @@ async def standing(session: AsyncSession, info: AccessInfo) -> bool:
         status = await session.scalar(select(User.status).where(User.id == info.user_id))
         if status != "active":
             return False
-    sid = info.claims.get(SESSION_CLAIM)
+    sid = info.claims.get(Claim.SID)
     if isinstance(sid, str):
         found = await session.execute(select(SsoSession.ended_at).where(SsoSession.id == sid))
         row = found.first()

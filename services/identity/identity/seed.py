@@ -22,10 +22,11 @@ from identity.keys import ensure_keys
 from identity.models import Client, TaxId
 from identity.security import client_secret_digest, generate_secret
 from identity.settings import CASCADE_RESOURCE, SUMMIT_RESOURCE, Settings
+from policy.names import Scope
 
 PASSWORD = "Demo.Passw0rd-2026"
-USER_SCOPE = "openid profile email offline_access eligibility:read claims:read claims:write"
-API_SCOPE = "eligibility:read claims:read claims:write"
+USER_SCOPE = " ".join((Scope.OPENID, Scope.PROFILE, Scope.EMAIL, Scope.OFFLINE_ACCESS, *Scope.API))
+API_SCOPE = " ".join(Scope.API)
 # The two plans' portals (served by each plan's gateway): client id -> (name, default base URL).
 PORTALS = {
     "cascade-portal": ("Cascade Health Plan portal", "http://127.0.0.1:8080"),
@@ -245,7 +246,7 @@ async def _clients(
         "TINpass administration",
         kind="public",
         grant_types=["authorization_code"],
-        scope="openid profile tinpass:admin",
+        scope=" ".join((Scope.OPENID, Scope.PROFILE, Scope.ADMIN)),
         auth_method="none",
         redirect_uris=[console, "http://127.0.0.1:8766/callback"],
     )

@@ -31,10 +31,20 @@ from gateway.portal.plan import store_tokens
 from gateway.portal.views import render
 from gateway.settings import Settings
 from policy import InvalidToken, Principal
+from policy.names import Claim, Scope
 
 # Authlib's client speaks httpx2 (httpx when that is missing): either may fail.
 NETWORK_ERRORS = (httpx.HTTPError, httpx2.HTTPError)
-SCOPE = "openid profile email offline_access eligibility:read claims:read"
+SCOPE = " ".join(
+    (
+        Scope.OPENID,
+        Scope.PROFILE,
+        Scope.EMAIL,
+        Scope.OFFLINE_ACCESS,
+        Scope.ELIGIBILITY_READ,
+        Scope.CLAIMS_READ,
+    )
+)
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal")
 
@@ -109,18 +119,18 @@ async def callback(request: Request) -> Response:
     session = portal_session(request)
     session.data.clear()
     session.data.update(
-        sub=principal.subject, sid=identity.get("sid"), user=_user(principal, identity)
+        sub=principal.subject, sid=identity.get(Claim.SID), user=_user(principal, identity)
     )
     store_tokens(session.data, token)
     session.renew()
-    log.info("session.started client=%s sid=%s", principal.client_id, identity.get("sid"))
+    log.info("session.started client=%s sid=%s", principal.client_id, identity.get(Claim.SID))
     return RedirectResponse("/portal/", status_code=303)
 
 
 def _user(principal: Principal, identity: dict[str, Any]) -> dict[str, Any]:
     """Who signed in: the name from the ID token; organizations, TINs, roles from the
     access token (one organization, or several with `orgs`)."""
-    fallback_name = principal.claims.get("org_name") or identity.get("org_name")
+    fallback_name = principal.claims.get(Claim.ORG_NAME) or identity.get(Claim.ORG_NAME)
     orgs: list[dict[str, Any]] = [
         {
             "id": org.id,

@@ -20,6 +20,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 
 from policy import JWKSCache, JWKSUnavailable
+from policy.names import Claim
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 ALGORITHMS = ("RS256", "RS384", "ES256", "ES384", "PS256")
@@ -75,7 +76,7 @@ class LogoutTokenVerifier:
             raise InvalidLogoutToken("the token lacks the back-channel logout event")
         if "nonce" in claims:
             raise InvalidLogoutToken("a logout token must not contain a nonce")
-        sid, sub = claims.get("sid"), claims.get("sub")
+        sid, sub = claims.get(Claim.SID), claims.get("sub")
         if not isinstance(sid, str) and not isinstance(sub, str):
             raise InvalidLogoutToken("the token names neither a session (sid) nor a subject")
         jti = claims.get("jti")

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity.deps import KeyStoreDep, SettingsDep, StoreDep
 from identity.local_tokens import verify_access_token
 from identity.models import Membership, Organization, User
-from identity.oauth.rfc9068 import ADMIN_SCOPE
 from identity.problems import AdminProblem, not_found
 from policy import InvalidToken
+from policy.names import Scope
 from policy.rfc6750 import bearer_token, www_authenticate
 
 
@@ -59,15 +59,15 @@ async def token_user(
             None if silent else error.error, None if silent else error.description
         )
         raise failure from error
-    if ADMIN_SCOPE not in str(claims.get("scope", "")).split():
+    if Scope.ADMIN not in str(claims.get("scope", "")).split():
         failure = AdminProblem(
             403,
             "Access denied",
-            f"This needs a token with the scope {ADMIN_SCOPE}.",
+            f"This needs a token with the scope {Scope.ADMIN}.",
             "insufficient-scope",
         )
         failure.headers["WWW-Authenticate"] = www_authenticate(
-            "insufficient_scope", f"scope {ADMIN_SCOPE} needed"
+            "insufficient_scope", f"scope {Scope.ADMIN} needed"
         )
         raise failure
     user = await store.session.get(User, str(claims.get("sub")))

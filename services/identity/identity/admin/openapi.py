@@ -21,8 +21,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 from starlette.responses import HTMLResponse
 
-from identity.oauth.rfc9068 import ADMIN_SCOPE
 from policy import PROBLEM_JSON
+from policy.names import Scope
 
 API_PREFIX = "/api/v1/"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
@@ -30,7 +30,7 @@ DESCRIPTION = (
     "The REST APIs of TINpass identity: organization administrators manage their "
     "organization, people, Tax IDs and integrator clients; TINpass operators review "
     "registrations and Tax ID requests. Every call needs a bearer access token of this "
-    f"issuer with the scope `{ADMIN_SCOPE}` (sign in through the console client). "
+    f"issuer with the scope `{Scope.ADMIN}` (sign in through the console client). "
     "An organization you do not administer answers 404, like one that does not exist. "
     "Every error is an RFC 9457 problem (`application/problem+json`)."
 )
@@ -49,7 +49,7 @@ PROBLEM: dict[str, Any] = {
 }
 REFUSALS = {
     "401": "No valid access token of this issuer (see the WWW-Authenticate challenge).",
-    "403": f"The token lacks the scope {ADMIN_SCOPE}.",
+    "403": f"The token lacks the scope {Scope.ADMIN}.",
     "404": "No such thing among what you administer (or operate).",
     "422": "The request is not valid; `errors` names each field.",
 }

@@ -11,16 +11,15 @@ from typing import Any
 
 from identity.oauth.rfc7523 import ASSERTION_ALGORITHMS
 from identity.settings import Settings
+from policy.names import Claim, Scope
 
 SCOPES = [
-    "openid",
-    "profile",
-    "email",
-    "offline_access",
-    "eligibility:read",
-    "claims:read",
-    "claims:write",
-    "tinpass:admin",
+    Scope.OPENID,
+    Scope.PROFILE,
+    Scope.EMAIL,
+    Scope.OFFLINE_ACCESS,
+    *Scope.API,
+    Scope.ADMIN,
 ]
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
@@ -57,17 +56,17 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
             "nonce",
             "acr",
             "amr",
-            "sid",
+            Claim.SID,
             "preferred_username",
             "name",
             "given_name",
             "family_name",
             "email",
-            "org_id",
-            "org_name",
-            "tax_ids",
-            "roles",
-            "orgs",
+            Claim.ORG_ID,
+            Claim.ORG_NAME,
+            Claim.TAX_IDS,
+            Claim.ROLES,
+            Claim.ORGS,
         ],
         "prompt_values_supported": ["none", "login"],
         "claims_parameter_supported": False,

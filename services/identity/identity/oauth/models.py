@@ -16,11 +16,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from identity.security import verify_client_secret
-
-# Claims of a user's access token naming what it was issued from, so introspection
-# and userinfo can tell it was revoked without storing it (`identity.denylist`).
-GRANT_CLAIM = "grant_id"  # the grant (refresh-token family) it belongs to
-SESSION_CLAIM = "sid"  # the SSO session it was issued in, as in the ID token
+from policy.names import Claim
 
 
 @dataclass(frozen=True)
@@ -118,8 +114,8 @@ class Subject:
 
     def grant_claims(self) -> dict[str, str]:
         """What an access token carries so its revocation can be recognised."""
-        claims = {GRANT_CLAIM: self.grant_id} if self.grant_id else {}
-        return {**claims, SESSION_CLAIM: self.sid} if self.sid else claims
+        claims = {Claim.GRANT_ID: self.grant_id} if self.grant_id else {}
+        return {**claims, Claim.SID: self.sid} if self.sid else claims
 
     @property
     def is_multi_org(self) -> bool:

@@ -20,19 +20,20 @@ from identity.oauth.bridge import current, on_loop
 from identity.oauth.models import ClientInfo, Subject
 from identity.oauth.org_context import identity_claims
 from identity.oauth.rfc9068 import signing_key_set
+from policy.names import Claim, Scope
 
 
 def user_claims(subject: Subject, scope: str, *, with_tins: bool = True) -> dict[str, Any]:
     scopes = set(scope.split())
     claims: dict[str, Any] = {"sub": subject.user_id}
-    if "profile" in scopes:
+    if Scope.PROFILE in scopes:
         claims.update(
             preferred_username=subject.username,
             given_name=subject.given_name,
             family_name=subject.family_name,
             name=f"{subject.given_name} {subject.family_name}".strip(),
         )
-    if "email" in scopes:
+    if Scope.EMAIL in scopes:
         claims.update(email=subject.email)
     claims.update(identity_claims(subject, with_tins=with_tins))
     return claims
@@ -70,5 +71,5 @@ class TinpassOpenIDCode(OpenIDCode):
     def generate_user_info(self, user: Subject, scope: str) -> UserInfo:
         claims = user_claims(user, scope, with_tins=False)
         if user.sid:
-            claims["sid"] = user.sid
+            claims[Claim.SID] = user.sid
         return UserInfo(claims)

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from identity.oauth.models import OrgContext, Subject
+from policy.names import Claim
 
 # The organization claims (`tax_ids`, `roles`, `orgs`) of a multi-organization token
 # stay within this many bytes of JSON, whatever the organizations' names and number.
@@ -66,14 +67,14 @@ def multi_org_claims(
     for context in contexts:
         entry: dict[str, Any] = {"id": context.id, "name": context.name}
         if with_tins:
-            entry["tax_ids"] = encode_tins(context.tax_ids, as_string)
-        entry["roles"] = list(context.roles)
+            entry[Claim.TAX_IDS] = encode_tins(context.tax_ids, as_string)
+        entry[Claim.ROLES] = list(context.roles)
         orgs.append(entry)
     claims: dict[str, Any] = {}
     if with_tins:
-        claims["tax_ids"] = encode_tins(tins, as_string)
-    claims["roles"] = list(common_roles(contexts))
-    claims["orgs"] = orgs
+        claims[Claim.TAX_IDS] = encode_tins(tins, as_string)
+    claims[Claim.ROLES] = list(common_roles(contexts))
+    claims[Claim.ORGS] = orgs
     return claims
 
 
@@ -97,9 +98,9 @@ def access_token_claims(subject: Subject, limit: int) -> dict[str, Any]:
     if subject.is_multi_org:
         return multi_org_claims(subject.orgs, limit)
     return {
-        "org_id": subject.organization_id,
-        "tax_ids": encode_tins(subject.tax_ids, beyond_limit(len(subject.tax_ids), limit)),
-        "roles": list(subject.roles),
+        Claim.ORG_ID: subject.organization_id,
+        Claim.TAX_IDS: encode_tins(subject.tax_ids, beyond_limit(len(subject.tax_ids), limit)),
+        Claim.ROLES: list(subject.roles),
     }
 
 
@@ -110,10 +111,10 @@ def identity_claims(subject: Subject, *, with_tins: bool) -> dict[str, Any]:
     if not subject.organization_id:
         return {}
     claims: dict[str, Any] = {
-        "org_id": subject.organization_id,
-        "org_name": subject.organization_name,
+        Claim.ORG_ID: subject.organization_id,
+        Claim.ORG_NAME: subject.organization_name,
     }
     if with_tins:
-        claims["tax_ids"] = list(subject.tax_ids)
-    claims["roles"] = list(subject.roles)
+        claims[Claim.TAX_IDS] = list(subject.tax_ids)
+    claims[Claim.ROLES] = list(subject.roles)
     return claims

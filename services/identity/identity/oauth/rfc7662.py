@@ -13,6 +13,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from identity.oauth.bridge import current
 from identity.oauth.models import AccessInfo, ClientInfo, RefreshInfo
 from identity.oauth.tokens import find_token
+from policy.names import Claim
 
 
 class TinpassIntrospectionEndpoint(IntrospectionEndpoint):
@@ -43,9 +44,9 @@ class TinpassIntrospectionEndpoint(IntrospectionEndpoint):
                 "exp": token.expires_at,
                 "iat": claims.get("iat"),
                 "jti": token.jti,
-                "org_id": claims.get("org_id"),
-                "tax_ids": claims.get("tax_ids", []),
-                "roles": claims.get("roles", []),
+                Claim.ORG_ID: claims.get(Claim.ORG_ID),
+                Claim.TAX_IDS: claims.get(Claim.TAX_IDS, []),
+                Claim.ROLES: claims.get(Claim.ROLES, []),
             }
         return {
             "active": True,

@@ -23,8 +23,8 @@ from joserfc.jwk import KeySet
 from identity.oauth.bridge import current
 from identity.oauth.models import ClientInfo, Subject
 from identity.settings import Settings
+from policy.names import Claim, Scope
 
-ADMIN_SCOPE = "tinpass:admin"
 ClaimsHook = Callable[[ClientInfo, str, Subject | None, str], dict[str, Any]]
 
 
@@ -79,7 +79,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         """The chosen resource; with `tinpass:admin` (or without a resource), identity itself."""
         resource = current().resource
         audiences = [resource] if resource else []
-        if ADMIN_SCOPE in scope.split() or not audiences:
+        if Scope.ADMIN in scope.split() or not audiences:
             audiences.append(self.settings.issuer)
         return audiences[0] if len(audiences) == 1 else audiences
 
@@ -100,5 +100,5 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             claims.update(hook(client, grant_type, user, scope))
         if user is not None:
             claims.update(user.grant_claims())
-        current().issued_tax_ids = claims.get("tax_ids", [])
+        current().issued_tax_ids = claims.get(Claim.TAX_IDS, [])
         return claims

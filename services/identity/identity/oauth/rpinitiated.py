@@ -15,6 +15,7 @@ from typing import Any
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 
 from identity.oauth.bridge import current, on_loop
+from policy.names import Claim
 
 
 def hint_names_session(request: EndSessionRequest, user_id: str, session_id: str) -> bool:
@@ -22,7 +23,7 @@ def hint_names_session(request: EndSessionRequest, user_id: str, session_id: str
     claims = request.id_token_claims
     if claims is None or claims.get("sub") != user_id:
         return False
-    sid = claims.get("sid")
+    sid = claims.get(Claim.SID)
     return sid is None or sid == session_id
 
 

@@ -19,6 +19,8 @@ from typing import Any
 from identity.oauth.bridge import current
 from identity.oauth.models import ClientInfo, Subject
 from identity.oauth.org_context import access_token_claims, beyond_limit, encode_tins
+from policy.decision import INTEGRATOR
+from policy.names import Claim
 
 
 def project_tax_ids(
@@ -28,7 +30,7 @@ def project_tax_ids(
     if user is not None:
         return access_token_claims(user, limit)
     return {
-        "org_id": client.organization_id,
-        "tax_ids": encode_tins(client.tax_ids, beyond_limit(len(client.tax_ids), limit)),
-        "roles": ["integrator"],
+        Claim.ORG_ID: client.organization_id,
+        Claim.TAX_IDS: encode_tins(client.tax_ids, beyond_limit(len(client.tax_ids), limit)),
+        Claim.ROLES: [INTEGRATOR],
     }

@@ -29,6 +29,7 @@ from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context
+from policy.names import Claim, Scope
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -162,11 +163,11 @@ async def userinfo(
         or claims.get("iss") != settings.issuer
     ):
         return _bearer_error("invalid_token", "The access token is expired or revoked.")
-    if "openid" not in str(claims.get("scope", "")).split() or not known.user_id:
+    if Scope.OPENID not in str(claims.get("scope", "")).split() or not known.user_id:
         return _bearer_error("insufficient_scope", "The access token lacks the openid scope.", 403)
     subject = await store.load_subject(
         known.user_id,
-        claims.get("org_id"),
+        claims.get(Claim.ORG_ID),
         auth_time=int(claims.get("auth_time", 0)),
         acr="",
         amr=(),
