@@ -14,8 +14,9 @@ import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
 
 from deploy.stack import free_port
-from gateway.ratelimit import MemoryCounters, RateLimits
+from gateway.ratelimit import RateLimits
 from gateway.settings import Settings
+from policy.counters import MemoryCounters
 from tests.gateway.conftest import Edge, gateway, running_upstream
 from tests.support.redis import require_redis
 from tests.support.tokens import TestIssuer

@@ -22,24 +22,22 @@ verified; the limit protects capacity, it does not grant access) and a
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import time
-from typing import Literal, cast
+from typing import Literal
 
 import orjson
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from limits.storage import storage_from_string
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.problems import problem_response
 from gateway.settings import Settings
-from policy import Principal
+from policy import Principal, counters
 
 log = logging.getLogger(__name__)
 
@@ -49,46 +47,11 @@ RATE_LIMITED = "rate-limited"
 BATCHES = {"/eligibility/v1/inquiries/batch": "inquiries"}
 
 
-class MemoryCounters(MemoryStorage):
-    """`limits`' in-process storage, its expired entries swept at most once a second on
-    the event loop. The library's sweep is started again as soon as the last one ended
-    and hops to a worker thread for each key: under load, two thread hops per request."""
-
-    SWEEP_INTERVAL = 1.0
-
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **_: str) -> None:
-        super().__init__(uri, wrap_exceptions, **_)
-        self._swept_at = 0.0
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:
-        if (now := time.monotonic()) - self._swept_at >= self.SWEEP_INTERVAL:
-            self._swept_at = now
-            self._sweep(time.time())
-
-    def _sweep(self, now: float) -> None:
-        """Drop expired moving-window entries and counters (no await: nothing interleaves)."""
-        for key, events in list(self.events.items()):
-            kept = events[: bisect.bisect_left(events, -now, key=lambda event: -event.expiry)]
-            if kept:
-                self.events[key] = kept
-            else:
-                self.events.pop(key, None)
-                self.locks.pop(key, None)
-        for key, expires in list(self.expirations.items()):
-            if expires <= now:
-                self.storage.pop(key, None)
-                self.expirations.pop(key, None)
-                self.locks.pop(key, None)
-
-
 def _storage(url: str, key_prefix: str) -> Storage:
-    uri = url if url.startswith("async+") else "async+" + url
-    if uri.startswith("async+memory://"):
-        return MemoryCounters(uri, wrap_exceptions=True)
     options: dict[str, str | bool] = {"wrap_exceptions": True}
-    if "redis" in uri:
+    if "redis" in url:
         options |= {"implementation": "redispy", "key_prefix": key_prefix}
-    return cast(Storage, storage_from_string(uri, **options))
+    return counters.storage(url, **options)
 
 
 class RateLimits:

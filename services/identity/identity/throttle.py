@@ -1,26 +1,25 @@
 """Per-address throttling of the login and token endpoints, with the `limits` library.
 
-Counters live in memory by default; with `IDENTITY_RATE_LIMIT_STORAGE=redis://...`
-they live in Redis, so every replica shares them. A moving window: a burst cannot
+Counters live in memory by default (`policy.counters.MemoryCounters`, swept on the
+event loop, no worker thread); with `IDENTITY_RATE_LIMIT_STORAGE=redis://...` they
+live in Redis, so every replica shares them. A moving window: a burst cannot
 straddle two fixed windows to get twice the allowance.
 """
 
 from __future__ import annotations
 
 import time
-from typing import cast
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
+
+from policy import counters
 
 
 class Throttle:
     def __init__(self, storage_uri: str, limits: dict[str, str]) -> None:
-        uri = storage_uri if storage_uri.startswith("async+") else "async+" + storage_uri
-        options = {"implementation": "redispy"} if "redis" in uri else {}
-        self.storage = cast(Storage, storage_from_string(uri, **options))
+        options = {"implementation": "redispy"} if "redis" in storage_uri else {}
+        self.storage = counters.storage(storage_uri, **options)
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.items: dict[str, RateLimitItem] = {
             bucket: parse(rate) for bucket, rate in limits.items()
