@@ -35,6 +35,7 @@ from identity.oauth.server import TinpassAuthorizationServer
 from identity.problems import AdminProblem
 from identity.recovery_mail import ACCOUNT_BUCKET as RECOVERY_ACCOUNT_BUCKET
 from identity.recovery_mail import RecoveryDesk
+from identity.security import hashing_threads
 from identity.settings import Settings
 from identity.throttle import Throttle
 from identity.web import (
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool=settings)
+        hashing_threads(settings.password_hash_threads)
         sessionmaker = session_factory(engine)
         async with sessionmaker() as session:
             await ensure_keys(session, settings)

@@ -1,7 +1,8 @@
 """Database engine, sessions and Alembic migrations for the identity service.
 
 Alembic is the only way the schema is made (`migrate`); the same code runs on
-SQLite (aiosqlite) and PostgreSQL (asyncpg).
+SQLite (aiosqlite) and PostgreSQL (asyncpg). PostgreSQL engines are pooled as
+`policy.dbpool` says (IDENTITY_DB_POOL_SIZE and the others).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from policy.dbpool import DatabasePool
+
 VERSION_TABLE = "identity_alembic_version"
 
 
@@ -29,9 +32,16 @@ def _prepare_sqlite_folder(url: str) -> None:
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool: DatabasePool | None = None,
+    sqlite_foreign_keys: bool = True,
+    **kwargs: Any,
+) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys on (off only for migrations, whose
-    batch mode recreates tables and would otherwise cascade deletes) and a busy timeout."""
+    batch mode recreates tables and would otherwise cascade deletes) and a busy timeout;
+    a server database the `pool` settings (their defaults when none are given)."""
     _prepare_sqlite_folder(url)
     if make_url(url).get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -45,8 +55,7 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) 
             cursor.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    return create_async_engine(url, **{**(pool or DatabasePool()).engine_options(), **kwargs})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,16 +6,23 @@ login, as are argon2 hashes with outdated parameters. Client secrets are
 high-entropy random strings, so a keyed fast hash (HMAC-SHA256 with a pepper)
 suffices and authenticating a client never costs a password hash. Codes,
 refresh tokens and session cookies are stored as SHA-256 digests.
+
+Password hashes run in a thread pool of their own (argon2-cffi releases the GIL),
+at most `hashing_threads` at a time per process: as many as the CPUs by default,
+since more hashes at once only share the cores and memory bandwidth while each
+waits longer, and none of anyio's shared worker threads is taken from other work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio.to_thread
 from passlib.context import CryptContext
 
 pwd_context = CryptContext(
@@ -47,12 +54,32 @@ def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None
     return bool(ok), new_hash
 
 
+class _Hashing:
+    """The process's password-hashing threads (resized by `hashing_threads`)."""
+
+    threads = os.cpu_count() or 1
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="password-hash")
+
+
+def hashing_threads(count: int | None) -> int:
+    """Hash at most `count` passwords at a time (None or 0: one per CPU); the count used."""
+    count = count or os.cpu_count() or 1
+    if count != _Hashing.threads:
+        previous = _Hashing.pool
+        _Hashing.threads = count
+        _Hashing.pool = ThreadPoolExecutor(count, thread_name_prefix="password-hash")
+        previous.shutdown(wait=False)  # hashes it has started still finish
+    return count
+
+
 async def verify_password_async(password: str, hashed: str | None) -> tuple[bool, str | None]:
-    return await anyio.to_thread.run_sync(verify_password, password, hashed)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_Hashing.pool, verify_password, password, hashed)
 
 
 async def hash_password_async(password: str) -> str:
-    return await anyio.to_thread.run_sync(hash_password, password)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_Hashing.pool, hash_password, password)
 
 
 def generate_secret(nbytes: int = 32) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from policy.dbpool import DatabasePool
 from policy.forwarded import parse_proxies
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
@@ -39,7 +40,7 @@ def resource_uri_error(value: str) -> str | None:
     return None
 
 
-class Settings(BaseSettings):
+class Settings(DatabasePool, BaseSettings):
     """Everything the identity service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", populate_by_name=True)
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
     key_publication_lead_seconds: int = Field(default=900, ge=0)
 
     password_policy: Literal["nist", "payer-classic"] = "nist"
+    # Password hashes (argon2id) at once per worker process, in threads of their own
+    # (identity.security). 0: one per CPU. With several workers, CPUs / workers fits best.
+    password_hash_threads: int = Field(default=0, ge=0)
     lockout_threshold: int = 5
     lockout_base_seconds: int = 300
     lockout_max_seconds: int = 86_400

@@ -89,6 +89,7 @@ class OAuthStore:
         self.session = session
         self.settings = settings
         self.pepper = settings.client_secret_pepper
+        self._nonces_used: dict[tuple[str, str], bool] = {}
 
     # -- clients -----------------------------------------------------------
     async def get_client(self, client_id: str) -> ClientInfo | None:
@@ -243,12 +244,16 @@ class OAuthStore:
         return _code_info(row), False
 
     async def nonce_used(self, client_id: str, nonce: str) -> bool:
-        found = await self.session.scalar(
-            select(AuthorizationCode.code_digest).where(
-                AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce
+        """Whether a code was issued with this nonce; asked once per request (Authlib
+        asks again while issuing, and this request's own code is written after both)."""
+        if (client_id, nonce) not in self._nonces_used:
+            found = await self.session.scalar(
+                select(AuthorizationCode.code_digest)
+                .where(AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce)
+                .limit(1)
             )
-        )
-        return found is not None
+            self._nonces_used[client_id, nonce] = found is not None
+        return self._nonces_used[client_id, nonce]
 
     # -- tokens ------------------------------------------------------------
     async def save_tokens(self, new: NewTokens) -> None:

@@ -23,7 +23,7 @@ SHOWN_REJECTIONS = 20
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> list[str]:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool=settings)
     said = []
     try:
         async with session_factory(engine)() as session:
@@ -45,7 +45,7 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> list[str]:
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> tuple[bool, str]:
     """verify, seal or status: whether all is well, and what to say."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool=settings)
     vault = audit.vault(settings)
     try:
         async with session_factory(engine)() as session:
@@ -69,7 +69,7 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> tuple[bool, st
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> csv_import.Report:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool=settings)
     try:
         progress = sys.stderr.isatty() if args.progress is None else args.progress
         return await csv_import.import_file(
@@ -80,7 +80,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> csv_import.Re
 
 
 async def _review(settings: Settings, args: argparse.Namespace) -> str:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool=settings)
     try:
         async with session_factory(engine)() as session:
             claim = await claims_review.review(

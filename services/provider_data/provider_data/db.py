@@ -1,7 +1,8 @@
 """Database engine, sessions and Alembic migrations for the plan's data.
 
 Alembic is the only way the schema is made (`migrate`); the version table is the
-service's own, so the plan's tables can share a PostgreSQL database.
+service's own, so the plan's tables can share a PostgreSQL database. PostgreSQL
+engines are pooled as `policy.dbpool` says (PROVIDER_DATA_DB_POOL_SIZE and the others).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from policy.dbpool import DatabasePool
+
 VERSION_TABLE = "provider_data_alembic_version"
 
 
@@ -29,12 +32,15 @@ def _prepare_sqlite_folder(url: str) -> None:
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool: DatabasePool | None = None, sqlite_foreign_keys: bool = True
+) -> AsyncEngine:
     """SQLite gets foreign keys on, except for migrations: batch mode recreates tables,
-    and dropping the old one with foreign keys on would cascade deletes."""
+    and dropping the old one with foreign keys on would cascade deletes. A server
+    database gets the `pool` settings (their defaults when none are given)."""
     _prepare_sqlite_folder(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, **(pool or DatabasePool()).engine_options())
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")

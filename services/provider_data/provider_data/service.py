@@ -32,7 +32,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool=settings)
         app.state.settings = settings
         app.state.sessionmaker = session_factory(engine)
         app.state.reference = reference.ReferenceCache(settings.reference_cache_seconds)

@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from policy.dbpool import DatabasePool
 from policy.forwarded import parse_proxies
 
 
-class Settings(BaseSettings):
+class Settings(DatabasePool, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PROVIDER_DATA_", extra="ignore", populate_by_name=True
     )

@@ -146,6 +146,9 @@ async def login(
 async def _check_password(ctx: ProtocolContext, username: str, password: str) -> User | None:
     session = ctx.store.session
     user = await session.scalar(select(User).where(User.username_normalized == username.casefold()))
+    # Only read so far: the connection goes back to the pool while the password hashes
+    # (tens of milliseconds, longer queued behind other logins), not held idle meanwhile.
+    await session.commit()
     usable = user is not None and user.status == "active" and not accounts.is_locked(user)
     ok, new_hash = await verify_password_async(
         password, user.password_hash if user and usable else None

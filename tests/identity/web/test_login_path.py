@@ -1,0 +1,88 @@
+"""What a password login costs besides the hash (the issue's login target): the hash
+runs in its own bounded threads, no connection is held while it runs, and the
+authorization request's nonce is looked up once per request."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anyio.to_thread
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from identity import security
+from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness
+from tests.identity.oauth.test_token_path import statements
+from tests.support.oidc import Pkce, authorize_url, form_fields, query_of
+
+
+@pytest.fixture
+def two_hashing_threads() -> Iterator[None]:
+    security.hashing_threads(2)
+    try:
+        yield
+    finally:
+        security.hashing_threads(0)
+
+
+async def test_hashing_is_bounded_and_takes_no_shared_worker_thread(
+    two_hashing_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    active, most = 0, 0
+    lock = threading.Lock()
+    anyio_calls: list[Any] = []
+
+    def slow_verify(password: str, hashed: str | None) -> tuple[bool, None]:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return True, None
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        anyio_calls.append(func)
+        raise AssertionError("password hashing took one of anyio's shared threads")
+
+    monkeypatch.setattr(security, "verify_password", slow_verify)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    results = await asyncio.gather(*(security.verify_password_async("x", "h") for _ in range(6)))
+    assert results == [(True, None)] * 6
+    assert most == 2 and anyio_calls == []
+
+
+def test_one_hashing_thread_per_cpu_unless_configured(two_hashing_threads: None) -> None:
+    assert security.hashing_threads(0) == (os.cpu_count() or 1)
+    assert security.hashing_threads(3) == 3
+
+
+async def test_a_login_holds_no_connection_while_the_password_hashes(
+    identity: IdentityHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine: AsyncEngine = identity.app.state.sessionmaker.kw["bind"]
+    held: list[int] = []
+    real = security.verify_password
+
+    def watching(password: str, hashed: str | None) -> tuple[bool, str | None]:
+        held.append(engine.sync_engine.pool.checkedout())
+        return real(password, hashed)
+
+    monkeypatch.setattr(security, "verify_password", watching)
+    async with identity.client() as browser:
+        page = await browser.get(authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new()))
+        fields = form_fields(page.text)
+        fields.pop("__action__")
+        fields.update(username="sam.biller", password=PASSWORD)
+        with statements(engine) as seen:
+            answer = await browser.post("/login", data=fields)
+    assert answer.status_code == 302 and "code" in query_of(answer.headers["location"])
+    assert held == [0]
+    nonce_reads = [s for s in seen if s.startswith("SELECT authorization_codes.code_digest")]
+    assert len(nonce_reads) == 1, seen
