@@ -4,6 +4,7 @@ applied to PostgreSQL engines only (SQLite keeps SQLAlchemy's own pool)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -43,10 +44,11 @@ def test_production_defaults() -> None:
     ],
 )
 def test_nonsense_is_refused(field: str, value: float) -> None:
+    given: dict[str, Any] = {field: value}
     with pytest.raises(ValidationError):
-        IdentitySettings(**{field: value})
+        IdentitySettings(**given)
     with pytest.raises(ValidationError):
-        PlanSettings(**{field: value})
+        PlanSettings(**given)
 
 
 def test_each_service_reads_its_own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +98,7 @@ async def test_without_pre_ping_dropped_connections_cost_one_failure(tmp_path: P
             async with engine.connect() as one, engine.connect() as two:
                 for connection in (one, two):
                     await connection.execute(text("SELECT 1"))
-            assert engine.sync_engine.pool.checkedin() == 2
+            assert cast(QueuePool, engine.sync_engine.pool).checkedin() == 2
             admin = await asyncpg.connect(url.replace("+asyncpg", ""))
             try:
                 await admin.execute(

@@ -9,11 +9,12 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from identity import security
 from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness
@@ -71,7 +72,7 @@ async def test_a_login_holds_no_connection_while_the_password_hashes(
     real = security.verify_password
 
     def watching(password: str, hashed: str | None) -> tuple[bool, str | None]:
-        held.append(engine.sync_engine.pool.checkedout())
+        held.append(cast(QueuePool, engine.sync_engine.pool).checkedout())
         return real(password, hashed)
 
     monkeypatch.setattr(security, "verify_password", watching)
