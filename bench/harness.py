@@ -201,7 +201,12 @@ async def running(members: int) -> AsyncIterator[Setup]:
             plan_db=plan_db,
             ports={name: free_port() for name in ONE_PLAN},
             log_dir=LOG_DIR / "logs",
-            extra_env={**RAISED_LIMITS, "PROVIDER_DATA_DEMO_MEMBERS": str(members)},
+            extra_env={
+                **RAISED_LIMITS,
+                "PROVIDER_DATA_DEMO_MEMBERS": str(members),
+                # Production advice (README): hash threads per worker = CPUs / workers.
+                "IDENTITY_PASSWORD_HASH_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+            },
             workers=workers,
         )
         exits.callback(shutil.rmtree, stack.data_dir, True)
