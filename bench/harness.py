@@ -182,6 +182,17 @@ class Setup:
         return basic("acme-curl", self.stack.credentials()["acme-curl"])
 
 
+def pool_env(workers: int) -> dict[str, str]:
+    per_worker = max(4, -(-32 // workers))  # wrk's connections, spread over the workers
+    provider = max(4, per_worker * 3 // 4)
+    return {
+        "IDENTITY_DB_POOL_SIZE": str(per_worker),
+        "IDENTITY_DB_MAX_OVERFLOW": "0",
+        "PROVIDER_DATA_DB_POOL_SIZE": str(provider),
+        "PROVIDER_DATA_DB_MAX_OVERFLOW": "0",
+    }
+
+
 def worker_count() -> int:
     return int(os.environ.get("BENCH_WORKERS") or os.cpu_count() or 1)
 
@@ -206,6 +217,9 @@ async def running(members: int) -> AsyncIterator[Setup]:
                 "PROVIDER_DATA_DEMO_MEMBERS": str(members),
                 # Production advice (README): hash threads per worker = CPUs / workers.
                 "IDENTITY_PASSWORD_HASH_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+                # Pools sized to wrk's 32 connections spread over the workers, so the three
+                # database services stay under PostgreSQL's max_connections (100 here).
+                **pool_env(workers),
             },
             workers=workers,
         )

@@ -177,6 +177,8 @@ async def main() -> int:
     busy = busy_warning()  # before the bench's own processes start
     wrk.ensure_installed()
     Reference.install()
+    # The audit writers run first, on their own database, while no service holds connections.
+    audit, audit_output = await audit_rows()
     async with running(members=sizes.base) as setup:
         await scale.users_up_to(setup.stack.identity_db, sizes.base)
         commit = await synchronous_commit(setup.stack.identity_db)
@@ -200,7 +202,6 @@ async def main() -> int:
         )
         rows += [gateway, direct]
         logins, login_rps = await login_rows(setup)
-        audit, audit_output = await audit_rows()
         rows += [*logins, *audit, *await flat_rows(setup, sizes, direct_rps, login_rps)]
         rows.append(await bounded_row(setup, sizes.tokens))
     print(f"\n{header}\n\n{render(rows)}")
