@@ -17,9 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from identity import cli
 from identity.janitor import Janitor
 from identity.models import (
+    ActionToken,
     AuthorizationCode,
+    BackchannelDelivery,
     Client,
     DeniedToken,
+    Nomination,
+    Organization,
     RefreshToken,
     SsoSession,
     UsedClientAssertion,
@@ -81,6 +85,7 @@ async def fill(sessions: async_sessionmaker[AsyncSession], rows: list[Any]) -> N
         session.add(
             User(id="u", username="u", username_normalized="u", email="u@x", email_normalized="u@x")
         )
+        session.add(Organization(id="o", name="o"))
         await session.flush()
         session.add_all(rows)
         await session.commit()
@@ -92,6 +97,9 @@ NAMES: dict[Any, Any] = {
     RefreshToken: RefreshToken.id,
     UsedClientAssertion: UsedClientAssertion.jti,
     DeniedToken: DeniedToken.value,
+    BackchannelDelivery: BackchannelDelivery.last_error,
+    ActionToken: ActionToken.token_digest,
+    Nomination: Nomination.id,
 }
 
 
@@ -143,13 +151,83 @@ async def test_only_expired_rows_go_in_batches(
         "sso_sessions": 2,
         "used_client_assertions": 7,
         "denied_tokens": 7,
+        "backchannel_deliveries": 0,
+        "action_tokens": 0,
+        "nominations": 0,
     }
-    assert len(deletes) == 1 + 1 + 1 + 3 + 3, "7 rows in batches of 3: 3 + 3 + 1"
+    assert len(deletes) == 1 + 1 + 1 + 3 + 3 + 3, "7 rows in batches of 3: 3 + 3 + 1; 3 empty"
     assert await remaining(sessions, SsoSession) == {"live", "ended-lately"}
     assert await remaining(sessions, AuthorizationCode) == {"unexpired", "expired-in-live-session"}
     assert await remaining(sessions, RefreshToken) == {"live", "rotated", "revoked-lately"}
     assert await remaining(sessions, UsedClientAssertion) == {"j7", "j8"}
     assert await remaining(sessions, DeniedToken) == {"j7", "j8"}
+    assert set((await janitor.sweep()).values()) == {0}, "nothing twice"
+
+
+def delivery(name: str, **stamps: datetime) -> BackchannelDelivery:
+    """A back-channel logout delivery, named by its `last_error` (the key is a sequence)."""
+    return BackchannelDelivery(client_id="c", user_id="u", sid="s", last_error=name, **stamps)
+
+
+def link(name: str, expires: datetime, used: datetime | None = None) -> ActionToken:
+    return ActionToken(
+        token_digest=name, purpose="password_reset", user_id="u", expires_at=expires, used_at=used
+    )
+
+
+def nomination(name: str, expires: datetime, **stamps: datetime) -> Nomination:
+    return Nomination(
+        id=name,
+        organization_id="o",
+        email=f"{name}@x",
+        token_digest=name,
+        created_by="u",
+        expires_at=expires,
+        **stamps,
+    )
+
+
+async def test_sent_notices_spent_links_and_old_invitations_go(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, deletes: list[str]
+) -> None:
+    rows = [
+        delivery("pending", next_attempt_at=NOW - DAYS),
+        delivery("retrying", next_attempt_at=NOW + HOUR),
+        delivery("delivered-lately", delivered_at=NOW - HOUR),
+        delivery("delivered-long-ago", delivered_at=NOW - DAYS),
+        delivery("failed-lately", failed_at=NOW - HOUR),
+        delivery("failed-long-ago", failed_at=NOW - DAYS),
+        link("live", NOW + HOUR),
+        link("expired", NOW - HOUR),
+        link("used-lately", NOW + HOUR, used=NOW - HOUR),
+        link("used-long-ago", NOW + DAYS * 2, used=NOW - DAYS),
+        nomination("pending", NOW + HOUR),
+        nomination("expired-lately", NOW - HOUR),
+        nomination("expired-long-ago", NOW - DAYS),
+        nomination("accepted-and-expired-long-ago", NOW - DAYS, accepted_at=NOW - DAYS * 2),
+        nomination("accepted-unexpired", NOW + HOUR, accepted_at=NOW - HOUR),
+    ]
+    await fill(sessions, rows)
+    janitor = Janitor(sessions, settings.model_copy(update={"janitor_batch_size": 1}))
+    deleted = await janitor.sweep()
+    assert {k: deleted[k] for k in ("backchannel_deliveries", "action_tokens", "nominations")} == {
+        "backchannel_deliveries": 2,
+        "action_tokens": 2,
+        "nominations": 2,
+    }
+    assert len(deletes) == 3 * (2 + 1) + 5, "batches of one row: 2 full, 1 short; 5 empty"
+    assert await remaining(sessions, BackchannelDelivery) == {
+        "pending",
+        "retrying",
+        "delivered-lately",
+        "failed-lately",
+    }
+    assert await remaining(sessions, ActionToken) == {"live", "used-lately"}
+    assert await remaining(sessions, Nomination) == {
+        "pending",
+        "expired-lately",
+        "accepted-unexpired",
+    }
     assert set((await janitor.sweep()).values()) == {0}, "nothing twice"
 
 

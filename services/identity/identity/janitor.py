@@ -8,7 +8,13 @@ What goes, and when (`now`, and `kept` = now - `janitor_retention`):
 - SSO sessions that ended, or expired, before `kept`;
 - used client-assertion ids once their assertion expired (RFC 7523 replay needs
   them only that long);
-- deny-list entries once the last token they deny has expired.
+- deny-list entries once the last token they deny has expired;
+- back-channel logout deliveries delivered, or given up on, before `kept` (pending
+  ones stay, whatever their age: the sender still owes them);
+- action tokens (password reset, e-mail confirmation links) once expired, or used
+  before `kept` (a used link is refused whether its row is there or not);
+- nominations (invitation links) that expired before `kept`, whatever became of them:
+  until then an administrator still sees a lately expired invitation and can resend it.
 
 Every replica runs it (a lifespan task every `janitor_interval` seconds; `identity
 janitor` runs one round). Each batch is one `DELETE … WHERE key IN (SELECT key …
@@ -29,8 +35,11 @@ from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.models import (
+    ActionToken,
     AuthorizationCode,
+    BackchannelDelivery,
     DeniedToken,
+    Nomination,
     RefreshToken,
     SsoSession,
     UsedClientAssertion,
@@ -52,6 +61,12 @@ def targets(settings: Settings, now: datetime) -> list[tuple[Any, ColumnElement[
         (SsoSession, or_(SsoSession.ended_at < kept, SsoSession.expires_at < kept)),
         (UsedClientAssertion, UsedClientAssertion.expires_at < now),
         (DeniedToken, DeniedToken.expires_at < now),
+        (
+            BackchannelDelivery,
+            or_(BackchannelDelivery.delivered_at < kept, BackchannelDelivery.failed_at < kept),
+        ),
+        (ActionToken, or_(ActionToken.expires_at < now, ActionToken.used_at < kept)),
+        (Nomination, Nomination.expires_at < kept),
     ]
 
 
