@@ -116,7 +116,7 @@ async def run(url: str, script: str, seconds: float, connections: int = CONNECTI
         path.write_text(script)
         process = await asyncio.create_subprocess_exec(
             ensure_installed(),
-            f"-t{threads()}",
+            f"-t{min(threads(), connections)}",  # wrk wants a connection per thread
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--timeout=10s",
