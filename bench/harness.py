@@ -53,12 +53,14 @@ def plain_dsn(url: str) -> str:
 
 
 @asynccontextmanager
-async def fresh_database(server: str, name: str) -> AsyncIterator[str]:
-    """A new PostgreSQL database on `server` for the bench, dropped afterwards."""
+async def fresh_database(server: str, name: str, template: str = "") -> AsyncIterator[str]:
+    """A new PostgreSQL database on `server` for the bench (a copy of database URL
+    `template`, which nobody may be connected to), dropped afterwards."""
     dbname = f"tinpass_bench_{name}_{uuid.uuid4().hex[:8]}"
+    copy = f' TEMPLATE "{template.rpartition("/")[2]}"' if template else ""
     admin = await asyncpg.connect(plain_dsn(server))
     try:
-        await admin.execute(f'CREATE DATABASE "{dbname}"')
+        await admin.execute(f'CREATE DATABASE "{dbname}"{copy}')
     finally:
         await admin.close()
     try:
@@ -222,6 +224,7 @@ async def running(members: int) -> AsyncIterator[Setup]:
                 **pool_env(workers),
             },
             workers=workers,
+            start_within=120,  # a shared machine's load can make a start slow, not wrong
         )
         exits.callback(shutil.rmtree, stack.data_dir, True)
         print(f"Migrating and seeding fresh databases ({members:,} generated members)...")

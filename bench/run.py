@@ -2,13 +2,15 @@
 
 Environment: BENCH_DURATION (seconds per case, 10), BENCH_WARMUP (3), BENCH_WORKERS
 (uvicorn workers per service, the CPU count), BENCH_LARGE=1 (1,000,000 members,
-users and tokens instead of 100,000 / 100,000 / 10,000), BENCH_POSTGRES_URL.
+provider records, users and tokens instead of 100,000 / 100,000 / 100,000 / 50,000),
+BENCH_FLAT_ROUNDS (3) and BENCH_FLAT_SECONDS (5) for the interleaved size comparison
+(bench/flat.py), BENCH_POSTGRES_URL.
 
 Audited writes from one and two processes are bench/bench_audit.py's: when it has
 `async def table_rows() -> list[dict]` (each dict the fields of a `bench.table.Row`:
-case, rps, p50_ms, p99_ms, ratio, note) its rows join the table, the ones with a
-ratio held to the target (two processes ÷ one ≥ 1.7); otherwise its `run()` output
-is printed under the table.
+case, rps, p50_ms, p99_ms, ratio, note, errors, target) its rows join the table; a
+row without a target of its own is held to two processes ÷ one ≥ 1.7 when it has a
+ratio; otherwise its `run()` output is printed under the table.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import cases, login, scale, wrk
+from bench import cases, flat, login, scale, wrk
 from bench.harness import Reference, Setup, running, synchronous_commit
 from bench.table import Row, Target, render
 
@@ -84,7 +86,10 @@ async def audit_rows() -> tuple[list[Row], str]:
     hook = getattr(module, "table_rows", None)
     if hook is not None:
         found: list[dict[str, Any]] = await hook()
-        return [Row(**r, target=target if r.get("ratio") else Target()) for r in found], ""
+        return [
+            Row(**r) if "target" in r else Row(**r, target=target if r.get("ratio") else Target())
+            for r in found
+        ], ""
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         await module.run()
@@ -129,28 +134,6 @@ async def login_rows(setup: Setup) -> tuple[list[Row], float | None]:
     return [raw, logins], login_rps
 
 
-async def flat_rows(
-    setup: Setup, sizes: scale.Sizes, base_eligibility: float | None, base_login: float | None
-) -> list[Row]:
-    target = Target(max_ratio=1.2)
-    eligible, large_rps = await attempt(
-        f"eligibility (direct) at {sizes.large:,} members: cost ÷ at {sizes.base:,}",
-        target,
-        lambda: scale.eligibility_with_members(
-            setup, sizes.large, lambda: cases.eligibility(setup, "eligibility")
-        ),
-    )
-    eligible.ratio = ratio(base_eligibility, large_rps)
-    await scale.users_up_to(setup.stack.identity_db, sizes.large)
-    logins, large_login = await attempt(
-        f"password login at {sizes.large:,} users: cost ÷ at {sizes.base:,}",
-        target,
-        lambda: login.password_login(setup),
-    )
-    logins.ratio = ratio(base_login, large_login)
-    return [eligible, logins]
-
-
 async def bounded_row(setup: Setup, tokens: int) -> Row:
     case = f"tables bounded after {tokens:,} client_credentials tokens"
     try:
@@ -159,15 +142,14 @@ async def bounded_row(setup: Setup, tokens: int) -> Row:
         traceback.print_exc()
         return Row(case, note=f"not measured: {error}", errors=1, target=Target(max_ratio=0.01))
     table, rows = growth.worst_outside_audit
-    grown = ", ".join(f"{t} +{n:,}" for t, n in sorted(growth.grown.items()))
     return Row(
         case,
         rps=growth.rps,
         ratio=rows / growth.tokens,
         target=Target(max_ratio=0.01),
-        note=f"{growth.tokens:,} issued ({growth.errors:,} failed); grew: {grown or 'nothing'}; "
-        "worst outside audit: "
-        + (f"{table} +{rows:,}" if table else "none")
+        note=f"{growth.tokens:,} issued ({growth.errors:,} failed), then one janitor round; "
+        f"grew (rows, size with indexes): {growth.describe() or 'nothing'}; worst outside audit: "
+        + (f"{table} +{rows:,} rows" if table else "none")
         + "; ÷ ref = its rows per token",
     )
 
@@ -195,14 +177,14 @@ async def main() -> int:
             Target(min_rps=800, max_p99_ms=50),
             lambda: cases.eligibility(setup, "gateway"),
         )
-        direct, direct_rps = await attempt(
+        direct, _ = await attempt(
             "eligibility inquiry direct to the service",
             Target(min_rps=1200),
             lambda: cases.eligibility(setup, "eligibility"),
         )
         rows += [gateway, direct]
-        logins, login_rps = await login_rows(setup)
-        rows += [*logins, *audit, *await flat_rows(setup, sizes, direct_rps, login_rps)]
+        logins, _ = await login_rows(setup)
+        rows += [*logins, *audit, *await flat.flat_rows(setup, sizes)]
         rows.append(await bounded_row(setup, sizes.tokens))
     print(f"\n{header}\n\n{render(rows)}")
     if audit_output:

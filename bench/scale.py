@@ -1,28 +1,28 @@
-"""Cases about size: cost stays flat as the data grows; tables stay bounded.
+"""Size: filler rows for the large databases, and tables bounded under token load.
 
-- Flat cost: the eligibility inquiry (direct) and password login measured with a
-  base number of members and users (10,000) and again with many more (100,000 by
-  default, 1,000,000 with BENCH_LARGE=1); the ratio is base req/s ÷ large req/s.
-  Members come from provider data's own generator (a second plan database); users
-  are filler rows copied from a demo user in bulk (no argon2 hashing per row).
-- Tables bounded: the row count of every identity table before and after issuing
-  N client_credentials tokens (10,000 by default, 1,000,000 with BENCH_LARGE=1);
-  only audit tables may grow by them.
+- Filler rows are made by PostgreSQL itself (INSERT … SELECT over generate_series, one
+  statement per table, indexes kept): users copied from a demo user's row (one
+  argon2id hash, computed by the seed, reused), provider records, members and one
+  coverage each. They are never asked for; they are there to make the indexes and
+  tables the hot queries search as large as the size says.
+- Tables bounded: every identity table's rows (count) and size on disk
+  (pg_total_relation_size) before and after issuing N client_credentials tokens
+  (50,000 by default, 1,000,000 with BENCH_LARGE=1) and one janitor round; only audit
+  tables may grow by them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+import time
 from dataclasses import dataclass
 
 import asyncpg
 
 from bench import wrk
-from bench.cases import FORM, SETTLE_SECONDS, TINPASS_TOKEN_BODY, Measured
-from bench.harness import Setup, fresh_database, plain_dsn
+from bench.cases import FORM, SETTLE_SECONDS, TINPASS_TOKEN_BODY
+from bench.harness import Setup, plain_dsn
 from deploy.stack import BIN
 
 FILLER_USERS = """
@@ -34,6 +34,25 @@ SELECT 'bench-user-' || lpad(n::text, 12, '0'), 'bench.user.' || n, 'bench.user.
        'Bench', 'User', seed.password_hash, 'active', now(), 0, 0, false
 FROM generate_series($1::int, $2::int) AS n,
      (SELECT password_hash FROM users WHERE username_normalized = 'sam.biller') AS seed
+"""
+# Filler keys start with X: never a real NPI, TIN or member id, never asked for.
+FILLER_PROVIDERS = """
+INSERT INTO provider_records (npi, tin, name, taxonomy, network_status, effective_from)
+SELECT 'X' || lpad(n::text, 9, '0'), 'X' || lpad((n / 4)::text, 8, '0'),
+       'Bench Provider ' || n, '207Q00000X', 'in_network', DATE '2020-01-01'
+FROM generate_series($1::int, $2::int) AS n
+"""
+FILLER_MEMBERS = """
+INSERT INTO members (member_id, subscriber_id, relation, first_name, last_name, date_of_birth)
+SELECT 'X' || lpad(n::text, 9, '0'), 'X' || lpad(n::text, 9, '0'), 'subscriber', 'Bench',
+       'Member', DATE '1950-01-01' + n % 18000
+FROM generate_series($1::int, $2::int) AS n
+"""
+FILLER_COVERAGES = """
+INSERT INTO coverages (member_id, product_id, effective_date)
+SELECT m.id, (SELECT min(id) FROM products), DATE '2024-01-01'
+FROM members m
+WHERE m.member_id LIKE 'X%' AND NOT EXISTS (SELECT 1 FROM coverages c WHERE c.member_id = m.id)
 """
 
 
@@ -49,74 +68,116 @@ class Sizes:
         return cls(
             base=int(os.environ.get("BENCH_BASE_SIZE", "10000")),
             large=int(os.environ.get("BENCH_LARGE_SIZE", "1000000" if large else "100000")),
-            tokens=int(os.environ.get("BENCH_TOKENS", "1000000" if large else "10000")),
+            tokens=int(os.environ.get("BENCH_TOKENS", "1000000" if large else "50000")),
         )
 
 
-async def users_up_to(url: str, total: int) -> int:
-    """Add filler users until identity has `total` users; the count now."""
+async def _fill(connection: asyncpg.Connection, table: str, insert: str, total: int) -> None:
+    """Filler rows (keys starting with X, or `bench-user-`) until `table` has `total`."""
+    have: int = await connection.fetchval(f"SELECT count(*) FROM {table}")
+    if total <= have:
+        return
+    column, prefix = {
+        "users": ("id", "bench-user-%"),
+        "provider_records": ("npi", "X%"),
+        "members": ("member_id", "X%"),
+    }[table]
+    filler: int = await connection.fetchval(
+        f"SELECT count(*) FROM {table} WHERE {column} LIKE $1", prefix
+    )
+    started = time.monotonic()
+    await connection.execute(insert, filler + 1, filler + total - have)
+    print(f"  {table}: {have:,} -> {total:,} in {time.monotonic() - started:.0f} s", flush=True)
+
+
+async def users_up_to(url: str, total: int) -> None:
+    """Add filler users until identity has `total` users."""
     connection = await asyncpg.connect(plain_dsn(url))
     try:
-        have: int = await connection.fetchval("SELECT count(*) FROM users")
-        filler: int = await connection.fetchval(
-            "SELECT count(*) FROM users WHERE id LIKE 'bench-user-%'"
-        )
-        if total > have:
-            await connection.execute(FILLER_USERS, filler + 1, filler + total - have)
-        count: int = await connection.fetchval("SELECT count(*) FROM users")
-        return count
+        await _fill(connection, "users", FILLER_USERS, total)
+    finally:
+        await connection.close()
+    await analyze(url)
+
+
+async def plan_up_to(url: str, total: int) -> None:
+    """Add filler provider records and members (each with a coverage) up to `total`."""
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        await _fill(connection, "provider_records", FILLER_PROVIDERS, total)
+        await _fill(connection, "members", FILLER_MEMBERS, total)
+        await connection.execute(FILLER_COVERAGES)
+    finally:
+        await connection.close()
+    await analyze(url)
+
+
+async def analyze(url: str) -> None:
+    """VACUUM ANALYZE: statistics and visibility as a database that has settled has them."""
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
 
 
-async def row_counts(url: str) -> dict[str, int]:
+TABLE_STATS = """
+SELECT relname, pg_total_relation_size(relid) FROM pg_stat_user_tables ORDER BY relname
+"""
+
+
+async def table_stats(url: str) -> dict[str, tuple[int, int]]:
+    """Every table's (rows, bytes with its indexes and TOAST)."""
     connection = await asyncpg.connect(plain_dsn(url))
     try:
-        tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-        )
-        counts: dict[str, int] = {}
-        for record in tables:
-            name = record["tablename"]
-            counts[name] = await connection.fetchval(f'SELECT count(*) FROM "{name}"')
-        return counts
+        stats: dict[str, tuple[int, int]] = {}
+        for name, size in await connection.fetch(TABLE_STATS):
+            rows: int = await connection.fetchval(f'SELECT count(*) FROM "{name}"')
+            stats[name] = (rows, size)
+        return stats
     finally:
         await connection.close()
 
 
-async def settled_counts(url: str, within: float = 60) -> dict[str, int]:
-    """Row counts once they stop changing (requests queued by a previous case, such
-    as logins waiting for argon2, finish first), or after `within` seconds."""
-    counts = await row_counts(url)
+async def settled_stats(url: str, within: float = 60) -> dict[str, tuple[int, int]]:
+    """Table stats once the row counts stop changing (requests queued by a previous
+    case, such as logins waiting for argon2, finish first), or after `within` seconds."""
+    stats = await table_stats(url)
     for _ in range(int(within / SETTLE_SECONDS)):
         await asyncio.sleep(SETTLE_SECONDS)
-        again = await row_counts(url)
-        if again == counts:
-            break
-        counts = again
-    return counts
+        again = await table_stats(url)
+        if {t: r for t, (r, _) in again.items()} == {t: r for t, (r, _) in stats.items()}:
+            return again
+        stats = again
+    return stats
 
 
 @dataclass(frozen=True)
 class Growth:
     tokens: int
     rps: float
-    grown: dict[str, int]  # table -> rows added, for every table that grew
+    grown: dict[str, tuple[int, int]]  # table -> (rows, bytes) added, for tables that grew
     errors: int = 0  # failed token requests (not counted as issued)
 
     @property
     def worst_outside_audit(self) -> tuple[str, int]:
-        outside = {t: n for t, n in self.grown.items() if "audit" not in t}
+        outside = {t: n for t, (n, _) in self.grown.items() if "audit" not in t and n > 0}
         if not outside:
             return "", 0
         table = max(outside, key=lambda t: outside[t])
         return table, outside[table]
 
+    def describe(self) -> str:
+        return ", ".join(
+            f"{t} {n:+,} rows {b / 2**20:+,.1f} MiB" for t, (n, b) in sorted(self.grown.items())
+        )
+
 
 async def tables_after_tokens(setup: Setup, tokens: int) -> Growth:
-    """Issue `tokens` client_credentials tokens (wrk, in chunks); which tables grew."""
+    """Issue `tokens` client_credentials tokens (wrk, in chunks), run one janitor round;
+    which tables grew, in rows and bytes."""
     url = setup.stack.identity_db
-    before = await settled_counts(url)
+    before = await settled_stats(url)
     headers = {"Content-Type": FORM, "Authorization": setup.tinpass_authorization()}
     script = wrk.post_script(TINPASS_TOKEN_BODY, headers)
     issued, errors, seconds, rate = 0, 0, 0.0, 200.0
@@ -128,30 +189,13 @@ async def tables_after_tokens(setup: Setup, tokens: int) -> Growth:
         issued += result.requests - result.errors  # errors (e.g. timeouts) are not counted
         errors, seconds = errors + result.errors, seconds + result.seconds
         rate = max(result.rps, 1.0)
-    after = await settled_counts(url)
-    grown = {t: after[t] - before.get(t, 0) for t in after if after[t] > before.get(t, 0)}
+        print(f"  {issued:,} tokens issued", flush=True)
+    await setup.stack.command("identity", str(BIN / "identity"), "janitor")
+    after = await settled_stats(url)
+    zero = (0, 0)
+    grown = {
+        t: (rows - before.get(t, zero)[0], size - before.get(t, zero)[1])
+        for t, (rows, size) in after.items()
+        if rows > before.get(t, zero)[0] or size > before.get(t, zero)[1]
+    }
     return Growth(issued, issued / seconds, grown, errors)
-
-
-async def eligibility_with_members(
-    setup: Setup, members: int, measure: Callable[[], Awaitable[Measured]]
-) -> Measured:
-    """`measure` with the eligibility service on a plan database of `members` members."""
-    stack = setup.stack
-    base_db = stack.plan_db
-    plan_cli = str(BIN / "provider-data")
-    async with AsyncExitStack() as exits:
-        large_db = await exits.enter_async_context(fresh_database(setup.server, "large"))
-        stack.plan_db = large_db
-        try:
-            print(f"Seeding a plan with {members:,} generated members...", flush=True)
-            await stack.command("claims", plan_cli, "migrate")
-            await stack.command("claims", plan_cli, "seed-demo", f"--members={members}")
-            await stack.stop("eligibility")
-            await stack.start(("eligibility",))
-            measured = await measure()
-        finally:
-            stack.plan_db = base_db
-            await stack.stop("eligibility")
-            await stack.start(("eligibility",))
-    return measured

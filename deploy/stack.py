@@ -87,6 +87,8 @@ class Stack:
     summit_db: str | None = None
     # uvicorn worker processes per service (`make run`: 1; the bench: one per CPU)
     workers: int = 1
+    # seconds a starting service has to answer /healthz (more on a loaded machine)
+    start_within: float = 30
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
 
     @property
@@ -186,7 +188,7 @@ class Stack:
             await self._spawn(name)
         async with httpx.AsyncClient(timeout=2) as client:
             for name in names:
-                await self._wait_healthy(client, name)
+                await self._wait_healthy(client, name, self.start_within)
 
     async def _spawn(self, name: str) -> None:
         command = [
