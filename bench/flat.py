@@ -7,12 +7,14 @@ with filler rows made by PostgreSQL itself (bench.scale), so both sizes hold the
 demo data and answer the same requests. The service is then switched between them
 (restarted on the other database) in turn, base, large, base, large, … for
 BENCH_FLAT_ROUNDS rounds each, and measured at low concurrency (LOW_CONNECTIONS wrk
-connections: the machine is not saturated, so other load on a shared machine and the
-CPU count matter less). A round's cost is the mean latency per request at that fixed
-concurrency (connections x seconds ÷ requests); the ratio is the median of the large
-rounds' costs ÷ the median of the base rounds'. The statements each service sent
-while answering are EXPLAINed on the large database (bench.explain): a sequential
-scan of a large table fails the row.
+connections, so the service is not saturated) for BENCH_FLAT_SECONDS. A round's cost
+is the CPU time the service's processes and its database's backends spent per request
+(bench.cpu, from /proc): unlike wall-clock figures it does not grow when other work
+shares the machine. The ratio is the median of the large rounds' costs ÷ the median
+of the base rounds'; the mean latency per request at that fixed concurrency
+(connections x seconds ÷ requests) is shown beside it. The statements each service
+sent while answering are EXPLAINed on the large database (bench.explain): a
+sequential scan of a large table fails the row.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench import explain, login, scale, wrk
+from bench import cpu, explain, login, scale, wrk
 from bench.cases import INQUIRY, INQUIRY_PATH, TINPASS_TOKEN_BODY, fetch_token, warmup
 from bench.harness import Setup, fresh_database
 from bench.table import Row, Target
@@ -49,46 +51,60 @@ class Costs:
     """ms per request at LOW_CONNECTIONS, one entry per round, by size."""
 
     rounds: dict[int, list[float]] = field(default_factory=dict)
+    cpu: dict[int, list[float]] = field(default_factory=dict)  # CPU ms per request
     p50: dict[int, list[float]] = field(default_factory=dict)
     errors: int = 0
 
-    def add(self, size: int, result: wrk.WrkResult, per: int) -> None:
-        done = result.requests // per  # a login is a GET and a POST
-        cost = LOW_CONNECTIONS * result.seconds * 1000 / max(done, 1)
-        self.rounds.setdefault(size, []).append(cost)
+    def add(self, size: int, result: wrk.WrkResult, per: int, cpu_seconds: float = 0) -> None:
+        done = max(result.requests // per, 1)  # a login is a GET and a POST
+        self.rounds.setdefault(size, []).append(LOW_CONNECTIONS * result.seconds * 1000 / done)
+        self.cpu.setdefault(size, []).append(cpu_seconds * 1000 / done)
         self.p50.setdefault(size, []).append(result.p50_ms)
         self.errors += result.errors
 
-    def median(self, size: int) -> float:
-        return statistics.median(self.rounds[size])
+    def median(self, size: int, cpu: bool = False) -> float:
+        return statistics.median((self.cpu if cpu else self.rounds)[size])
 
     def describe(self, base: int, large: int) -> str:
-        shown = ", ".join(
-            f"{s:,}: " + "/".join(f"{c:.1f}" for c in self.rounds[s]) for s in (base, large)
-        )
+        def by_round(values: dict[int, list[float]]) -> str:
+            return ", ".join(
+                f"{s:,}: " + "/".join(f"{c:.1f}" for c in values[s]) for s in (base, large)
+            )
+
+        latency = self.median(large) / self.median(base)
         return (
             f"interleaved base/large x {len(self.rounds[base])}, {LOW_CONNECTIONS} connections, "
-            f"{seconds():g} s each; ms per request by round ({shown}); "
-            f"ratio = median large ÷ median base"
+            f"{seconds():g} s each; CPU ms per request of the service and its database "
+            f"backends by round ({by_round(self.cpu)}); ÷ ref = median large ÷ median base "
+            f"of those; latency ms per request ({by_round(self.rounds)}): {latency:.2f}x"
         )
 
 
 async def interleaved(
+    setup: Setup,
+    service: str,
     databases: dict[int, str],
-    switch: Callable[[str], Awaitable[None]],
     script: Callable[[], Awaitable[tuple[str, str]]],
     per: int = 1,
 ) -> Costs:
-    """Each size in turn, `rounds()` times: switch the service to its database, check one
-    answer and get the wrk (url, script), warm up, measure at LOW_CONNECTIONS."""
-    costs = Costs()
+    """Each size in turn, `rounds()` times: switch `service` to its database, check one
+    answer and get the wrk (url, script), warm up, measure at LOW_CONNECTIONS (and the
+    CPU time of the service's processes and database backends meanwhile)."""
+    costs, switch = Costs(), switcher(setup, service)
     for _ in range(rounds()):
         for size, url in databases.items():
             await switch(url)
             target, lua = await script()
             await wrk.run(target, lua, warmup(), connections=LOW_CONNECTIONS)
-            costs.add(size, await wrk.run(target, lua, seconds(), LOW_CONNECTIONS), per)
-            print(f"  {size:,}: {costs.rounds[size][-1]:.1f} ms per request", flush=True)
+            parent = setup.stack.processes[service].pid
+            before = await cpu.snapshot(parent, url)
+            result = await wrk.run(target, lua, seconds(), LOW_CONNECTIONS)
+            costs.add(size, result, per, cpu.spent(before, await cpu.snapshot(parent, url)))
+            print(
+                f"  {service} at {size:,}: {costs.rounds[size][-1]:.1f} ms per request, "
+                f"{costs.cpu[size][-1]:.2f} ms CPU",
+                flush=True,
+            )
     return costs
 
 
@@ -116,14 +132,17 @@ def flat_row(case: str, costs: Costs, sizes: scale.Sizes, plans: explain.Plans) 
         case,
         rps=LOW_CONNECTIONS * 1000 / large,
         p50_ms=statistics.median(costs.p50[sizes.large]),
-        ratio=large / costs.median(sizes.base),
+        ratio=costs.median(sizes.large, cpu=True) / costs.median(sizes.base, cpu=True),
         target=Target(max_ratio=1.2),
         note=f"{costs.describe(sizes.base, sizes.large)}; {plans.describe(f'{sizes.large:,}')}",
         errors=costs.errors + len(plans.scans),
     )
 
 
-def switcher(setup: Setup, service: str, attribute: str) -> Callable[[str], Awaitable[None]]:
+def switcher(setup: Setup, service: str) -> Callable[[str], Awaitable[None]]:
+    """Restarting `service` on another database."""
+    attribute = "identity_db" if service == "identity" else "plan_db"
+
     async def switch(url: str) -> None:
         await setup.stack.stop(service)
         setattr(setup.stack, attribute, url)
@@ -158,21 +177,25 @@ async def flat_rows(setup: Setup, sizes: scale.Sizes) -> list[Row]:
     await scale.analyze(base_identity)
     async with AsyncExitStack() as exits:
         plan, users = await copies(setup, exits, sizes)
-        switch = switcher(setup, "eligibility", "plan_db")
+        switch = switcher(setup, "eligibility")
         try:
             eligible = await interleaved(
-                {sizes.base: base_plan, sizes.large: plan}, switch, lambda: inquiry_script(setup)
+                setup,
+                "eligibility",
+                {sizes.base: base_plan, sizes.large: plan},
+                lambda: inquiry_script(setup),
             )
             await switch(plan)
             found = await explain.captured(setup, "eligibility", lambda: inquiry_script(setup))
             eligible_plans = await explain.explain(plan, found)
         finally:
             await switch(base_plan)
-        switch = switcher(setup, "identity", "identity_db")
+        switch = switcher(setup, "identity")
         try:
             logins = await interleaved(
+                setup,
+                "identity",
                 {sizes.base: base_identity, sizes.large: users},
-                switch,
                 lambda: login_script(setup),
                 per=2,
             )

@@ -22,7 +22,8 @@ if LOG:
     def _record(
         _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
     ) -> None:
-        line = json.dumps({"sql": statement, "params": None if many else parameters}, default=str)
+        params = (parameters[0] if parameters else None) if many else parameters  # one set
+        line = json.dumps({"sql": statement, "params": params}, default=str)
         with open(path, "a") as out:  # capture runs only: a line per statement
             out.write(line + "\n")
 

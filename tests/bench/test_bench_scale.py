@@ -43,8 +43,9 @@ def test_costs_are_medians_of_ms_per_request_at_fixed_concurrency() -> None:
     assert costs.median(10) == pytest.approx(per_request)
     assert costs.median(20) == pytest.approx(per_request)
     logins = flat.Costs()
-    logins.add(10, wrk.WrkResult(100, 5.0, 1.0, 2.0, 1), per=2)
+    logins.add(10, wrk.WrkResult(100, 5.0, 1.0, 2.0, 1), per=2, cpu_seconds=2.5)
     assert logins.median(10) == pytest.approx(flat.LOW_CONNECTIONS * 5000 / 50)
+    assert logins.median(10, cpu=True) == pytest.approx(2500 / 50), "CPU ms per login"
     assert logins.errors == 1
 
 
