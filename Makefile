@@ -43,7 +43,7 @@ lint: install
 
 # The whole bench (bench/run.py): installs wrk and the reference provider when missing,
 # runs TINpass on fresh PostgreSQL databases with one worker per CPU and prints one table.
-# BENCH_DURATION (s per case), BENCH_WORKERS, BENCH_LARGE=1 (1,000,000 rows): see bench/run.py.
+# BENCH_DURATION (s per case), BENCH_WORKERS, BENCH_LARGE=1 (1,000,000 rows and tokens): see bench/run.py.
 bench: install
 	$(PY) -m bench
 
