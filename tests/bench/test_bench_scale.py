@@ -1,13 +1,16 @@
 """The size cases' own parts, without a benchmark: binding captured statements for
-EXPLAIN, finding sequential scans in a plan, the interleaved costs' arithmetic."""
+EXPLAIN, finding sequential scans in a plan, the interleaved costs' arithmetic, CPU
+time from /proc."""
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from bench import explain, flat, wrk
+from bench import cpu, explain, flat, wrk
 from bench.scale import Growth
 
 
@@ -55,3 +58,13 @@ def test_growth_names_the_worst_table_outside_the_audit_trail() -> None:
     assert "clients +0 rows +0.0 MiB" in growth.describe()
     grew = Growth(100, 50.0, {"audit_events": (100, 0), "sessions": (3, 0), "x": (1, 0)})
     assert grew.worst_outside_audit == ("sessions", 3)
+
+
+def test_cpu_time_is_read_per_process_from_proc() -> None:
+    before = {os.getpid(): cpu.seconds(os.getpid()), 999_999_999: 1.0}
+    deadline = time.process_time() + 0.1
+    while time.process_time() < deadline:
+        pass
+    after = {os.getpid(): cpu.seconds(os.getpid()), 4: 7.0}
+    assert 0.05 <= cpu.spent(before, after) <= 1.0, "only processes in both snapshots count"
+    assert cpu.seconds(999_999_999) == 0.0, "a process that is gone spent nothing more"
