@@ -124,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     admin_openapi.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    for path, endpoint in endpoints.CLIENT_ENDPOINTS.items():
+        app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
     app.include_router(endpoints.router)
     app.include_router(audit_status.router)
     app.include_router(authorize.router)

@@ -26,14 +26,18 @@ DEMO_RESOURCES = {CASCADE_RESOURCE: "Cascade Health Plan", SUMMIT_RESOURCE: "Sum
 RESOURCE_URI_MAX = 255
 
 
+URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
 def resource_uri_error(value: str) -> str | None:
     """Why `value` is no resource indicator: an absolute URI without a fragment (RFC 8707 §2)."""
     if not value or len(value) > RESOURCE_URI_MAX:
         return f"a resource is a URI of 1 to {RESOURCE_URI_MAX} characters"
-    if any(c.isspace() or not c.isprintable() or not c.isascii() for c in value):
+    # Printable ASCII holds one whitespace character, the space.
+    if not (value.isascii() and value.isprintable()) or " " in value:
         return "a resource URI has no spaces, control or non-ASCII characters"
     scheme, colon, rest = value.partition(":")
-    if not colon or not rest or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+    if not colon or not rest or not URI_SCHEME.fullmatch(scheme):
         return "a resource must be an absolute URI (with a scheme, e.g. https://...)"
     if "#" in value:
         return "a resource URI must not have a fragment"

@@ -8,6 +8,7 @@ commits once.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -17,14 +18,17 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from starlette.responses import Response
 
-from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep, source_address
+from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, source_address
 from identity.keys import key_set
 from identity.oauth import parameters
 from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
 from identity.oauth.discovery import provider_metadata
 from identity.oauth.oidc import user_claims
 from identity.oauth.rpinitiated import hint_names_session
+from identity.oauth.server import TinpassAuthorizationServer
 from identity.oauth.tokens import SIGNING_ALGORITHMS
+from identity.settings import Settings
+from identity.store import OAuthStore
 from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
 from identity.web.pages import render
@@ -32,6 +36,7 @@ from identity.web.protocol import commit, protocol_context
 from policy.names import Claim, Scope
 
 router = APIRouter()
+Endpoint = Callable[[Request], Awaitable[Response]]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -63,23 +68,32 @@ async def _endpoint(
     await commit(ctx)
     if result is None:
         return Response(status_code=204)
-    response = result.to_starlette()
-    response.headers.update(NO_STORE)
-    return response
+    return result.to_starlette(NO_STORE)
 
 
-@router.post("/token")
-async def token(
-    request: Request,
-    settings: SettingsDep,
-    store: StoreDep,
-    keystore: KeyStoreDep,
-    server: ServerDep,
-    throttle: ThrottleDep,
-) -> Response:
-    if (refused := await _throttled(request, throttle)) is not None:
-        return refused
-    return await _endpoint(request, settings, store, keystore, server.create_token_response)
+Step = Callable[[Any], Any]
+
+
+def _client_endpoint(step_of: Callable[[TinpassAuthorizationServer], Step]) -> Endpoint:
+    """A POST endpoint where clients authenticate (token, introspection, revocation).
+
+    A plain Starlette endpoint, not a FastAPI route: these are the busiest endpoints,
+    and what they need is fixed per process (`app.state`), so nothing is resolved per
+    request. The session is the request's own, closed (rolled back unless committed)
+    on the way out, as `deps.get_session` does.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        state = request.app.state
+        if (refused := await _throttled(request, state.throttle)) is not None:
+            return refused
+        settings: Settings = state.settings
+        async with state.sessionmaker() as session:
+            store = OAuthStore(session, settings)
+            step = step_of(state.oauth_server)
+            return await _endpoint(request, settings, store, state.keystore, step)
+
+    return endpoint
 
 
 async def _throttled(request: Request, throttle: Any) -> Response | None:
@@ -97,44 +111,13 @@ async def _throttled(request: Request, throttle: Any) -> Response | None:
     return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait), **NO_STORE})
 
 
-@router.post("/introspect")
-async def introspect(
-    request: Request,
-    settings: SettingsDep,
-    store: StoreDep,
-    keystore: KeyStoreDep,
-    server: ServerDep,
-    throttle: ThrottleDep,
-) -> Response:
-    if (refused := await _throttled(request, throttle)) is not None:
-        return refused
-    return await _endpoint(
-        request,
-        settings,
-        store,
-        keystore,
-        lambda r: server.create_endpoint_response("introspection", r),
-    )
-
-
-@router.post("/revoke")
-async def revoke(
-    request: Request,
-    settings: SettingsDep,
-    store: StoreDep,
-    keystore: KeyStoreDep,
-    server: ServerDep,
-    throttle: ThrottleDep,
-) -> Response:
-    if (refused := await _throttled(request, throttle)) is not None:
-        return refused
-    return await _endpoint(
-        request,
-        settings,
-        store,
-        keystore,
-        lambda r: server.create_endpoint_response("revocation", r),
-    )
+token = _client_endpoint(lambda server: server.create_token_response)
+introspect = _client_endpoint(
+    lambda server: lambda r: server.create_endpoint_response("introspection", r)
+)
+revoke = _client_endpoint(lambda server: lambda r: server.create_endpoint_response("revocation", r))
+# Added to the application itself (`identity.app`), first: no included router to pass.
+CLIENT_ENDPOINTS = {"/token": token, "/introspect": introspect, "/revoke": revoke}
 
 
 @router.api_route("/userinfo", methods=["GET", "POST"])
