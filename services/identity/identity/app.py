@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from identity import audit
 from identity.admin import api as admin_api
@@ -56,6 +56,7 @@ from identity.web import (
 from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import SecurityHeaders
 from policy import forwarded, sealer
+from policy.audit_batch import AuditWriteFailed
 from policy.boundary import InputGuard, RequestIds
 
 # Endpoints answering bad parameters in their protocol's terms (identity.oauth.parameters).
@@ -65,6 +66,19 @@ OAUTH_PATHS = ("/authorize", "/logout", "/token", "/introspect", "/revoke")
 async def _rejected_form(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FormRejected)
     return rejected_page(request, exc)
+
+
+AUDIT_RETRY_AFTER = 5
+
+
+async def _audit_unavailable(request: Request, exc: Exception) -> Response:
+    """A token whose audit event could not be written is not issued (policy.audit_batch)."""
+    body = {
+        "error": "temporarily_unavailable",
+        "error_description": f"The service cannot record this now; retry in {AUDIT_RETRY_AFTER} s.",
+    }
+    headers = {"Retry-After": str(AUDIT_RETRY_AFTER), "Cache-Control": "no-store"}
+    return JSONResponse(body, status_code=503, headers=headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,9 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(Janitor(sessionmaker, settings).run()))
         app.state.sealer = audit.sealer(engine, settings)
         sealing = asyncio.create_task(app.state.sealer.run())
+        app.state.audit_writer = audit.writer(engine, settings)
+        if app.state.audit_writer is not None:
+            await app.state.audit_writer.start()
         try:
             yield
         finally:
+            if app.state.audit_writer is not None:
+                await app.state.audit_writer.stop()
             await sealer.stop(app.state.sealer, sealing)
             for task in tasks:
                 task.cancel()
@@ -148,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)
     app.add_exception_handler(StarletteHTTPException, admin_problems.handle_http)
     app.add_exception_handler(FormRejected, _rejected_form)
+    app.add_exception_handler(AuditWriteFailed, _audit_unavailable)
 
     app.add_middleware(InputGuard, protocol_paths=OAUTH_PATHS)
     app.add_middleware(SecurityHeaders, secure=settings.secure_cookies)

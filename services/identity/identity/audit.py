@@ -11,6 +11,11 @@ SHA-256 hash over its own canonical content and that previous hash, and the
 chain's head is signed into checkpoint files now and then (policy.checkpoints).
 `verify` walks the chain, compares it with the checkpoints and names the first
 altered, removed or reordered event; `seal` chains every committed event now.
+
+Events of a request that changed nothing (a client_credentials token: see
+`identity.web.protocol.commit`) go through the group-commit writer instead
+(`writer`, policy.audit_batch): written with other requests' events in one INSERT
+and one COMMIT, durable before the response is sent.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from identity.models import AuditChainHead, AuditEvent
 from identity.settings import Settings
 from policy import csvsafe, sealing
 from policy.audit import GENESIS, Verification
+from policy.audit_batch import GroupCommitWriter
 from policy.checkpoints import Vault, resolve_vault
 from policy.sealer import Sealer
 
-__all__ = ["GENESIS", "Verification", "export", "record", "seal", "status", "verify"]
+__all__ = ["GENESIS", "Verification", "event_row", "export", "record", "seal", "status", "verify"]
 
 FIELDS = (
     "event",
@@ -68,6 +74,39 @@ TRAIL = sealing.Trail(
 )
 
 
+def event_row(
+    event: str,
+    *,
+    actor_type: str,
+    actor_id: str | None,
+    organization_id: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    outcome: str = "success",
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    source_address: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """An event's columns (not sealed yet), stamped now."""
+    if "." not in event:
+        raise ValueError(f"event names are resource.action, not {event!r}")
+    return {
+        "occurred_at": datetime.now(UTC),
+        "event": event,
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "organization_id": organization_id,
+        "target_type": target_type,
+        "target_id": target_id,
+        "outcome": outcome,
+        "reason": reason,
+        "details": details or {},
+        "source_address": source_address,
+        "request_id": request_id,
+    }
+
+
 async def record(
     session: AsyncSession,
     event: str,
@@ -83,11 +122,9 @@ async def record(
     source_address: str | None = None,
     request_id: str | None = None,
 ) -> AuditEvent:
-    if "." not in event:
-        raise ValueError(f"event names are resource.action, not {event!r}")
-    row = AuditEvent(
-        occurred_at=datetime.now(UTC),
-        event=event,
+    """Add the event to the caller's transaction (flushed, not committed)."""
+    fields = event_row(
+        event,
         actor_type=actor_type,
         actor_id=actor_id,
         organization_id=organization_id,
@@ -95,10 +132,11 @@ async def record(
         target_id=target_id,
         outcome=outcome,
         reason=reason,
-        details=details or {},
+        details=details,
         source_address=source_address,
         request_id=request_id,
     )
+    row = AuditEvent(**fields)
     session.add(row)
     await session.flush()
     return row
@@ -123,6 +161,14 @@ def sealer(engine: AsyncEngine, settings: Settings) -> Sealer:
         vault=vault(settings),
         checkpoint_interval=settings.audit_checkpoint_interval,
     )
+
+
+def writer(engine: AsyncEngine, settings: Settings) -> GroupCommitWriter | None:
+    """The group-commit writer of events that accompany no change (None when
+    IDENTITY_AUDIT_BATCH_SIZE is 0: every event in its request's own transaction)."""
+    if settings.audit_batch_size == 0:
+        return None
+    return GroupCommitWriter(engine, TRAIL.events, max_batch=settings.audit_batch_size)
 
 
 async def seal(session: AsyncSession, batch: int = 1000) -> sealing.Head:

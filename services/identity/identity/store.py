@@ -81,6 +81,11 @@ class NewTokens:
     subject: Subject | None
     resources: tuple[str, ...] = ()
 
+    @property
+    def keeps_grant(self) -> bool:
+        """Whether `save_tokens` writes anything: a refresh token of a user's grant."""
+        return bool(self.refresh_token and self.subject and self.family_id)
+
 
 class OAuthStore:
     """Protocol storage over the request's session (no commits here)."""
@@ -262,7 +267,7 @@ class OAuthStore:
         Access tokens are not stored (client_credentials writes nothing here): they
         are verified by signature, and revoked through the deny-list and the status
         of their client, user, grant and SSO session (`find_access`)."""
-        if not (new.refresh_token and new.subject and new.family_id):
+        if not new.keeps_grant or new.subject is None or new.refresh_token is None:
             return
         subject = new.subject
         self.session.add(

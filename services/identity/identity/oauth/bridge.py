@@ -35,6 +35,7 @@ from identity.oauth.client_cache import ClientCache
 from identity.oauth.models import ClientInfo
 from identity.settings import Settings
 from identity.store import OAuthStore
+from policy.audit_batch import GroupCommitWriter
 
 T = TypeVar("T")
 Write = Callable[[], Coroutine[Any, Any, Any]]
@@ -58,6 +59,7 @@ class ProtocolContext:
     writes: list[Write] = field(default_factory=list)
     issued_jti: tuple[str, int] | None = None  # the access token just made: (jti, exp)
     issued_tax_ids: Any = ()  # and its `tax_ids` claim, for the audit event
+    audit_writer: GroupCommitWriter | None = None  # for a step that changed nothing
 
     def emit(self, event: str, **details: Any) -> None:
         """Queue an audit event; the endpoint writes it in the same transaction."""

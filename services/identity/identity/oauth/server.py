@@ -89,7 +89,8 @@ class TinpassAuthorizationServer(AuthorizationServer):
             subject=subject,
             resources=granted_resources(request),
         )
-        ctx.later(ctx.store.save_tokens, new)
+        if new.keeps_grant:  # client_credentials keeps nothing: no write queued
+            ctx.later(ctx.store.save_tokens, new)
         ctx.emit(
             "token.issued",
             client_id=new.client_id,

@@ -1,5 +1,5 @@
 """GET /status/audit: the audit trail's sealing lag (events waiting to be chained and
-the age of the oldest) and this process's sealer, for monitoring."""
+the age of the oldest), this process's sealer and its group-commit writer, for monitoring."""
 
 from __future__ import annotations
 
@@ -16,4 +16,9 @@ router = APIRouter(include_in_schema=False)
 async def audit_status(request: Request) -> dict[str, Any]:
     async with request.app.state.sessionmaker() as session:
         state = await audit.status(session)
-    return {**state.as_dict(), "sealer": request.app.state.sealer.describe()}
+    writer = request.app.state.audit_writer
+    return {
+        **state.as_dict(),
+        "sealer": request.app.state.sealer.describe(),
+        "group_commit": writer.describe() if writer is not None else None,
+    }
