@@ -3,7 +3,9 @@
 Written in the request's transaction with one INSERT and no shared lock: an event
 has no sequence number or hash until the sealer (policy.sealer, run by the
 eligibility and claims apps) chains it behind the writers and signs the chain's
-head into checkpoint files (policy.checkpoints). `verify` checks chain and
+head into checkpoint files (policy.checkpoints). A request that changed nothing (an
+answer, a claim read, a denial) has its events written by the group-commit writer
+instead (`writer`, policy.audit_batch; see `provider_data.access.record`). `verify` checks chain and
 checkpoints and names the first bad event; `seal` chains every committed event now.
 """
 
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from policy import sealing
 from policy.audit import AccessRecord, Verification
+from policy.audit_batch import GroupCommitWriter
 from policy.checkpoints import Vault, resolve_vault
 from policy.sealer import Sealer
 from provider_data.models import AccessChainHead, AccessEvent
@@ -60,14 +63,25 @@ async def record(session: AsyncSession, access: AccessRecord) -> None:
     await record_many(session, [access])
 
 
+def rows(accesses: list[AccessRecord]) -> list[dict[str, Any]]:
+    """The events' columns (not sealed yet), stamped now."""
+    now = datetime.now(UTC)
+    return [{"occurred_at": now, **access.content()} for access in accesses]
+
+
 async def record_many(session: AsyncSession, accesses: list[AccessRecord]) -> None:
     """Insert the events (one statement, no lock); the sealer chains them after commit."""
     if not accesses:
         return
-    now = datetime.now(UTC)
-    await session.execute(
-        insert(AccessEvent), [{"occurred_at": now, **access.content()} for access in accesses]
-    )
+    await session.execute(insert(AccessEvent), rows(accesses))
+
+
+def writer(engine: AsyncEngine, settings: Settings) -> GroupCommitWriter | None:
+    """The group-commit writer of read-only requests' events (None when
+    PROVIDER_DATA_AUDIT_BATCH_SIZE is 0: every event in its request's own transaction)."""
+    if settings.audit_batch_size == 0:
+        return None
+    return GroupCommitWriter(engine, TRAIL.events, max_batch=settings.audit_batch_size)
 
 
 def vault(settings: Settings) -> Vault:

@@ -84,8 +84,7 @@ async def _search_tins(
     if wanted in decision.matched_tax_ids:
         return [wanted]
     denied = decide(principal, "claims.read", Resource.plan([]))
-    await access.record(session, request, principal, denied, tax_id=wanted[:9])
-    await session.commit()
+    await access.record(session, request, principal, denied, tax_id=wanted[:9], read_only=True)
     raise Problem(
         403,
         "Access denied",
@@ -125,9 +124,8 @@ async def list_claims(
     claims = [claim_out(c, may_see_amounts(principal, c.billing_tin)) for c in page]
     shown = ((c.member_id, c.billing_tin) for c in claims)
     await access.record_disclosures(
-        session, request, principal, decision, shown, member_filter=member
+        session, request, principal, decision, shown, member_filter=member, read_only=True
     )
-    await session.commit()
     next_cursor = _cursor(page[-1]) if len(found) > limit else None
     return ClaimList(claims=claims, count=len(claims), next_cursor=next_cursor)
 
@@ -151,8 +149,8 @@ async def _readable(
         decision,
         member_id=claim.member.member_id,
         tax_id=claim.billing_tin,
+        read_only=True,
     )
-    await session.commit()
     if decision.reason == "tin_not_billed":
         raise not_found("claim")
     if not decision.allowed:

@@ -72,12 +72,16 @@ async def _answer_one(
     """The answer to one inquiry, audited; a refusal is audited and raised as a Problem.
 
     The answer is worked out first; an inquiry that did not match then locks its
-    failed-match counters (`Guard.wait`) and counts, a matched one checks them as read."""
+    failed-match counters (`Guard.wait`) and counts, a matched one checks them as read.
+    Alone (no `batch`), an inquiry that changed nothing (a denial, a match) has its event
+    written by the group-commit writer; a failed match keeps it with its counters."""
     on = inquiry.date_of_service or date.today()
     member_id = plandata.normalize_member_id(inquiry.member_id)
     decision, provider = await _decide(session, principal, inquiry, on)
     if provider is None:
-        await access.record(session, request, principal, decision, member_id=member_id, batch=batch)
+        await access.record(
+            session, request, principal, decision, member_id=member_id, batch=batch, read_only=True
+        )
         raise access.refusal(decision)
     key = guessing.client_key(principal.client_id)
     member = await reads.member_view(session, member_id, provider.id, key)
@@ -89,6 +93,7 @@ async def _answer_one(
         wait = guard.wait_read(
             member, member_window=member.member_window, client_window=member.client_window
         )
+    matched = answer.status != "not_found"  # no counter locked or counted
     if wait:
         refused = replace(decision, allowed=False, reason=guessing.REFUSED_REASON)
         await access.record(
@@ -99,6 +104,7 @@ async def _answer_one(
             member_id=member_id,
             tax_id=provider.tin,
             batch=batch,
+            read_only=matched,
         )
         raise guessing.refusal(wait, guard.settings.plan_name)
     if answer.status == "not_found":
@@ -111,6 +117,7 @@ async def _answer_one(
         member_id=member_id,
         tax_id=provider.tin,
         batch=batch,
+        read_only=matched,
     )
     return answer
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from policy import PROBLEM_JSON, problem
+from policy.audit_batch import AuditWriteFailed
 from policy.fastjson import FastJSONResponse as JSONResponse
 from policy.rfc6750 import www_authenticate
 
@@ -91,8 +92,9 @@ RETRY_AFTER_OUTAGE = 5
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The plan's database cannot be reached (refused or lost connection): nothing is
-    answered and nothing disclosed; any other database error is an internal error."""
+    """The plan's database cannot be reached (refused or lost connection), or the access
+    events of a read could not be written (policy.audit_batch): nothing is answered and
+    nothing disclosed; any other database error is an internal error."""
     if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
         return await _unexpected(request, exc)
     body = problem(
@@ -121,6 +123,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    for failure in (DBAPIError, ConnectionError, TimeoutError):
+    for failure in (DBAPIError, ConnectionError, TimeoutError, AuditWriteFailed):
         app.add_exception_handler(failure, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,4 +1,5 @@
-"""What the eligibility and claims apps share: lifespan (with the access trail's sealer),
+"""What the eligibility and claims apps share: lifespan (with the access trail's sealer
+and group-commit writer),
 errors, health, audit sealing status, request ids, the reference-data cache
 (`provider_data.reference`)."""
 
@@ -47,9 +48,14 @@ def build_app(
             await app.state.verifier.prime()
         app.state.sealer = audit.sealer(engine, settings)
         sealing = asyncio.create_task(app.state.sealer.run())
+        app.state.audit_writer = audit.writer(engine, settings)
+        if app.state.audit_writer is not None:
+            await app.state.audit_writer.start()
         try:
             yield
         finally:
+            if app.state.audit_writer is not None:
+                await app.state.audit_writer.stop()
             await sealer.stop(app.state.sealer, sealing)
             if verifier is None:
                 await app.state.verifier.aclose()
@@ -98,4 +104,9 @@ async def audit_status(request: Request) -> dict[str, Any]:
     """The access trail's sealing lag and this process's sealer, for monitoring."""
     async with request.app.state.sessionmaker() as session:
         state = await audit.status(session)
-    return {**state.as_dict(), "sealer": request.app.state.sealer.describe()}
+    writer = request.app.state.audit_writer
+    return {
+        **state.as_dict(),
+        "sealer": request.app.state.sealer.describe(),
+        "group_commit": writer.describe() if writer is not None else None,
+    }

@@ -57,6 +57,10 @@ class Settings(DatabasePool, BaseSettings):
     audit_seal_interval: float = Field(default=0.2, gt=0)
     audit_seal_batch: int = Field(default=1000, ge=1)
     audit_checkpoint_interval: float = Field(default=60.0, gt=0)
+    # Access events of read-only requests (eligibility answers, claim reads, denials) are
+    # written together by a group-commit writer, at most audit_batch_size per INSERT and
+    # COMMIT (policy.audit_batch); 0 writes each in its request's own transaction instead.
+    audit_batch_size: int = Field(default=256, ge=0, le=2000)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
