@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PACKAGES := libs/policy services/identity services/provider_data services/gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint pytest login bench bench-micro fuzz clean
+.PHONY: install run test lint pytest login bench bench-micro bench-audit-cpu fuzz clean
 
 install: $(STAMP)
 
@@ -50,6 +50,11 @@ bench: install
 # The in-process micro-benchmarks (bench/bench_*.py); BENCH=bench_token runs one.
 bench-micro: install
 	$(PY) -m bench micro $(BENCH)
+
+# CPU time and commits per token and per eligibility inquiry (one process each, from /proc
+# and pg_stat_database), audit events group committed or not, back to back (bench/audit_cpu.py).
+bench-audit-cpu: install
+	$(PY) -m bench.audit_cpu
 
 clean:
 	rm -rf $(VENV) data test-output
