@@ -10,10 +10,12 @@ import asyncio
 import uuid
 from typing import Any
 
+import anyio.to_thread
 import httpx
+import pytest
 from sqlalchemy import func, select, text
 
-from provider_data import audit
+from provider_data import audit, cli
 from provider_data.models import AccessEvent, FailedMatchCounter
 from tests.provider_data.conftest import Plan, add_member
 
@@ -122,7 +124,9 @@ async def test_an_answer_whose_event_cannot_be_written_is_not_sent(plan: Plan) -
     assert (await group_commit(plan.eligibility))["failed_flushes"] >= 1
 
 
-async def test_group_committed_events_are_chained_and_verify(plan: Plan) -> None:
+async def test_group_committed_events_are_chained_and_verify(
+    plan: Plan, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     await asyncio.gather(
         *(plan.eligibility.post(INQUIRIES, json=ACTIVE, headers=plan.auth()) for _ in range(10))
     )
@@ -131,3 +135,6 @@ async def test_group_committed_events_are_chained_and_verify(plan: Plan) -> None
         result = await audit.verify(session)
         total = await session.scalar(select(func.count()).select_from(AccessEvent))
     assert result.ok and result.unsealed == 0 and result.checked == total
+    monkeypatch.setenv("DATABASE_URL", plan.database_url)
+    assert await anyio.to_thread.run_sync(cli.main, ["audit", "verify"]) == 0
+    assert "audit trail intact" in capsys.readouterr().out
