@@ -1,8 +1,9 @@
 """The hot read paths' statements, counted on the real database: a regression guard.
 
 Every statement the services send is caught with SQLAlchemy's `before_cursor_execute`
-event; the access trail's own statements (`provider_data.audit`) are set aside, so
-the count is the read path's alone.
+event; the access trail's own statements (`provider_data.audit`, and its sealer's
+leader election, an advisory lock tried now and then) are set aside, so the count is
+the read path's alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from provider_data.db import create_engine
 from tests.provider_data.conftest import Plan
 
 ACTIVE = {"member_id": "M1000101", "date_of_birth": "1985-04-12"}
-TRAIL = ("access_events", "access_chain_head")
+TRAIL = ("access_events", "access_chain_head", "_advisory_")
 
 
 @contextmanager
