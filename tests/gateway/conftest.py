@@ -29,6 +29,7 @@ class Upstream:
 
     seen: list[dict[str, Any]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set by the first request
 
     async def record(self, request: Request) -> Response:
         self.seen.append(
@@ -41,6 +42,7 @@ class Upstream:
                 "peer": request.client.port if request.client else None,
             }
         )
+        self.arrived.set()
         if request.url.path.endswith("/slow"):
             await self.release.wait()
         if request.url.path.endswith("/trickle"):

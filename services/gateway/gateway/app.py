@@ -2,8 +2,9 @@
 
 Every request to an API route needs a valid bearer token (verified with
 libs/policy against the cached JWKS) before any upstream call. Upstreams are
-reached over one pooled HTTP client with timeouts; a failing upstream answers
-502, a slow one 504, as RFC 9457 problems. Requests are counted per source
+reached over a keep-alive connection pool per upstream (`gateway.upstream`) with
+timeouts; a failing upstream answers 502, a slow one 504, one whose pool stays
+full 503 with Retry-After, as RFC 9457 problems. Requests are counted per source
 address and per client (`gateway.ratelimit`), and browser origins are checked
 (`gateway.cors`). Run with `uvicorn --factory gateway.app:create_app --no-proxy-headers`
 (forwarded headers are trusted only from the configured proxies, policy.forwarded).
@@ -11,13 +12,10 @@ address and per client (`gateway.ratelimit`), and browser origins are checked
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import httpx
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
@@ -25,7 +23,14 @@ from gateway import cors, portal, proxy, ratelimit
 from gateway.portal.redis_sessions import RedisSessionStore
 from gateway.problems import problem_response as _problem
 from gateway.settings import Settings
-from gateway.upstream import build_client
+from gateway.upstream import (
+    Pool,
+    UpstreamBusy,
+    UpstreamError,
+    Upstreams,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs
 from policy.boundary import InputGuard
 from policy.fastjson import FastJSONResponse
@@ -89,17 +94,30 @@ async def forward(request: Request, service: str) -> Response:
     return await _send(request, request.app.state.upstreams[service], body, request_id)
 
 
-async def _send(request: Request, base: httpx.URL, body: bytes, request_id: str) -> Response:
-    upstream = base.copy_with(path=request.url.path, query=request.scope["query_string"])
+async def _send(request: Request, pool: Pool, body: bytes, request_id: str) -> Response:
+    scope = request.scope
+    target = scope.get("raw_path") or scope["path"].encode()
+    if scope["query_string"]:
+        target += b"?" + scope["query_string"]
+    settings: Settings = request.app.state.settings
     try:
-        async with asyncio.timeout(request.app.state.settings.upstream_deadline):
-            reply = await request.app.state.upstream.request(
-                request.method,
-                upstream,
-                content=body,
-                headers=proxy.request_headers(request.headers.items(), request_id),
-            )
-    except (httpx.TimeoutException, TimeoutError):
+        reply = await pool.exchange(
+            request.method,
+            target.decode("latin-1"),
+            proxy.request_headers(request.headers.items(), request_id),
+            body,
+            settings.upstream_deadline,
+        )
+    except UpstreamBusy:
+        return _problem(
+            503,
+            "Upstream busy",
+            "The plan's service is answering as many requests as it may. Try again shortly.",
+            "upstream-busy",
+            request_id,
+            **{"Retry-After": str(settings.pool_retry_after)},
+        )
+    except UpstreamTimeout:
         return _problem(
             504,
             "Upstream timed out",
@@ -107,7 +125,7 @@ async def _send(request: Request, base: httpx.URL, body: bytes, request_id: str)
             "upstream-timeout",
             request_id,
         )
-    except httpx.TransportError:
+    except UpstreamUnreachable:
         return _problem(
             502,
             "Upstream unavailable",
@@ -115,9 +133,10 @@ async def _send(request: Request, base: httpx.URL, body: bytes, request_id: str)
             "upstream-unavailable",
             request_id,
         )
-    headers: dict[str, Any] = dict(proxy.response_headers(reply.headers.multi_items()))
-    headers["X-Request-ID"] = request_id
-    return Response(content=reply.content, status_code=reply.status_code, headers=headers)
+    response = Response(content=reply.body, status_code=reply.status)
+    response.raw_headers += proxy.response_headers(reply.headers)
+    response.raw_headers.append((b"x-request-id", request_id.encode()))
+    return response
 
 
 router = APIRouter()
@@ -141,12 +160,16 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> FastJSONResponse:
     """Ready when the issuer's keys are loaded and every upstream answers /healthz."""
+    settings: Settings = request.app.state.settings
     checks = {"jwks": "ok" if request.app.state.verifier.jwks_loaded else "not loaded"}
-    for name, base in request.app.state.upstreams.items():
+    upstreams: Upstreams = request.app.state.upstreams
+    for name, pool in upstreams.pools.items():
         try:
-            reply = await request.app.state.upstream.get(httpx.URL(base).join("/healthz"))
-            checks[name] = "ok" if reply.status_code == 200 else f"status {reply.status_code}"
-        except httpx.HTTPError:
+            reply = await pool.exchange("GET", "/healthz", (), b"", settings.upstream_deadline)
+            checks[name] = "ok" if reply.status == 200 else f"status {reply.status}"
+        except UpstreamBusy:
+            checks[name] = "busy"
+        except UpstreamError:
             checks[name] = "unreachable"
     ready = all(v == "ok" for v in checks.values())
     return FastJSONResponse(
@@ -156,23 +179,16 @@ async def readyz(request: Request) -> FastJSONResponse:
 
 
 def create_app(
-    settings: Settings | None = None,
-    *,
-    http_client: httpx.AsyncClient | None = None,
-    verifier: TokenVerifier | None = None,
+    settings: Settings | None = None, *, verifier: TokenVerifier | None = None
 ) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = http_client or build_client(settings)
+        upstreams = Upstreams(settings)  # a connection pool per upstream
         app.state.settings = settings
         app.state.rate_limits = ratelimit.RateLimits.from_settings(settings)
-        app.state.upstream = client
-        app.state.upstreams = {  # parsed once; a request's path and query replace theirs
-            "eligibility": httpx.URL(settings.eligibility_url),
-            "claims": httpx.URL(settings.claims_url),
-        }
+        app.state.upstreams = upstreams
         app.state.verifier = verifier or TokenVerifier(
             settings.issuer,
             settings.audience,
@@ -184,8 +200,7 @@ def create_app(
         try:
             yield
         finally:
-            if http_client is None:
-                await client.aclose()
+            await upstreams.aclose()
             if verifier is None:
                 await app.state.verifier.aclose()
             else:

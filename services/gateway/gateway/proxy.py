@@ -59,11 +59,13 @@ def request_headers(headers: Iterable[tuple[str, str]], request_id: str) -> list
     return kept
 
 
-def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    items = list(headers)
-    dropped = (
-        HOP_BY_HOP
-        | _connection_tokens(items)
-        | {"content-length", "content-encoding", "x-request-id"}
+RESPONSE_DROPPED = HOP_BY_HOP | {"content-length", "content-encoding", "x-request-id"}
+
+
+def response_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """An upstream's raw header lines to pass on, names lowercased (as ASGI wants them)."""
+    items = [(name.decode("latin-1").lower(), value) for name, value in headers]
+    dropped = RESPONSE_DROPPED | _connection_tokens(
+        (name, value.decode("latin-1")) for name, value in items if name == "connection"
     )
-    return [(name, value) for name, value in items if name.lower() not in dropped]
+    return [(name.encode("latin-1"), value) for name, value in items if name not in dropped]

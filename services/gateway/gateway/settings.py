@@ -31,14 +31,21 @@ class Settings(BaseSettings):
     jwks_refresh_interval: float = Field(default=300.0, gt=0)
     eligibility_url: str = "http://127.0.0.1:8001"
     claims_url: str = "http://127.0.0.1:8002"
-    # Upstream connections: one pooled client; seconds unless said otherwise.
-    upstream_timeout: float = Field(default=10.0, gt=0)  # read (and write) per operation
+    # Upstream connections: one pool per upstream (gateway.upstream), so a slow upstream
+    # cannot starve another; seconds unless said otherwise.
+    upstream_timeout: float = Field(default=10.0, gt=0)  # each read of an answer
     connect_timeout: float = Field(default=2.0, gt=0)
-    pool_timeout: float = Field(default=2.0, gt=0)  # waiting for a free pooled connection
+    # Waiting for a free connection of the upstream's pool; past it, 503 with Retry-After.
+    pool_timeout: float = Field(default=2.0, gt=0)
+    pool_retry_after: int = Field(default=1, ge=0)  # the Retry-After of that 503 (seconds)
     upstream_deadline: float = Field(default=30.0, gt=0)  # one whole upstream exchange
+    # Connections each upstream's pool may open (requests to it at once); the upstream's
+    # own setting, when given, replaces this one for it.
     max_connections: int = Field(default=100, ge=1)
-    # Idle connections kept for reuse: as many as may be open, so a burst of concurrent
-    # requests does not close and reopen connections (a TCP connect each).
+    eligibility_max_connections: int | None = Field(default=None, ge=1)
+    claims_max_connections: int | None = Field(default=None, ge=1)
+    # Idle connections are kept for reuse (up to the pool's size) unless this is 0,
+    # which closes each connection after its exchange.
     max_keepalive_connections: int = Field(default=100, ge=0)
     keepalive_expiry: float = Field(default=30.0, ge=0)
     max_body_bytes: int = 1_048_576

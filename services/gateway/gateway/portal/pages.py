@@ -97,7 +97,7 @@ def trouble(request: Request, answer: Answer) -> Response:
         request,
         "message.html",
         "The plan's service is not answering",
-        status_code=502 if answer.status != 504 else 504,
+        status_code=answer.status if answer.status in (503, 504) else 502,
         message="The plan's service did not answer. Please try again in a few minutes.",
     )
 

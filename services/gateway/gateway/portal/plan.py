@@ -1,6 +1,6 @@
 """The portal asks the plan's provider-data services, with the signed-in person's token.
 
-Calls go over the gateway's own pooled upstream client to the eligibility and
+Calls go over the gateway's own upstream connection pools to the eligibility and
 claims services, with the access token kept in the session; the services verify
 it again and decide by TIN. An access token about to expire is refreshed first
 with the refresh token (Authlib; the new pair replaces the old in the session);
@@ -13,11 +13,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 import httpx2
+import orjson
 from authlib.integrations.base_client import OAuthError
 from starlette.requests import Request
+
+from gateway.upstream import Pool, UpstreamBusy, UpstreamTimeout, UpstreamUnreachable
 
 REFRESH_MARGIN = 30
 
@@ -83,22 +87,29 @@ async def call(
     json: Any = None,
     params: dict[str, str] | None = None,
 ) -> Answer:
-    """One call to `eligibility` or `claims`; 502/504 answers when the service fails."""
+    """One call to `eligibility` or `claims`; 502/503/504 answers when the service fails."""
     token = await access_token(request)
-    url = httpx.URL(request.app.state.upstreams[service]).join(path)
-    headers = {"Authorization": f"Bearer {token}", "X-Request-ID": str(uuid.uuid4())}
+    headers = [("Authorization", f"Bearer {token}"), ("X-Request-ID", str(uuid.uuid4()))]
+    body = b""
+    if json is not None:
+        body = orjson.dumps(json)
+        headers.append(("Content-Type", "application/json"))
+    target = quote(path) + (f"?{urlencode(params)}" if params else "")
+    pool: Pool = request.app.state.upstreams[service]
     try:
-        reply = await request.app.state.upstream.request(
-            method, url, json=json, params=params, headers=headers
+        reply = await pool.exchange(
+            method, target, headers, body, request.app.state.settings.upstream_deadline
         )
-    except httpx.TimeoutException:
+    except UpstreamBusy:
+        return Answer(503, None)
+    except UpstreamTimeout:
         return Answer(504, None)
-    except httpx.TransportError:
+    except UpstreamUnreachable:
         return Answer(502, None)
-    if reply.status_code == 401:
+    if reply.status == 401:
         raise SignedOut
     try:
-        body = reply.json()
-    except ValueError:
-        body = None
-    return Answer(reply.status_code, body)
+        answer = orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        answer = None
+    return Answer(reply.status, answer)
