@@ -17,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
 from policy.audit import AccessRecord
-from provider_data import access, audit, guessing, plandata, providers, reads, reference
+from provider_data import (
+    access,
+    audit,
+    eligibility_reads,
+    guessing,
+    plandata,
+    providers,
+    reads,
+    reference,
+)
 from provider_data.deps import CurrentPrincipal, SessionDep, SettingsDep
 from provider_data.eligibility_schemas import (
     AccumulatorOut,
@@ -50,10 +59,9 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _decide(
-    session: AsyncSession, principal: Principal, inquiry: Inquiry, on: date
+def _decide(
+    principal: Principal, inquiry: Inquiry, records: list[reads.Provider]
 ) -> tuple[Decision, reads.Provider | None]:
-    records = await reads.providers_in_effect(session, principal.tax_ids, on)
     if inquiry.provider_npi:
         records = [r for r in records if r.npi == inquiry.provider_npi]
     decision = decide(principal, "eligibility.read", Resource.plan(r.tin for r in records))
@@ -71,21 +79,23 @@ async def _answer_one(
 ) -> EligibilityAnswer:
     """The answer to one inquiry, audited; a refusal is audited and raised as a Problem.
 
-    The answer is worked out first; an inquiry that did not match then locks its
-    failed-match counters (`Guard.wait`) and counts, a matched one checks them as read.
-    Alone (no `batch`), an inquiry that changed nothing (a denial, a match) has its event
-    written by the group-commit writer; a failed match keeps it with its counters."""
+    Everything is read in one statement and the answer worked out first; an inquiry
+    that did not match then locks its failed-match counters (`Guard.wait`) and counts,
+    a matched one checks them as read. Alone (no `batch`), an inquiry that changed
+    nothing (a denial, a match) has its event written by the group-commit writer; a
+    failed match keeps it with its counters."""
     on = inquiry.date_of_service or date.today()
     member_id = plandata.normalize_member_id(inquiry.member_id)
-    decision, provider = await _decide(session, principal, inquiry, on)
+    key = guessing.client_key(principal.client_id)
+    read = await eligibility_reads.inquiry_rows(session, principal.tax_ids, on, member_id, key)
+    decision, provider = _decide(principal, inquiry, read.providers)
     if provider is None:
         await access.record(
             session, request, principal, decision, member_id=member_id, batch=batch, read_only=True
         )
         raise access.refusal(decision)
-    key = guessing.client_key(principal.client_id)
-    member = await reads.member_view(session, member_id, provider.id, key)
-    answer = await _build(session, request, member, inquiry, on, provider)
+    member = read.member_for(provider.id)
+    answer = await _build(session, request, member, inquiry, on, provider, read.amounts)
     if answer.status == "not_found":
         wait = await guard.wait(member)
     else:
@@ -179,6 +189,7 @@ async def _build(
     inquiry: Inquiry,
     on: date,
     provider: reads.Provider,
+    amounts: reads.YearAmounts,
 ) -> EligibilityAnswer:
     base: dict[str, Any] = {
         "date_of_service": on,
@@ -202,7 +213,6 @@ async def _build(
             coverage=_coverage_out(latest) if latest else None,
             **base,
         )
-    amounts = await reads.year_amounts(session, member, on.year)
     return EligibilityAnswer(
         status="active",
         plan=_plan_out(catalog, coverage),
