@@ -108,3 +108,22 @@ async def test_a_full_pool_is_503_with_retry_after() -> None:
         assert (await asyncio.wait_for(slow, 10)).status_code == 200
         again = await edge.client.get("/eligibility/v1/inquiries", headers=edge.auth())
         assert again.status_code == 200, "the freed connection serves the next request"
+
+
+async def test_path_and_query_are_passed_on_as_sent() -> None:
+    """Percent-encoded path, repeated query parameters, an empty POST body: all kept."""
+    async with (
+        running_upstream() as (upstream, url),
+        gateway(TestIssuer(), upstream, url, on_port=True) as edge,
+    ):
+        reply = await edge.client.get("/claims/v1/a%20b%2Fc?x=1&x=2&y=%C3%A9", headers=edge.auth())
+        assert reply.status_code == 200
+        empty = await edge.client.post("/eligibility/v1/e", headers=edge.auth())
+        assert empty.status_code == 200
+    got, posted = upstream.seen
+    assert (got["path"], got["query"]) == ("/claims/v1/a b/c", "x=1&x=2&y=%C3%A9")
+    assert (posted["method"], posted["body"], posted["headers"]["content-length"]) == (
+        "POST",
+        b"",
+        "0",
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
@@ -96,7 +97,7 @@ async def forward(request: Request, service: str) -> Response:
 
 async def _send(request: Request, pool: Pool, body: bytes, request_id: str) -> Response:
     scope = request.scope
-    target = scope.get("raw_path") or scope["path"].encode()
+    target = scope.get("raw_path") or quote(scope["path"]).encode()  # as the client sent it
     if scope["query_string"]:
         target += b"?" + scope["query_string"]
     settings: Settings = request.app.state.settings
