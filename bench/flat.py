@@ -123,7 +123,7 @@ async def inquiry_script(setup: Setup) -> tuple[str, str]:
 async def login_script(setup: Setup) -> tuple[str, str]:
     path, body, cookie = await login._login_form(setup)
     headers = {"Content-Type": login.FORM, "Cookie": f"{login.CSRF_COOKIE}={cookie}"}
-    return setup.stack.issuer + path, wrk.alternating_script(path, "/login", body, headers)
+    return setup.stack.issuer + "/authorize", wrk.login_script(path, "/login", body, headers)
 
 
 def flat_row(case: str, costs: Costs, sizes: scale.Sizes, plans: explain.Plans) -> Row:

@@ -4,6 +4,9 @@ One login is what a browser does: GET /authorize (the login form, a CSRF cookie)
 then POST /login with the username, password and CSRF token, answered with the
 redirect carrying the authorization code (a session, a code, audit events). wrk
 sends the GET and the POST in turn, so logins per second are half its requests.
+Every request carries a nonce of its own: a nonce used before is a replay, which
+identity answers with an error redirect instead of the form or a code (cheaper
+than a login); wrk counts any answer but a page or a code as an error.
 
 The raw rate is identity's own CryptContext verifying the same argon2id hash in
 as many processes as the services have workers, for the same duration.
@@ -11,6 +14,7 @@ as many processes as the services have workers, for the same duration.
 
 from __future__ import annotations
 
+import secrets
 import time
 from concurrent.futures import ProcessPoolExecutor
 from urllib.parse import urlencode, urlsplit
@@ -52,9 +56,13 @@ def argon2_rate(processes: int, seconds: float) -> float:
 
 
 async def _login_form(setup: Setup) -> tuple[str, str, str]:
-    """(authorization path, POST body, CSRF cookie) of one login, checked once."""
+    """(authorization path, POST body, CSRF cookie) of one login, checked once; the
+    path and the body hold wrk.NONCE_MARK where each request's own nonce goes."""
     stack = setup.stack
-    path = authorize_url("cascade-portal", stack.url("gateway") + "/portal/callback", Pkce.new())
+    nonce = f"check{secrets.token_hex(8)}"
+    path = authorize_url(
+        "cascade-portal", stack.url("gateway") + "/portal/callback", Pkce.new(), nonce=nonce
+    )
     async with httpx.AsyncClient(base_url=stack.issuer, timeout=10) as browser:
         page = await browser.get(path)
         fields = form_fields(page.text)
@@ -72,14 +80,14 @@ async def _login_form(setup: Setup) -> tuple[str, str, str]:
         raise RuntimeError(f"POST {action} answered {answer.status_code}: {answer.text[:500]}")
     if action != "/login":
         raise RuntimeError(f"the login form posts to {action}, not /login")
-    return path, body, cookie
+    return path.replace(nonce, wrk.NONCE_MARK), body.replace(nonce, wrk.NONCE_MARK), cookie
 
 
 async def password_login(setup: Setup) -> Measured:
     path, body, cookie = await _login_form(setup)
     headers = {"Content-Type": FORM, "Cookie": f"{CSRF_COOKIE}={cookie}"}
-    script = wrk.alternating_script(path, "/login", body, headers)
-    result = await measure(setup.stack.issuer + path, script)
+    script = wrk.login_script(path, "/login", body, headers)
+    result = await measure(setup.stack.issuer + "/authorize", script)
     logins = wrk.WrkResult(
         result.requests // 2, result.seconds, result.p50_ms, result.p99_ms, result.errors
     )

@@ -71,22 +71,66 @@ def post_script(body: str, headers: dict[str, str]) -> str:
     return "\n".join(lines) + "\n" + DONE_HOOK
 
 
-def alternating_script(get_path: str, post_path: str, body: str, headers: dict[str, str]) -> str:
-    """GET `get_path`, then POST `body` to `post_path`, in turn: one of each per pair."""
-    header_table = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
-    return (
-        f"""
+NONCE_MARK = "BENCHNONCE"  # stands for each request's own nonce in `login_script`'s templates
+
+LOGIN_CHECKS = """
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
+local run = string.format("%x%x", os.time(), math.floor(os.clock() * 1000000))
 local n = 0
-local get_request = wrk.format("GET", {lua_string(get_path)})
-local post_request = wrk.format("POST", {lua_string(post_path)}, {{{header_table}}},
-  {lua_string(body)})
-request = function()
+bad = 0  -- a global: `done` reads it from each thread
+local function fresh(parts)
   n = n + 1
-  if n % 2 == 1 then return get_request end
-  return post_request
+  return parts[1] .. "r" .. run .. "t" .. id .. "n" .. n .. parts[2]
+end
+response = function(status, headers, body)
+  local location = headers["location"] or headers["Location"] or ""
+  if not (status == 200 or (status == 302 and string.find(location, "?code=", 1, true))) then
+    bad = bad + 1
+  end
 end
 """
-        + DONE_HOOK
+
+LOGIN_DONE_HOOK = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local refused = 0
+  for _, thread in ipairs(threads) do refused = refused + thread:get("bad") end
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
+    .. '"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status + refused, e.timeout))
+end
+"""
+
+
+def login_script(get_path: str, post_path: str, body: str, headers: dict[str, str]) -> str:
+    """GET `get_path`, then POST `body` to `post_path`, in turn, each request with a nonce
+    of its own in place of NONCE_MARK (which each template holds once): a nonce seen
+    before is a replay, answered with an error redirect instead of a form or a code.
+    Any answer but a page (200) or a redirect carrying a code counts as an error."""
+    for template in (get_path, body):
+        if template.count(NONCE_MARK) != 1:
+            raise ValueError(f"{NONCE_MARK} must appear once in {template!r}")
+    get_parts = ", ".join(lua_string(part) for part in get_path.split(NONCE_MARK))
+    body_parts = ", ".join(lua_string(part) for part in body.split(NONCE_MARK))
+    header_table = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
+    return (
+        LOGIN_CHECKS
+        + f"""
+local get_parts = {{{get_parts}}}
+local body_parts = {{{body_parts}}}
+local post_headers = {{{header_table}}}
+request = function()
+  if n % 2 == 0 then return wrk.format("GET", fresh(get_parts)) end
+  return wrk.format("POST", {lua_string(post_path)}, post_headers, fresh(body_parts))
+end
+"""
+        + LOGIN_DONE_HOOK
     )
 
 

@@ -40,9 +40,13 @@ def test_scripts_carry_the_request_and_the_done_hook() -> None:
     assert 'wrk.method = "POST"' in script
     assert 'wrk.body = "{\\"member_id\\": \\"M1\\"}"' in script
     assert 'wrk.headers["Authorization"] = "Bearer a.b.c"' in script
-    alternating = wrk.alternating_script("/authorize?a=1", "/login", "x=1", {"Cookie": "c=1"})
-    assert 'wrk.format("GET", "/authorize?a=1")' in alternating
-    for text in (script, alternating):
+    logins = wrk.login_script(
+        f"/authorize?nonce={wrk.NONCE_MARK}", "/login", f"n%3D{wrk.NONCE_MARK}&x=1", {"C": "1"}
+    )
+    assert 'local get_parts = {"/authorize?nonce=", ""}' in logins
+    assert 'local body_parts = {"n%3D", "&x=1"}' in logins
+    assert 'wrk.format("POST", "/login", post_headers, fresh(body_parts))' in logins
+    for text in (script, logins):
         assert "done = function(summary, latency, requests)" in text
         assert "latency:percentile(99)" in text
 
@@ -82,16 +86,30 @@ async def test_wrk_runs_the_scripts() -> None:
     server = await asyncio.start_server(recorder.serve, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
-        alternating = wrk.alternating_script("/a?x=1", "/b", "c=1", {"K": "v"})
-        result = await wrk.run(url + "/a?x=1", alternating, 1, connections=1)
+        logins = wrk.login_script(f"/a?n={wrk.NONCE_MARK}", "/b", f"c={wrk.NONCE_MARK}", {})
+        result = await wrk.run(url + "/a", logins, 1, connections=1)
         posted = await wrk.run(url + "/p", wrk.post_script("d=2", {"K": "v"}), 1, connections=1)
     finally:
         server.close()
         await server.wait_closed()
-    gets, posts = recorder.seen["GET /a?x=1"], recorder.seen["POST /b c=1"]
+    gets = [k for k in recorder.seen if k.startswith("GET /a?n=r")]
+    posts = [k for k in recorder.seen if k.startswith("POST /b c=r")]
+    assert all(recorder.seen[k] == 1 for k in gets + posts), "a nonce sent twice"
+    gets_n, posts_n = len(gets), len(posts)
     assert result.requests > 0 and result.errors == 0 and posted.errors == 0
-    assert abs(gets - posts) <= 2 and gets + posts >= result.requests, recorder.seen
+    assert abs(gets_n - posts_n) <= 2 and gets_n + posts_n >= result.requests, recorder.seen
     assert recorder.seen["POST /p d=2"] >= posted.requests > 0, recorder.seen
+
+
+def test_each_login_request_has_a_nonce_of_its_own() -> None:
+    """A nonce used before is a replay: identity would answer an error redirect, not
+    the form or a code, so the template must hold the nonce's place exactly once."""
+    with pytest.raises(ValueError, match=wrk.NONCE_MARK):
+        wrk.login_script("/authorize?nonce=fixed", "/login", f"n={wrk.NONCE_MARK}", {})
+    script = wrk.login_script(f"/a?n={wrk.NONCE_MARK}", "/b", f"n={wrk.NONCE_MARK}", {})
+    assert 'return parts[1] .. "r" .. run .. "t" .. id .. "n" .. n .. parts[2]' in script
+    assert 'string.find(location, "?code=", 1, true)' in script  # anything else: an error
+    assert "e.status + refused" in script
 
 
 def test_rows_pass_or_fail_against_every_bound() -> None:
