@@ -17,29 +17,26 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from identity import backchannel_logout, denylist, plan_roles
+from identity import backchannel_logout, denylist
 from identity.crypto import seal, unseal
 from identity.models import (
     AuthorizationCode,
     Client,
-    Membership,
     RefreshToken,
     SsoSession,
     TaxId,
     UsedClientAssertion,
-    User,
 )
 from identity.oauth.models import (
     AccessInfo,
     ClientInfo,
     CodeInfo,
-    OrgContext,
     RefreshInfo,
     Subject,
 )
-from identity.oauth.org_context import common_roles, select_contexts, union_tins
 from identity.security import token_digest
 from identity.settings import Settings
+from identity.subjects import Standing, read_standing, subject_of
 from policy.inputs import acceptable, column_length
 
 CLIENT_ID_LENGTH = column_length(Client.client_id)
@@ -95,6 +92,7 @@ class OAuthStore:
         self.settings = settings
         self.pepper = settings.client_secret_pepper
         self._nonces_used: dict[tuple[str, str], bool] = {}
+        self._standings: dict[str, Standing | None] = {}
 
     # -- clients -----------------------------------------------------------
     async def get_client(self, client_id: str) -> ClientInfo | None:
@@ -149,6 +147,13 @@ class OAuthStore:
         return getattr(result, "rowcount", 0) == 1
 
     # -- subjects ----------------------------------------------------------
+    async def standing(self, user_id: str) -> Standing | None:
+        """The user with their memberships (`identity.subjects`, one query), read once
+        per request: a login consults it for the second-factor rule and the subject."""
+        if user_id not in self._standings:
+            self._standings[user_id] = await read_standing(self.session, user_id)
+        return self._standings[user_id]
+
     async def load_subject(
         self,
         user_id: str,
@@ -160,51 +165,21 @@ class OAuthStore:
         sid: str | None,
         grant_id: str | None = None,
     ) -> Subject | None:
-        """The user with fresh organization context, or None if they may not sign in.
-
-        `organization_id` is the organization the relying party asked for (or the
-        one its grant was pinned to); without it the context covers the user's
-        active memberships (`identity.oauth.org_context`). Memberships of
-        organizations that are not active never count; a user who has memberships,
-        all of them in such organizations, gets no tokens."""
-        user = await self.session.get(User, user_id)
-        if user is None or user.status != "active":
+        """The user with fresh organization context, or None if they may not sign in
+        (`identity.subjects.subject_of`)."""
+        standing = await self.standing(user_id)
+        if standing is None:
             return None
-        memberships = await self._memberships(user_id, organization_id)
-        contexts = [_org_context(m) for m in memberships if m.organization.status == "active"]
-        if memberships and not contexts:
-            return None
-        covered = select_contexts(contexts, self.settings.token_tin_array_limit)
-        single = covered[0] if len(covered) == 1 else None
-        return Subject(
-            user_id=user.id,
-            username=user.username,
-            email=user.email,
-            given_name=user.given_name,
-            family_name=user.family_name,
-            organization_id=single.id if single else None,
-            organization_name=single.name if single else None,
-            tax_ids=union_tins(covered),
-            roles=common_roles(covered),
+        return subject_of(
+            standing,
+            organization_id,
+            self.settings.token_tin_array_limit,
             auth_time=auth_time,
             acr=acr,
-            amr=tuple(amr),
+            amr=amr,
             sid=sid,
-            orgs=covered,
             grant_id=grant_id,
         )
-
-    async def _memberships(self, user_id: str, organization_id: str | None) -> list[Membership]:
-        """The user's memberships in order of creation (only `organization_id`'s, if given)."""
-        query = (
-            select(Membership)
-            .options(selectinload(Membership.tax_ids), selectinload(Membership.organization))
-            .where(Membership.user_id == user_id)
-            .order_by(Membership.created_at, Membership.id)
-        )
-        if organization_id:
-            query = query.where(Membership.organization_id == organization_id)
-        return list(await self.session.scalars(query))
 
     # -- authorization codes ----------------------------------------------
     async def save_code(self, new: NewCode) -> None:
@@ -392,15 +367,6 @@ class OAuthStore:
 def _verified(rows: Iterable[TaxId]) -> tuple[str, ...]:
     """Only verified TINs reach a token, whatever grant might linger."""
     return tuple(sorted({t.tin for t in rows if t.status == "active"}))
-
-
-def _org_context(membership: Membership) -> OrgContext:
-    return OrgContext(
-        id=membership.organization.id,
-        name=membership.organization.name,
-        tax_ids=_verified(membership.tax_ids),
-        roles=tuple(dict.fromkeys([membership.role, *plan_roles.known(membership.plan_roles)])),
-    )
 
 
 def _code_info(row: AuthorizationCode) -> CodeInfo:

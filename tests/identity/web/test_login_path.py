@@ -89,3 +89,37 @@ async def test_a_login_holds_no_connection_while_the_password_hashes(
     assert held == [idle], "the login held a connection while the password hashed"
     nonce_reads = [s for s in seen if s.startswith("SELECT authorization_codes.code_digest")]
     assert len(nonce_reads) == 1, seen
+
+
+async def test_a_login_reads_the_user_once_and_the_subject_in_one_statement(
+    identity: IdentityHarness,
+) -> None:
+    """The password's lookup, then one statement for the account's standing (its
+    memberships, organizations, TINs and roles: the second-factor rule and the code's
+    subject both come from it), the nonce, and the login's writes."""
+    engine: AsyncEngine = identity.app.state.sessionmaker.kw["bind"]
+    async with identity.client() as browser:
+        page = await browser.get(authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new()))
+        fields = form_fields(page.text)
+        fields.pop("__action__")
+        fields.update(username="sam.biller", password=PASSWORD)
+        with statements(engine) as seen:
+            answer = await browser.post("/login", data=fields)
+    assert answer.status_code == 302 and "code" in query_of(answer.headers["location"])
+    reads = [s for s in seen if s.startswith("SELECT") and " FROM audit_" not in s]
+    account = [s for s in reads if any(f" {t}." in s for t in ACCOUNT_TABLES)]
+    assert len(account) == 2, account
+    password, standing = account
+    assert "WHERE users.username_normalized" in password and "JOIN" not in password
+    assert all(f"JOIN {t} " in standing for t in ACCOUNT_TABLES[1:]), standing
+    assert len([s for s in reads if "FROM authorization_codes" in s]) == 1, reads
+    writes = [s.split(" (")[0].split(" SET")[0] for s in seen if not s.startswith("SELECT")]
+    login_writes = [w for w in writes if "audit_events" not in w and "backchannel" not in w]
+    assert sorted(login_writes) == [
+        "INSERT INTO authorization_codes",
+        "INSERT INTO sso_sessions",
+        "UPDATE users",
+    ], writes
+
+
+ACCOUNT_TABLES = ("users", "memberships", "organizations", "membership_tax_ids", "tax_ids")

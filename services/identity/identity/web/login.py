@@ -136,7 +136,7 @@ async def login(
     if user.mfa_enabled:
         await commit(ctx)
         return _code_page(request, settings, step, user)
-    if requests_mfa(dict(step.pairs)) or await mfa.organization_requires(ctx.store.session, user):
+    if requests_mfa(dict(step.pairs)) or await _organization_requires_mfa(ctx, user):
         secret = mfa.start_enrollment(settings, user)
         await commit(ctx)
         return _enroll_page(request, settings, step, user, secret)
@@ -166,6 +166,13 @@ async def _check_password(ctx: ProtocolContext, username: str, password: str) ->
     if new_hash:
         user.password_hash = new_hash
     return user
+
+
+async def _organization_requires_mfa(ctx: ProtocolContext, user: User) -> bool:
+    """From the user's standing, which the subject of the code is then made from
+    (`OAuthStore.standing`: one query for both)."""
+    standing = await ctx.store.standing(user.id)
+    return standing is not None and standing.mfa_required
 
 
 def _failed(ctx: ProtocolContext, user: User, reason: str) -> None:
