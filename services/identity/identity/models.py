@@ -237,6 +237,10 @@ class SsoSession(Base):
 
 class AuthorizationCode(Base):
     __tablename__ = "authorization_codes"
+    # Every authorization request asks whether its nonce was used before (a replay);
+    # a hash index on PostgreSQL keeps no copy of a nonce (up to 2,048 characters,
+    # beyond a B-tree entry's limit), the client_id is checked on the rows it finds.
+    __table_args__ = (Index("ix_authorization_codes_nonce", "nonce", postgresql_using="hash"),)
 
     code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
