@@ -195,6 +195,11 @@ def pool_env(workers: int) -> dict[str, str]:
     }
 
 
+def hash_threads(workers: int) -> int:
+    """Identity's password-hashing threads per worker: CPUs ÷ workers (README's advice)."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def worker_count() -> int:
     return int(os.environ.get("BENCH_WORKERS") or os.cpu_count() or 1)
 
@@ -218,7 +223,7 @@ async def running(members: int) -> AsyncIterator[Setup]:
                 **RAISED_LIMITS,
                 "PROVIDER_DATA_DEMO_MEMBERS": str(members),
                 # Production advice (README): hash threads per worker = CPUs / workers.
-                "IDENTITY_PASSWORD_HASH_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+                "IDENTITY_PASSWORD_HASH_THREADS": str(hash_threads(workers)),
                 # Pools sized to wrk's 32 connections spread over the workers, so the three
                 # database services stay under PostgreSQL's max_connections (100 here).
                 **pool_env(workers),

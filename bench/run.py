@@ -119,7 +119,7 @@ async def token_rows(setup: Setup) -> list[Row]:
 
 
 async def login_rows(setup: Setup) -> tuple[list[Row], float | None]:
-    processes = setup.workers
+    processes = login.raw_processes(setup)
     try:
         raw_rps: float | None = login.raw_verify_rate(setup)
         raw = Row(f"raw argon2id verify, {processes} processes", rps=raw_rps)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import os
 import shutil
 import subprocess
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
-from bench import wrk
-from bench.harness import REFERENCE_DIR
+from bench import login, wrk
+from bench.harness import REFERENCE_DIR, Setup, hash_threads
 from bench.table import Row, Target, render
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000/token
@@ -158,3 +161,14 @@ def test_the_reference_server_parses() -> None:
     node = shutil.which("node")
     assert node
     subprocess.run([node, "--check", str(REFERENCE_DIR / "server.js")], check=True)
+
+
+def test_the_raw_rate_hashes_as_many_passwords_at_once_as_identity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers times each one's hash threads (CPUs ÷ workers, at least one)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    for workers, at_once in ((4, 4), (2, 4), (1, 4), (8, 8)):
+        setup = cast(Setup, SimpleNamespace(workers=workers))
+        assert login.raw_processes(setup) == at_once
+        assert hash_threads(workers) * workers == at_once
