@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PACKAGES := libs/policy services/identity services/provider_data services/gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint pytest login bench bench-micro bench-audit-cpu fuzz clean
+.PHONY: install run test lint pytest login bench bench-micro bench-audit-cpu fuzz clean image test-image
 
 install: $(STAMP)
 
@@ -55,6 +55,17 @@ bench-micro: install
 # and pg_stat_database), audit events group committed or not, back to back (bench/audit_cpu.py).
 bench-audit-cpu: install
 	$(PY) -m bench.audit_cpu
+
+# The container image (Containerfile, README "Container image"): podman builds it on the
+# local Debian base of deploy/image/base.sh unless TINPASS_BASE_IMAGE names another;
+# test-image runs migrations, the services and a sign-in from it (tests/deploy).
+image: install
+	bash deploy/ensure_podman.sh
+	$(PY) -m deploy.image_build
+
+test-image: install
+	bash deploy/ensure_podman.sh
+	TINPASS_TEST_DB=postgresql TINPASS_REQUIRE_IMAGE=1 $(PY) -m pytest -m image tests/deploy
 
 clean:
 	rm -rf $(VENV) data test-output

@@ -23,6 +23,12 @@ else
   echo "NOTE: no chromium on this machine: the browser tests will be skipped."
 fi
 
+# The container image test (tests/deploy, marker `image`) runs in the PostgreSQL run
+# where podman is or can be installed; elsewhere it is skipped.
+if ! bash deploy/ensure_podman.sh; then
+  echo "NOTE: no podman on this machine: the container image test will be skipped."
+fi
+
 echo "== pytest on SQLite"
 TINPASS_TEST_DB=sqlite "$PY" -m pytest "$@"
 
