@@ -10,9 +10,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from identity.keys import KeyStore, key_set
-from identity.oauth.models import AccessInfo
 from identity.settings import Settings
 from identity.store import OAuthStore
+from identity.store.snapshots import AccessInfo
 from policy import InvalidToken
 
 ALGORITHMS = ["RS256", "ES256"]

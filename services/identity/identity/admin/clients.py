@@ -239,7 +239,7 @@ async def change(
 async def remove(session: AsyncSession, actor: Actor, org_id: str, client_id: str) -> int:
     """Delete the client and revoke what it was issued; returns how many refresh tokens
     were revoked. Its access tokens are inactive from then on: introspection and
-    userinfo find no client (`identity.denylist`)."""
+    userinfo find no client (`identity.store.denylist`)."""
     client = await _owned(session, actor, org_id, client_id)
     before = describe(client)
     result = await session.execute(

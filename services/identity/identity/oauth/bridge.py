@@ -32,9 +32,9 @@ from starlette.responses import Response
 
 from identity.keys import SigningMaterial
 from identity.oauth.client_cache import ClientCache
-from identity.oauth.models import ClientInfo
 from identity.settings import Settings
 from identity.store import OAuthStore
+from identity.store.snapshots import ClientInfo
 from policy.audit_batch import GroupCommitWriter
 
 T = TypeVar("T")

@@ -24,8 +24,8 @@ from sqlalchemy import Delete, Update, event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from identity.models import Client, Organization, TaxId, client_tax_ids
-from identity.oauth.models import ClientInfo
 from identity.store import OAuthStore
+from identity.store.snapshots import ClientInfo
 
 WATCHED_TABLES = frozenset(str(model.__tablename__) for model in (Client, TaxId, Organization)) | {
     client_tax_ids.name

@@ -18,10 +18,10 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc6749.hooks import hooked
 
 from identity.oauth.bridge import current, on_loop
-from identity.oauth.models import CodeInfo, RefreshInfo, Subject
 from identity.oauth.rfc8707 import granted_resources
 from identity.oauth.rfc9068 import new_token
 from identity.store import NewCode
+from identity.store.snapshots import CodeInfo, RefreshInfo, Subject
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 

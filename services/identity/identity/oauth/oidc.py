@@ -17,9 +17,9 @@ from authlib.oidc.core import OpenIDCode, UserInfo
 from joserfc.jwk import KeySet
 
 from identity.oauth.bridge import current, on_loop
-from identity.oauth.models import ClientInfo, Subject
-from identity.oauth.org_context import identity_claims
 from identity.oauth.rfc9068 import signing_key_set
+from identity.store.org_context import identity_claims
+from identity.store.snapshots import ClientInfo, Subject
 from policy.names import Claim, Scope
 
 

@@ -3,7 +3,7 @@
 Revoking a refresh token revokes its whole family (the access tokens of the same
 grant included, §2.1, through the grant id they carry); revoking an access token
 puts its `jti` on the deny-list until it expires, and introspection and userinfo
-then report it inactive (`identity.denylist`). Unknown tokens answer 200, as §2.2 asks.
+then report it inactive (`identity.store.denylist`). Unknown tokens answer 200, as §2.2 asks.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from identity.oauth.bridge import current, on_loop
-from identity.oauth.models import AccessInfo, RefreshInfo
 from identity.oauth.tokens import find_token
+from identity.store.snapshots import AccessInfo, RefreshInfo
 
 
 class TinpassRevocationEndpoint(RevocationEndpoint):

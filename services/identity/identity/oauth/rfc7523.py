@@ -19,7 +19,7 @@ from joserfc.jwk import KeySet
 
 from identity.keys import key_set
 from identity.oauth.bridge import current, on_loop
-from identity.oauth.models import ClientInfo
+from identity.store.snapshots import ClientInfo
 
 ASSERTION_ALGORITHMS = ["RS256", "RS384", "ES256", "ES384"]
 

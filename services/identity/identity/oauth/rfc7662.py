@@ -11,8 +11,8 @@ from typing import Any
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from identity.oauth.bridge import current
-from identity.oauth.models import AccessInfo, ClientInfo, RefreshInfo
 from identity.oauth.tokens import find_token
+from identity.store.snapshots import AccessInfo, ClientInfo, RefreshInfo
 from policy.names import Claim
 
 

@@ -21,8 +21,8 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet
 
 from identity.oauth.bridge import current
-from identity.oauth.models import ClientInfo, Subject
 from identity.settings import Settings
+from identity.store.snapshots import ClientInfo, Subject
 from policy.names import Claim, Scope
 
 ClaimsHook = Callable[[ClientInfo, str, Subject | None, str], dict[str, Any]]

@@ -22,7 +22,6 @@ from identity.oauth.grants import (
     ClientCredentialsGrant,
     RefreshTokenGrant,
 )
-from identity.oauth.models import ClientInfo, Subject
 from identity.oauth.oidc import TinpassOpenIDCode
 from identity.oauth.rfc7009 import TinpassRevocationEndpoint
 from identity.oauth.rfc7523 import PrivateKeyJWT
@@ -39,6 +38,7 @@ from identity.oauth.rpinitiated import TinpassEndSessionEndpoint
 from identity.oauth.tin_projection import project_tax_ids
 from identity.settings import Settings
 from identity.store import NewTokens
+from identity.store.snapshots import ClientInfo, Subject
 
 
 class TinpassAuthorizationServer(AuthorizationServer):

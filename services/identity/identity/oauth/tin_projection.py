@@ -1,7 +1,7 @@
 """TIN projection: the claims that say whom a token may act for.
 
 A claim hook of the RFC 9068 generator. A user's token carries the organization
-context chosen when the user was loaded (`identity.oauth.org_context`): one
+context chosen when the user was loaded (`identity.store.org_context`): one
 organization's `org_id`, granted `tax_ids` and roles, or, for a user of several
 organizations who was not asked for one, the union of their TINs, the roles held
 in all of them and a per-organization `orgs` claim. Everything is read fresh from
@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from identity.oauth.bridge import current
-from identity.oauth.models import ClientInfo, Subject
-from identity.oauth.org_context import access_token_claims, beyond_limit, encode_tins
+from identity.store.org_context import access_token_claims, beyond_limit, encode_tins
+from identity.store.snapshots import ClientInfo, Subject
 from policy.decision import INTEGRATOR
 from policy.names import Claim
 

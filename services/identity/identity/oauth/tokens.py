@@ -12,7 +12,7 @@ from joserfc.errors import JoseError
 
 from identity.keys import key_set
 from identity.oauth.bridge import current, on_loop
-from identity.oauth.models import AccessInfo, RefreshInfo
+from identity.store.snapshots import AccessInfo, RefreshInfo
 
 SIGNING_ALGORITHMS = ["RS256", "ES256"]
 

@@ -28,10 +28,10 @@ from identity.oauth.bridge import (
     bridged_request,
     run_protocol,
 )
-from identity.oauth.models import Subject
 from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.store import OAuthStore
+from identity.store.snapshots import Subject
 from identity.web import csrf
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import plan_roles
 from identity.models import Membership, Organization, TaxId, User, membership_tax_ids
-from identity.oauth.models import OrgContext, Subject
-from identity.oauth.org_context import common_roles, select_contexts, union_tins
+from identity.store.org_context import common_roles, select_contexts, union_tins
+from identity.store.snapshots import OrgContext, Subject
 
 _STANDING = (
     select(
@@ -133,7 +133,7 @@ def subject_of(
 
     `organization_id` is the organization the relying party asked for (or the
     one its grant was pinned to); without it the context covers the user's
-    active memberships (`identity.oauth.org_context`). Memberships of
+    active memberships (`identity.store.org_context`). Memberships of
     organizations that are not active never count; a user who has memberships,
     all of them in such organizations, gets no tokens."""
     if standing.status != "active":

@@ -26,7 +26,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from identity.oauth.models import OrgContext, Subject
+from identity.store.snapshots import OrgContext, Subject
 from policy.names import Claim
 
 # The organization claims (`tax_ids`, `roles`, `orgs`) of a multi-organization token

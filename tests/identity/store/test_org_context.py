@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from identity.oauth.models import OrgContext, Subject
-from identity.oauth.org_context import (
+from identity.store.org_context import (
     MULTI_ORG_MAX_BYTES,
     access_token_claims,
     common_roles,
     identity_claims,
     select_contexts,
 )
+from identity.store.snapshots import OrgContext, Subject
 
 ALDER = OrgContext(
     "org-a", "Alder Clinic", ("100000001", "100000002"), ("administrator", "billing")

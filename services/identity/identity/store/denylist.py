@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.models import Client, DeniedToken, SsoSession, User
-from identity.oauth.models import AccessInfo
+from identity.store.snapshots import AccessInfo
 from policy.names import Claim
 
 JTI, GRANT = "jti", "grant"  # the kinds of deny-list entries
