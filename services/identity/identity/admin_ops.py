@@ -26,9 +26,12 @@ from identity.security import (
     normalize_tin,
 )
 from identity.settings import Settings
+from policy.names import Scope
 
 ROLES = ("administrator", "subscriber")
 ClientKind = Literal["confidential", "public", "integrator"]
+# The scope of an integrator client (client_credentials): the plans' APIs.
+API_SCOPE = " ".join(Scope.API)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 
 

@@ -21,8 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from identity import audit
 from identity.admin import api as admin_api
-from identity.admin import clients as admin_clients
-from identity.admin import nominations, operator_accounts, operator_api
+from identity.admin import clients_api, nominations, operator_accounts, operator_api
 from identity.admin import openapi as admin_openapi
 from identity.admin import problems as admin_problems
 from identity.backchannel_logout import Sender
@@ -154,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_mfa.router)
     app.include_router(account.confirm_router)
     app.include_router(admin_api.router)
-    app.include_router(admin_clients.router)
+    app.include_router(clients_api.router)
     app.include_router(nomination.router)
     app.include_router(operator_api.router)
     app.include_router(operator_accounts.router)

@@ -26,7 +26,6 @@ from policy.names import Scope
 
 PASSWORD = "Demo.Passw0rd-2026"
 USER_SCOPE = " ".join((Scope.OPENID, Scope.PROFILE, Scope.EMAIL, Scope.OFFLINE_ACCESS, *Scope.API))
-API_SCOPE = " ".join(Scope.API)
 # The two plans' portals (served by each plan's gateway): client id -> (name, default base URL).
 PORTALS = {
     "cascade-portal": ("Cascade Health Plan portal", "http://127.0.0.1:8080"),
@@ -260,7 +259,7 @@ async def _clients(
         "Evergreen's claims integration",
         kind="integrator",
         grant_types=["client_credentials"],
-        scope=API_SCOPE,
+        scope=admin_ops.API_SCOPE,
         auth_method="private_key_jwt",
         org_id=evergreen,
         tins=["987654321"],
@@ -274,7 +273,7 @@ async def _clients(
         "Evergreen's scripts",
         kind="integrator",
         grant_types=["client_credentials"],
-        scope=API_SCOPE,
+        scope=admin_ops.API_SCOPE,
         auth_method="client_secret_basic",
         org_id=evergreen,
         tins=["123456789", "987654321"],

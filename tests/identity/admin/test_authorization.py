@@ -7,7 +7,7 @@ import pytest
 from starlette.routing import Route
 
 from identity.admin import api as admin_api
-from identity.admin import clients as admin_clients
+from identity.admin import clients_api as admin_clients
 from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
 from tests.identity.harness import IdentityHarness
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import func, select
 
-from identity.admin import api, clients, operator_api
+from identity.admin import api, clients_api, operator_api
 from identity.models import Nomination, Organization
 from policy.inputs import SINGLE_LINE_PATTERN
 from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
@@ -24,7 +24,7 @@ CONTROL = ["\x00", "\r\n", "\t", "\x7f", "\x85"]
 
 def _request_bodies(identity: IdentityHarness) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, schema) of every JSON request body under /api/v1."""
-    routes = [*api.router.routes, *clients.router.routes, *operator_api.router.routes]
+    routes = [*api.router.routes, *clients_api.router.routes, *operator_api.router.routes]
     spec = get_openapi(title="admin", version="1", routes=routes)
     schemas = spec["components"]["schemas"]
     found = []

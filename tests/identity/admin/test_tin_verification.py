@@ -8,8 +8,8 @@ import re
 import httpx
 from sqlalchemy import select
 
+from identity.admin_ops import API_SCOPE
 from identity.models import AuditEvent, Client, Membership, TaxId
-from identity.seed import API_SCOPE
 from tests.identity.admin_flows import (
     EVIDENCE,
     admin_token,

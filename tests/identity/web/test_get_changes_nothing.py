@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from identity import action_tokens, admin_ops, registration
 from identity.admin import nominations, service
-from identity.admin.auth import administrator_for
+from identity.admin.administrators import administrator_for
 from identity.models import Base, Client, Organization, User
 from tests.identity.admin_flows import admin_token, bearer
 from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness

@@ -1,48 +1,24 @@
-"""Who is calling the admin API, and what they may see: authorization in one place.
+"""Who is calling the admin API: the FastAPI dependencies that authenticate it.
 
-The caller presents an access token of this issuer with scope `tinpass:admin`.
-An administrator manages the organizations they administer and every
-sub-organization below them; anything else answers 404, exactly like something
-that does not exist, so no administrator can learn of another organization.
+The caller presents an access token of this issuer with scope `tinpass:admin`;
+what they may then see is `identity.admin.administrators` (the one authorization
+rule, shared with the console). Operators' API answers 404 to anyone else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.admin.administrators import Administrator, administrator_for
 from identity.deps import KeyStoreDep, SettingsDep, StoreDep
 from identity.local_tokens import verify_access_token
-from identity.models import Membership, Organization, User
-from identity.problems import AdminProblem, not_found
+from identity.models import User
+from identity.problems import AdminProblem
 from policy import InvalidToken
 from policy.names import Scope
 from policy.rfc6750 import bearer_token, www_authenticate
-
-
-@dataclass(frozen=True)
-class Administrator:
-    user: User
-    managed: frozenset[str]
-
-    def organization(self, org_id: str) -> str:
-        """The organization id when this administrator manages it; 404 otherwise."""
-        if org_id not in self.managed:
-            raise not_found("organization")
-        return org_id
-
-
-async def subtree(session: AsyncSession, roots: set[str]) -> frozenset[str]:
-    """The organizations `roots` and everything below them (a recursive query)."""
-    if not roots:
-        return frozenset()
-    tree = select(Organization.id).where(Organization.id.in_(roots)).cte("tree", recursive=True)
-    tree = tree.union_all(select(Organization.id).where(Organization.parent_id == tree.c.id))
-    return frozenset(await session.scalars(select(tree.c.id)))
 
 
 async def token_user(
@@ -76,23 +52,6 @@ async def token_user(
             401, "Authentication required", "The account is not active.", "unauthorized"
         )
     return user
-
-
-async def administrator_for(session: AsyncSession, user: User) -> Administrator:
-    """What `user` administers: active organizations where they are an administrator,
-    and everything below them."""
-    roots = set(
-        await session.scalars(
-            select(Membership.organization_id)
-            .join(Organization, Organization.id == Membership.organization_id)
-            .where(
-                Membership.user_id == user.id,
-                Membership.role == "administrator",
-                Organization.status == "active",
-            )
-        )
-    )
-    return Administrator(user, await subtree(session, roots))
 
 
 async def current_administrator(

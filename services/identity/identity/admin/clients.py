@@ -9,46 +9,36 @@ organization's subtree, as members get). It authenticates with a secret
 the secret and rotating the secret retires the keys, so one credential works at
 a time. Deleting a client revokes every token issued to it.
 
-Authorization is `CurrentAdministrator` + `Administrator.organization`, as in
-`identity.admin.api`; every change commits once, with its audit event.
+Authorization is `Administrator.organization` (through `service.organization`), as
+for everything an administrator does; the routes are `identity.admin.clients_api`
+and the console's `identity.web.console_clients`; every change is flushed with its
+audit event, and the caller commits once.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Request
-from pydantic import Field
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from starlette.responses import Response
 
 from identity import admin_ops
 from identity.admin import service
-from identity.admin.auth import CurrentAdministrator
 from identity.admin.client_keys import public_jwks
 from identity.admin.service import Actor
-from identity.deps import SessionDep, SettingsDep, request_id, source_address
 from identity.models import Client, RefreshToken, UsedClientAssertion
 from identity.problems import invalid, not_found
 from identity.security import client_secret_digest, format_tin, generate_secret
-from identity.seed import API_SCOPE
 from identity.settings import Settings
-from policy.inputs import Input, Text, column_length
-
-router = APIRouter(prefix="/api/v1/organizations/{org_id}", tags=["integrator clients"])
 
 SECRET_METHOD = "client_secret_basic"
 KEYS_METHOD = "private_key_jwt"
 
 
-# -- service functions ------------------------------------------------------
-
-
-async def _owned(session: AsyncSession, actor: Actor, org_id: str, client_id: str) -> Client:
+async def owned(session: AsyncSession, actor: Actor, org_id: str, client_id: str) -> Client:
     """One of the organization's integrator clients; 404 for anything else."""
     await service.organization(session, actor, org_id)
     client = await session.scalar(
@@ -141,7 +131,7 @@ async def create(
         post_logout_redirect_uris=[],
         grant_types=["client_credentials"],
         response_types=[],
-        scope=API_SCOPE,
+        scope=admin_ops.API_SCOPE,
         jwks=keys,
         organization_id=org_id,
         resources=plans,
@@ -159,7 +149,7 @@ async def rotate_secret(
     session: AsyncSession, actor: Actor, settings: Settings, org_id: str, client_id: str
 ) -> tuple[Client, str]:
     """A new secret, returned once; the old one (or the registered keys) stop working."""
-    client = await _owned(session, actor, org_id, client_id)
+    client = await owned(session, actor, org_id, client_id)
     before = describe(client)
     secret = generate_secret()
     client.secret_digest = client_secret_digest(secret, settings.client_secret_pepper)
@@ -183,7 +173,7 @@ async def register_keys(
     session: AsyncSession, actor: Actor, org_id: str, client_id: str, jwks: dict[str, Any]
 ) -> Client:
     """Replace the client's public keys; it authenticates with private_key_jwt from now on."""
-    client = await _owned(session, actor, org_id, client_id)
+    client = await owned(session, actor, org_id, client_id)
     before = describe(client)
     client.jwks = public_jwks(jwks)
     client.token_endpoint_auth_method = KEYS_METHOD
@@ -214,7 +204,7 @@ async def change(
     resources: list[str] | None = None,
 ) -> Client:
     """Rename, re-grant or choose its plans; the next token carries exactly the new grant."""
-    client = await _owned(session, actor, org_id, client_id)
+    client = await owned(session, actor, org_id, client_id)
     before = describe(client)
     if name is not None:
         client.name = _name(name)
@@ -240,7 +230,7 @@ async def remove(session: AsyncSession, actor: Actor, org_id: str, client_id: st
     """Delete the client and revoke what it was issued; returns how many refresh tokens
     were revoked. Its access tokens are inactive from then on: introspection and
     userinfo find no client (`identity.store.denylist`)."""
-    client = await _owned(session, actor, org_id, client_id)
+    client = await owned(session, actor, org_id, client_id)
     before = describe(client)
     result = await session.execute(
         update(RefreshToken)
@@ -264,143 +254,3 @@ async def remove(session: AsyncSession, actor: Actor, org_id: str, client_id: st
         after={"refresh_tokens_revoked": revoked},
     )
     return revoked
-
-
-# -- routes -----------------------------------------------------------------
-
-
-RESOURCE_TEXT = Text(2048)  # a plan API's URI (RFC 8707)
-
-
-class ClientIn(Input):
-    name: Annotated[str, Text(column_length(Client.name), min_length=1)] = Field(
-        examples=["Nightly eligibility batch"]
-    )
-    tax_ids: list[Annotated[str, Text(20)]] = Field(default=[], examples=[["12-3456789"]])
-    jwks: dict[str, Any] | None = None
-    resources: list[Annotated[str, RESOURCE_TEXT]] | None = Field(
-        default=None,
-        description="The plans' APIs (RFC 8707 resources) it may use, its default first; "
-        "by default the first plan TINpass knows.",
-        examples=[["https://api.cascade.plans.example"]],
-    )
-
-
-class ClientChange(Input):
-    name: Annotated[str, Text(column_length(Client.name), min_length=1)] | None = None
-    tax_ids: list[Annotated[str, Text(20)]] | None = None
-    resources: list[Annotated[str, RESOURCE_TEXT]] | None = None
-
-
-class Jwks(Input):
-    keys: list[Any]
-
-
-def _actor(request: Request, admin: CurrentAdministrator) -> Actor:
-    return Actor(admin, request_id(request), source_address(request))
-
-
-def _once(response: Response, body: dict[str, Any]) -> dict[str, Any]:
-    """A body carrying a secret: no cache may keep it (as for token responses)."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return body
-
-
-@router.get("/clients")
-async def get_clients(
-    org_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
-) -> Any:
-    rows = await list_clients(session, _actor(request, admin), org_id)
-    return {"clients": [describe(c) for c in rows]}
-
-
-@router.post("/clients", status_code=201)
-async def post_client(
-    org_id: str,
-    body: ClientIn,
-    request: Request,
-    admin: CurrentAdministrator,
-    session: SessionDep,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    actor = _actor(request, admin)
-    client, secret = await create(
-        session, actor, settings, org_id, body.name, body.tax_ids, body.jwks, body.resources
-    )
-    await session.commit()
-    shown = describe(client)
-    return shown if secret is None else _once(response, {**shown, "client_secret": secret})
-
-
-@router.get("/clients/{client_id}")
-async def get_client(
-    org_id: str, client_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
-) -> Any:
-    return describe(await _owned(session, _actor(request, admin), org_id, client_id))
-
-
-@router.patch("/clients/{client_id}")
-async def patch_client(
-    org_id: str,
-    client_id: str,
-    body: ClientChange,
-    request: Request,
-    admin: CurrentAdministrator,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Any:
-    actor = _actor(request, admin)
-    client = await change(
-        session,
-        actor,
-        org_id,
-        client_id,
-        name=body.name,
-        tax_ids=body.tax_ids,
-        settings=settings,
-        resources=body.resources,
-    )
-    await session.commit()
-    return describe(client)
-
-
-@router.post("/clients/{client_id}/secret")
-async def post_secret(
-    org_id: str,
-    client_id: str,
-    request: Request,
-    admin: CurrentAdministrator,
-    session: SessionDep,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    actor = _actor(request, admin)
-    client, secret = await rotate_secret(session, actor, settings, org_id, client_id)
-    await session.commit()
-    return _once(response, {**describe(client), "client_secret": secret})
-
-
-@router.put("/clients/{client_id}/jwks")
-async def put_jwks(
-    org_id: str,
-    client_id: str,
-    body: Jwks,
-    request: Request,
-    admin: CurrentAdministrator,
-    session: SessionDep,
-) -> Any:
-    actor = _actor(request, admin)
-    client = await register_keys(session, actor, org_id, client_id, body.model_dump())
-    await session.commit()
-    return describe(client)
-
-
-@router.delete("/clients/{client_id}", status_code=204)
-async def delete_client(
-    org_id: str, client_id: str, request: Request, admin: CurrentAdministrator, session: SessionDep
-) -> Response:
-    await remove(session, _actor(request, admin), org_id, client_id)
-    await session.commit()
-    return Response(status_code=204)

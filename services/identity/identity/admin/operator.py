@@ -18,9 +18,11 @@ from sqlalchemy.orm import selectinload
 
 from identity import audit
 from identity import tin_verification as tins
+from identity.mail import Mailer, quoted
 from identity.models import Membership, Organization, TaxId, User
 from identity.problems import AdminProblem, conflict, invalid
 from identity.security import format_tin
+from identity.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -222,3 +224,29 @@ async def _grant_to_requester(session: AsyncSession, row: TaxId) -> None:
     )
     if member is not None and row not in member.tax_ids:
         member.tax_ids.append(row)
+
+
+async def tell_administrators(
+    mailer: Mailer, settings: Settings, admins: list[Any], org: Organization
+) -> None:
+    named = f"The organization's name, as it was registered: {quoted(org.name)}\n\n"
+    if org.status == "active":
+        for admin in admins:
+            await mailer.send(
+                admin.email,
+                "Your organization is verified on TINpass",
+                f"TINpass verified your organization.\n{named}"
+                "You can now sign in, add your people and Tax IDs, and reach health plans' "
+                f"portals:\n{settings.issuer.rstrip('/')}/console\n\n"
+                "Each Tax ID is verified on its own: nobody acts for one until TINpass has "
+                "verified it, and we tell you by e-mail when we have.\n",
+            )
+        return
+    for admin in admins:
+        await mailer.send(
+            admin.email,
+            "Your TINpass registration was not accepted",
+            f"TINpass could not verify your organization.\n{named}"
+            f"Reason: {org.decision_reason}\n\n"
+            "Reply to this message or register again with corrected details.\n",
+        )

@@ -13,7 +13,7 @@ from identity import tin_verification as tins
 from identity.admin import operator
 from identity.admin.auth import CurrentOperator
 from identity.deps import MailerDep, SessionDep, SettingsDep, request_id, source_address
-from identity.mail import Mailer, quoted
+from identity.mail import Mailer
 from identity.models import Organization, TaxId
 from identity.problems import invalid
 from identity.security import normalize_tin
@@ -30,32 +30,6 @@ class Reason(Input):
 
 def _decision(request: Request, user: Any) -> operator.Decision:
     return operator.Decision(user, request_id(request), source_address(request))
-
-
-async def tell_administrators(
-    mailer: Mailer, settings: Settings, admins: list[Any], org: Organization
-) -> None:
-    named = f"The organization's name, as it was registered: {quoted(org.name)}\n\n"
-    if org.status == "active":
-        for admin in admins:
-            await mailer.send(
-                admin.email,
-                "Your organization is verified on TINpass",
-                f"TINpass verified your organization.\n{named}"
-                "You can now sign in, add your people and Tax IDs, and reach health plans' "
-                f"portals:\n{settings.issuer.rstrip('/')}/console\n\n"
-                "Each Tax ID is verified on its own: nobody acts for one until TINpass has "
-                "verified it, and we tell you by e-mail when we have.\n",
-            )
-        return
-    for admin in admins:
-        await mailer.send(
-            admin.email,
-            "Your TINpass registration was not accepted",
-            f"TINpass could not verify your organization.\n{named}"
-            f"Reason: {org.decision_reason}\n\n"
-            "Reply to this message or register again with corrected details.\n",
-        )
 
 
 @router.get("/registrations")
@@ -78,7 +52,7 @@ async def _decide(
     )
     admins = await operator.administrators(session, org.id)
     await session.commit()
-    await tell_administrators(mailer, settings, admins, org)
+    await operator.tell_administrators(mailer, settings, admins, org)
     return {"id": org.id, "status": org.status, "reason": org.decision_reason}
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from identity import suspensions
 from identity.admin import service
-from identity.admin.auth import subtree
+from identity.admin.administrators import subtree
 from identity.models import Membership, Organization
 from identity.security import format_tin
 from policy import csvsafe

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from identity import accounts, action_tokens, audit, locks, suspensions, tin_verification
 from identity import plan_roles as plan_role_rules
-from identity.admin.auth import Administrator, subtree
+from identity.admin.administrators import Administrator, subtree
 from identity.mail import Mailer
 from identity.models import Membership, Organization, TaxId, User
 from identity.problems import AdminProblem, conflict, invalid, not_found

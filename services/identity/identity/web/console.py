@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from identity import plan_roles, suspensions
 from identity.admin import nominations, review, service
-from identity.admin.auth import Administrator, administrator_for
+from identity.admin.administrators import Administrator, administrator_for
 from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.mail import Mailer
 from identity.models import Membership, Nomination, Organization, User

@@ -12,7 +12,6 @@ from starlette.responses import RedirectResponse, Response
 
 from identity import tin_verification as tins
 from identity.admin import operator
-from identity.admin.operator_api import tell_administrators
 from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.models import Organization
 from identity.problems import AdminProblem
@@ -103,7 +102,7 @@ async def decide(
             org = await operator.decide_registration(session, by, item_id, verb == "verify", reason)
             admins = await operator.administrators(session, org.id)
             await session.commit()
-            await tell_administrators(mailer_of(request), settings, admins, org)
+            await operator.tell_administrators(mailer_of(request), settings, admins, org)
             done = "verified" if verb == "verify" else "rejected"
         else:
             await _decide_tin(request, session, by, item_id, verb, reason)
