@@ -9,7 +9,7 @@ from policy.decision import ACTIONS, PLAN_ROLES, Decision, Resource, Rule, decid
 from policy.errors import InvalidToken
 from policy.jwks import JWKSCache, JWKSUnavailable
 from policy.principal import Principal
-from policy.problems import PROBLEM_JSON, problem
+from policy.problems import PROBLEM_JSON, Problem, problem
 from policy.verifier import TokenVerifier
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "JWKSCache",
     "JWKSUnavailable",
     "Principal",
+    "Problem",
     "Resource",
     "Rule",
     "TokenVerifier",

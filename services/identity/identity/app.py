@@ -31,7 +31,6 @@ from identity.keys import KeyStore, ensure_keys
 from identity.mail import Mailer
 from identity.oauth.client_cache import ClientCache
 from identity.oauth.server import TinpassAuthorizationServer
-from identity.problems import AdminProblem
 from identity.recovery_mail import ACCOUNT_BUCKET as RECOVERY_ACCOUNT_BUCKET
 from identity.recovery_mail import RecoveryDesk
 from identity.security import hashing_threads
@@ -57,6 +56,7 @@ from identity.web.headers import SecurityHeaders
 from policy import forwarded, sealer
 from policy.audit_batch import AuditWriteFailed
 from policy.boundary import InputGuard, RequestIds
+from policy.problems import Problem
 
 # Endpoints answering bad parameters in their protocol's terms (identity.oauth.parameters).
 OAUTH_PATHS = ("/authorize", "/logout", "/token", "/introspect", "/revoke")
@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_actions.router)
     app.include_router(console_clients.router)
     app.include_router(console_operator.router)
-    app.add_exception_handler(AdminProblem, admin_problems.handle)
+    app.add_exception_handler(Problem, admin_problems.handle)
     app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)
     app.add_exception_handler(StarletteHTTPException, admin_problems.handle_http)
     app.add_exception_handler(FormRejected, _rejected_form)

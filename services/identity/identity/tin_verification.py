@@ -31,8 +31,9 @@ from identity.models import (
     client_tax_ids,
     membership_tax_ids,
 )
-from identity.problems import AdminProblem, conflict, invalid
+from identity.problems import conflict, invalid
 from identity.security import format_tin
+from policy.problems import Problem
 
 PENDING, ACTIVE, REJECTED, REVOKED = "pending_verification", "active", "rejected", "revoked"
 STATEMENT = (
@@ -118,7 +119,7 @@ async def request(
     return existing
 
 
-def _exists(digits: str) -> AdminProblem:
+def _exists(digits: str) -> Problem:
     return conflict(
         f"Tax ID {format_tin(digits)} is already one of this organization's (verified or "
         "waiting for verification).",
@@ -211,7 +212,7 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     if getattr(done, "rowcount", 0) != 1:
-        raise AdminProblem(404, "Not found", f"No {what} with that id.", "not-found")
+        raise Problem(404, "Not found", f"No {what} with that id.", "not-found")
     row = await session.get(TaxId, row_id, populate_existing=True)
     assert row is not None
     return row

@@ -16,17 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from policy import PROBLEM_JSON, problem
 from policy.audit_batch import AuditWriteFailed
 from policy.fastjson import FastJSONResponse as JSONResponse
+from policy.problems import Problem
 from policy.rfc6750 import www_authenticate
-
-
-class Problem(Exception):
-    def __init__(
-        self, status: int, title: str, detail: str, type_slug: str, **extensions: Any
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.type_slug = status, title, detail, type_slug
-        self.extensions = extensions
-        self.headers: dict[str, str] = {}
 
 
 def unauthorized(error: str, description: str) -> Problem:
@@ -50,8 +41,7 @@ def _response(
 
 async def _problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    body = problem(exc.status, exc.title, exc.detail, type_slug=exc.type_slug, **exc.extensions)
-    return _response(exc.status, body, exc.headers)
+    return _response(exc.status, exc.body(), exc.headers)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
@@ -84,8 +74,7 @@ def _routing_problem(request: Request, exc: StarletteHTTPException) -> Problem:
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     failure = _routing_problem(request, exc)
-    body = problem(failure.status, failure.title, failure.detail, type_slug=failure.type_slug)
-    return _response(failure.status, body, dict(exc.headers or {}))
+    return _response(failure.status, failure.body(), dict(exc.headers or {}))
 
 
 RETRY_AFTER_OUTAGE = 5

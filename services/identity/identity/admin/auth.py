@@ -15,9 +15,9 @@ from identity.admin.administrators import Administrator, administrator_for
 from identity.deps import KeyStoreDep, SettingsDep, StoreDep
 from identity.local_tokens import verify_access_token
 from identity.models import User
-from identity.problems import AdminProblem
 from policy import InvalidToken
 from policy.names import Scope
+from policy.problems import Problem
 from policy.rfc6750 import bearer_token, www_authenticate
 
 
@@ -30,13 +30,13 @@ async def token_user(
         claims, _ = await verify_access_token(token, keystore, store, settings, settings.issuer)
     except InvalidToken as error:
         silent = error.error == "invalid_request"
-        failure = AdminProblem(401, "Authentication required", error.description, "unauthorized")
+        failure = Problem(401, "Authentication required", error.description, "unauthorized")
         failure.headers["WWW-Authenticate"] = www_authenticate(
             None if silent else error.error, None if silent else error.description
         )
         raise failure from error
     if Scope.ADMIN not in str(claims.get("scope", "")).split():
-        failure = AdminProblem(
+        failure = Problem(
             403,
             "Access denied",
             f"This needs a token with the scope {Scope.ADMIN}.",
@@ -48,9 +48,7 @@ async def token_user(
         raise failure
     user = await store.session.get(User, str(claims.get("sub")))
     if user is None or user.status != "active":
-        raise AdminProblem(
-            401, "Authentication required", "The account is not active.", "unauthorized"
-        )
+        raise Problem(401, "Authentication required", "The account is not active.", "unauthorized")
     return user
 
 
@@ -67,7 +65,7 @@ async def current_operator(
     """A TINpass operator; anyone else gets 404, as if the operator API did not exist."""
     user = await token_user(request, store, keystore, settings)
     if not user.is_operator:
-        raise AdminProblem(404, "Not found", "Not found.", "not-found")
+        raise Problem(404, "Not found", "Not found.", "not-found")
     return user
 
 

@@ -17,16 +17,16 @@ from joserfc.jwk import ECKey, RSAKey
 
 from identity.keys import PRIVATE_MEMBERS
 from identity.oauth.rfc7523 import ASSERTION_ALGORITHMS
-from identity.problems import AdminProblem
+from policy.problems import Problem
 
 MAX_KEYS = 10
 MIN_RSA_BITS = 2048
 CURVES = {"ES256": "P-256", "ES384": "P-384"}
 
 
-def _refuse(detail: str, index: int | None = None) -> AdminProblem:
+def _refuse(detail: str, index: int | None = None) -> Problem:
     field = "keys" if index is None else f"keys[{index}]"
-    return AdminProblem(422, "These keys cannot be registered", detail, "invalid-jwks", field=field)
+    return Problem(422, "These keys cannot be registered", detail, "invalid-jwks", field=field)
 
 
 def public_jwks(document: dict[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from identity import admin_ops
 from identity.admin import service
 from identity.mail import Mailer, quoted
 from identity.models import Membership, Nomination, User
-from identity.problems import AdminProblem, invalid, not_found
+from identity.problems import invalid, not_found
 from identity.security import generate_secret, token_digest
 from identity.settings import Settings
 from identity.throttle import Throttle
+from policy.problems import Problem
 
 LINK_TTL = timedelta(days=7)
 ORGANIZATION_BUCKET = "invitation_organization"
@@ -96,7 +97,7 @@ async def check_limits(throttle: Throttle, org_id: str, email: str) -> None:
     ):
         wait = await throttle.retry_after(bucket, key)
         if wait is not None:
-            problem = AdminProblem(
+            problem = Problem(
                 429,
                 "Too many invitations",
                 f"Too many invitations for {whom} were sent recently. Try again in {wait} seconds.",

@@ -20,9 +20,10 @@ from identity import audit
 from identity import tin_verification as tins
 from identity.mail import Mailer, quoted
 from identity.models import Membership, Organization, TaxId, User
-from identity.problems import AdminProblem, conflict, invalid
+from identity.problems import conflict, invalid
 from identity.security import format_tin
 from identity.settings import Settings
+from policy.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class Decision:
     source_address: str | None
 
 
-def gone(what: str) -> AdminProblem:
-    return AdminProblem(404, "Not found", f"No {what} with that id is waiting.", "not-found")
+def gone(what: str) -> Problem:
+    return Problem(404, "Not found", f"No {what} with that id is waiting.", "not-found")
 
 
 async def administrators(session: AsyncSession, org_id: str) -> list[User]:

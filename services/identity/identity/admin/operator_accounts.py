@@ -17,7 +17,7 @@ from identity import suspensions
 from identity.admin.auth import CurrentOperator
 from identity.deps import SessionDep, request_id, source_address
 from identity.models import User
-from identity.problems import AdminProblem
+from policy.problems import Problem
 
 router = APIRouter(prefix="/api/v1/operator/users", tags=["operators"])
 
@@ -27,9 +27,7 @@ async def _change(
 ) -> dict[str, Any]:
     user = await session.get(User, user_id)
     if user is None or user.status not in {"active", "suspended"}:
-        raise AdminProblem(
-            404, "Not found", "No active or suspended account has that id.", "not-found"
-        )
+        raise Problem(404, "Not found", "No active or suspended account has that id.", "not-found")
     await suspensions.by_operator(
         session,
         user,

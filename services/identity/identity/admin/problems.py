@@ -9,14 +9,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from identity.problems import AdminProblem
 from policy import PROBLEM_JSON, problem
+from policy.problems import Problem
 
 
 async def handle(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AdminProblem)
-    body = problem(exc.status, exc.title, exc.detail, type_slug=exc.type_slug, **exc.extensions)
-    return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers)
+    assert isinstance(exc, Problem)
+    return JSONResponse(
+        exc.body(), status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers
+    )
 
 
 async def handle_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -9,14 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.admin import service
 from identity.models import Organization
-from identity.problems import AdminProblem
 from identity.registration import STATE, ZIP, parse_npis, profile_of
+from policy.problems import Problem
 
 EDITABLE = ("name", "street", "city", "state", "postal_code", "phone", "npis")
 
 
 def _checked(changes: dict[str, Any]) -> dict[str, Any]:
-    """The changes, normalized; an AdminProblem naming each field at fault."""
+    """The changes, normalized; an Problem naming each field at fault."""
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for key, value in changes.items():
@@ -39,7 +39,7 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
         clean[key] = text.upper() if key == "state" else text
     if errors:
         detail = " ".join(f"{k}: {v}" for k, v in errors.items())
-        raise AdminProblem(422, "The request is not valid", detail, "validation", errors=errors)
+        raise Problem(422, "The request is not valid", detail, "validation", errors=errors)
     return clean
 
 

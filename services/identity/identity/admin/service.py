@@ -16,9 +16,10 @@ from identity import plan_roles as plan_role_rules
 from identity.admin.administrators import Administrator, subtree
 from identity.mail import Mailer
 from identity.models import Membership, Organization, TaxId, User
-from identity.problems import AdminProblem, conflict, invalid, not_found
+from identity.problems import conflict, invalid, not_found
 from identity.security import format_tin, normalize_tin
 from identity.settings import Settings
+from policy.problems import Problem
 
 ROLES = ("administrator", "subscriber")
 
@@ -331,7 +332,7 @@ async def set_status(
     user = row.user
     level = suspensions.level_of(actor.admin.user)
     if status == "active" and not suspensions.may_lift(user, level):
-        raise AdminProblem(
+        raise Problem(
             403,
             "Not allowed",
             "TINpass operators suspended this account; only they can reactivate it.",

@@ -25,13 +25,13 @@ from identity.admin.administrators import Administrator, administrator_for
 from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.mail import Mailer
 from identity.models import Membership, Nomination, Organization, User
-from identity.problems import AdminProblem
 from identity.security import format_tin
 from identity.settings import Settings
 from identity.web import csrf
 from identity.web.account import _account
 from identity.web.forms import checked
 from identity.web.pages import render
+from policy.problems import Problem
 
 router = APIRouter(prefix="/console")
 NOTICES = {
@@ -167,7 +167,7 @@ async def organization(
         return to_login()
     try:
         context = await _org_context(store.session, console, org_id)
-    except AdminProblem:
+    except Problem:
         return not_found_page(request)
     return page(
         request,
@@ -189,7 +189,7 @@ async def access_review_csv(
         return to_login()
     try:
         entries = await review.rows(store.session, service.Actor(console.admin, None, None), org_id)
-    except AdminProblem:
+    except Problem:
         return not_found_page(request)
     return Response(
         review.as_csv(entries),
@@ -226,7 +226,7 @@ async def perform(
     await store.session.commit()
     try:
         notice = await action(store.session, actor, fields)
-    except AdminProblem as problem:
+    except Problem as problem:
         await store.session.rollback()
         if problem.status == 404:
             return not_found_page(request)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from identity.admin import clients, service
 from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.models import Client
-from identity.problems import AdminProblem, invalid
+from identity.problems import invalid
 from identity.security import format_tin
 from identity.settings import Settings
 from identity.web import csrf
@@ -32,6 +32,7 @@ from identity.web.console import (
     to_login,
 )
 from identity.web.forms import checked
+from policy.problems import Problem
 
 router = APIRouter(prefix="/console")
 
@@ -58,7 +59,7 @@ async def listing(
         org = await service.organization(store.session, actor, org_id)
         rows = await clients.list_clients(store.session, actor, org_id)
         grantable = await service.subtree_tins(store.session, actor, org_id)
-    except AdminProblem:
+    except Problem:
         return not_found_page(request)
     return page(
         request,
@@ -96,7 +97,7 @@ async def _with_secret(
     actor = service.Actor(console.admin, request_id(request), source_address(request))
     try:
         client, secret = await make(store.session, actor, fields)
-    except AdminProblem as problem:
+    except Problem as problem:
         await store.session.rollback()
         if problem.status == 404:
             return not_found_page(request)

@@ -14,13 +14,13 @@ from identity import tin_verification as tins
 from identity.admin import operator
 from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.models import Organization
-from identity.problems import AdminProblem
 from identity.security import normalize_tin
 from identity.web import csrf
 from identity.web.account import _account
 from identity.web.console import EXPIRED_FORM, error_page, mailer_of, page, to_login
 from identity.web.forms import checked
 from identity.web.pages import render
+from policy.problems import Problem
 
 DONE = {
     "verified": "The organization is verified; its administrators were told by e-mail.",
@@ -107,7 +107,7 @@ async def decide(
         else:
             await _decide_tin(request, session, by, item_id, verb, reason)
             done = TIN_VERBS[verb]
-    except AdminProblem as problem:
+    except Problem as problem:
         await session.rollback()
         return error_page(request, settings, problem.status, problem.detail)
     return RedirectResponse(f"/console/operator?done={done}", status_code=303)
