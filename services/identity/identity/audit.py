@@ -22,21 +22,17 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.models import AuditChainHead, AuditEvent
-from identity.settings import Settings
 from policy import csvsafe, sealing
 from policy.audit import GENESIS, Verification
-from policy.audit_batch import GroupCommitWriter
-from policy.checkpoints import Vault, resolve_vault
-from policy.sealer import Sealer
+from policy.trails import AuditTrail
 
 __all__ = ["GENESIS", "Verification", "event_row", "export", "record", "seal", "status", "verify"]
 
@@ -142,51 +138,10 @@ async def record(
     return row
 
 
-def vault(settings: Settings) -> Vault:
-    """Where the trail's checkpoints are signed and kept (settings, or development's)."""
-    return resolve_vault(
-        "identity",
-        settings.database_url,
-        settings.audit_signing_key_file,
-        settings.audit_checkpoint_dir,
-    )
-
-
-def sealer(engine: AsyncEngine, settings: Settings) -> Sealer:
-    return Sealer(
-        engine,
-        TRAIL,
-        interval=settings.audit_seal_interval,
-        batch=settings.audit_seal_batch,
-        vault=vault(settings),
-        checkpoint_interval=settings.audit_checkpoint_interval,
-    )
-
-
-def writer(engine: AsyncEngine, settings: Settings) -> GroupCommitWriter | None:
-    """The group-commit writer of events that accompany no change (None when
-    IDENTITY_AUDIT_BATCH_SIZE is 0: every event in its request's own transaction)."""
-    if settings.audit_batch_size == 0:
-        return None
-    return GroupCommitWriter(engine, TRAIL.events, max_batch=settings.audit_batch_size)
-
-
-async def seal(session: AsyncSession, batch: int = 1000) -> sealing.Head:
-    """Chain every event committed so far (commits each batch)."""
-    return await sealing.seal_pending(session, TRAIL, batch)
-
-
-async def status(session: AsyncSession) -> sealing.Status:
-    return await sealing.status(session, TRAIL)
-
-
-async def verify(
-    session: AsyncSession, checkpoints: Vault | None = None, public_keys: Iterable[Path] = ()
-) -> Verification:
-    """The chain, and with a vault its signed checkpoints (CheckpointError if one of
-    them is not genuine)."""
-    signed = checkpoints.read(public_keys) if checkpoints is not None else []
-    return await sealing.verify(session, TRAIL, signed)
+# The trail's operations, written once for both services (policy.trails).
+OPERATIONS = AuditTrail(TRAIL)
+vault, sealer, writer = OPERATIONS.vault, OPERATIONS.sealer, OPERATIONS.writer
+seal, status, verify = OPERATIONS.seal, OPERATIONS.status, OPERATIONS.verify
 
 
 async def export(

@@ -26,7 +26,7 @@ from identity.keys import published_keys, rotate_keys
 from identity.models import Organization, SigningKey, User
 from identity.seed import seed_demo
 from identity.settings import Settings
-from policy.checkpoints import CheckpointError
+from policy import trails
 
 Command = Callable[[AsyncSession, Settings, argparse.Namespace], Awaitable[Any]]
 
@@ -142,30 +142,8 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("org_id")
     policy.add_argument("--password-policy", choices=["nist", "payer-classic", "default"])
     policy.add_argument("--require-mfa", choices=["yes", "no"])
-    audit_parser = commands.add_parser(
-        "audit", help="verify, seal, watch or export the tamper-evident audit trail"
-    )
-    audit_commands = audit_parser.add_subparsers(
-        dest="audit_command", required=True, metavar="ACTION"
-    )
-    verify = audit_commands.add_parser(
-        "verify",
-        help="walk the hash chain and check it against the signed checkpoints; "
-        "name the first altered, removed or reordered event",
-    )
-    verify.add_argument(
-        "--public-key",
-        action="append",
-        type=Path,
-        default=[],
-        help="a public key (PEM) checkpoints may be signed with besides the configured "
-        "key's, e.g. a retired one (repeatable)",
-    )
-    audit_commands.add_parser(
-        "seal", help="chain every committed event now and sign a checkpoint of the head"
-    )
-    audit_commands.add_parser(
-        "status", help="the sealing lag: events waiting to be chained, the oldest's age"
+    audit_commands = trails.add_commands(
+        commands, "verify, seal, watch or export the tamper-evident audit trail"
     )
     exporter = audit_commands.add_parser(
         "export", help="export events of a date range as JSON lines or CSV"
@@ -248,21 +226,15 @@ class AuditBroken(Exception):
 
 async def _audit(session: AsyncSession, settings: Settings, args: argparse.Namespace) -> str:
     if args.audit_command == "verify":
-        try:
-            result = await audit.verify(session, audit.vault(settings), args.public_key)
-        except CheckpointError as error:
-            raise AuditBroken(f"audit trail BROKEN: {error}") from error
-        if not result.ok:
-            raise AuditBroken(result.describe())
-        return result.describe()
+        ok, said = await audit.OPERATIONS.checked(session, audit.vault(settings), args.public_key)
+        if not ok:
+            raise AuditBroken(said)
+        return said
     if args.audit_command == "seal":
-        head = await audit.seal(session)
-        said = f"sealed {head.count} events; the chain ends at event {head.seq}"
-        try:
-            signed = await asyncio.to_thread(audit.vault(settings).sign_if_new, head.seq, head.hash)
-        except FileNotFoundError as error:
-            raise ValueError(f"{said}, but no checkpoint was signed: {error}") from error
-        return said + (f"; checkpoint {signed.filename} signed" if signed else "")
+        ok, said = await audit.OPERATIONS.sealed(session, audit.vault(settings))
+        if not ok:
+            raise ValueError(said)
+        return said
     if args.audit_command == "status":
         return (await audit.status(session)).describe()
     start = datetime.combine(args.start, time.min, UTC)

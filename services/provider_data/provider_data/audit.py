@@ -11,21 +11,16 @@ checkpoints and names the first bad event; `seal` chains every committed event n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import sealing
-from policy.audit import AccessRecord, Verification
-from policy.audit_batch import GroupCommitWriter
-from policy.checkpoints import Vault, resolve_vault
-from policy.sealer import Sealer
+from policy.audit import AccessRecord
+from policy.trails import AuditTrail
 from provider_data.models import AccessChainHead, AccessEvent
-from provider_data.settings import Settings
 
 SERVICE = "provider-data"
 FIELDS = (
@@ -76,48 +71,7 @@ async def record_many(session: AsyncSession, accesses: list[AccessRecord]) -> No
     await session.execute(insert(AccessEvent), rows(accesses))
 
 
-def writer(engine: AsyncEngine, settings: Settings) -> GroupCommitWriter | None:
-    """The group-commit writer of read-only requests' events (None when
-    PROVIDER_DATA_AUDIT_BATCH_SIZE is 0: every event in its request's own transaction)."""
-    if settings.audit_batch_size == 0:
-        return None
-    return GroupCommitWriter(engine, TRAIL.events, max_batch=settings.audit_batch_size)
-
-
-def vault(settings: Settings) -> Vault:
-    """Where the trail's checkpoints are signed and kept (settings, or development's)."""
-    return resolve_vault(
-        SERVICE,
-        settings.database_url,
-        settings.audit_signing_key_file,
-        settings.audit_checkpoint_dir,
-    )
-
-
-def sealer(engine: AsyncEngine, settings: Settings) -> Sealer:
-    return Sealer(
-        engine,
-        TRAIL,
-        interval=settings.audit_seal_interval,
-        batch=settings.audit_seal_batch,
-        vault=vault(settings),
-        checkpoint_interval=settings.audit_checkpoint_interval,
-    )
-
-
-async def seal(session: AsyncSession, batch: int = 1000) -> sealing.Head:
-    """Chain every event committed so far (commits each batch)."""
-    return await sealing.seal_pending(session, TRAIL, batch)
-
-
-async def status(session: AsyncSession) -> sealing.Status:
-    return await sealing.status(session, TRAIL)
-
-
-async def verify(
-    session: AsyncSession, checkpoints: Vault | None = None, public_keys: Iterable[Path] = ()
-) -> Verification:
-    """The chain, and with a vault its signed checkpoints (CheckpointError if one of
-    them is not genuine)."""
-    signed = checkpoints.read(public_keys) if checkpoints is not None else []
-    return await sealing.verify(session, TRAIL, signed)
+# The trail's operations, written once for both services (policy.trails).
+OPERATIONS = AuditTrail(TRAIL)
+vault, sealer, writer = OPERATIONS.vault, OPERATIONS.sealer, OPERATIONS.writer
+seal, status, verify = OPERATIONS.seal, OPERATIONS.status, OPERATIONS.verify

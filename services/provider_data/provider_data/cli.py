@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from policy.checkpoints import CheckpointError
+from policy import trails
 from provider_data import audit, claims_review, csv_import, identifiers
 from provider_data.csv_rows import COLUMNS
 from provider_data.db import create_engine, migrate, session_factory
@@ -50,20 +50,10 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> tuple[bool, st
     try:
         async with session_factory(engine)() as session:
             if args.audit_command == "seal":
-                head = await audit.seal(session)
-                said = f"sealed {head.count} events; the chain ends at event {head.seq}"
-                try:
-                    signed = await asyncio.to_thread(vault.sign_if_new, head.seq, head.hash)
-                except FileNotFoundError as error:
-                    return False, f"{said}, but no checkpoint was signed: {error}"
-                return True, said + (f"; checkpoint {signed.filename} signed" if signed else "")
+                return await audit.OPERATIONS.sealed(session, vault)
             if args.audit_command == "status":
                 return True, (await audit.status(session)).describe()
-            try:
-                result = await audit.verify(session, vault, args.public_key)
-            except CheckpointError as error:
-                return False, f"audit trail BROKEN: {error}"
-            return result.ok, result.describe()
+            return await audit.OPERATIONS.checked(session, vault, args.public_key)
     finally:
         await engine.dispose()
 
@@ -184,31 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     _seed_parser(commands)
     _import_parser(commands)
     _claims_parser(commands)
-    audit_parser = commands.add_parser(
-        "audit", help="the tamper-evident trail of access to patient data"
-    )
-    audit_commands = audit_parser.add_subparsers(
-        dest="audit_command", required=True, metavar="ACTION"
-    )
-    verify = audit_commands.add_parser(
-        "verify",
-        help="walk the hash chain and check it against the signed checkpoints; "
-        "name the first altered, removed or reordered event",
-    )
-    verify.add_argument(
-        "--public-key",
-        action="append",
-        type=Path,
-        default=[],
-        help="a public key (PEM) checkpoints may be signed with besides the configured "
-        "key's, e.g. a retired one (repeatable)",
-    )
-    audit_commands.add_parser(
-        "seal", help="chain every committed event now and sign a checkpoint of the head"
-    )
-    audit_commands.add_parser(
-        "status", help="the sealing lag: events waiting to be chained, the oldest's age"
-    )
+    trails.add_commands(commands, "the tamper-evident trail of access to patient data")
     return parser
 
 
