@@ -1,4 +1,5 @@
-"""Connection-pool settings for a service's PostgreSQL engine (identity, provider data).
+"""A service's database engine (identity, provider data): its connection-pool settings
+for PostgreSQL, and the engine and sessions both services make the same way.
 
 Each worker process keeps `pool_size` connections open and opens up to
 `max_overflow` more under bursts (closed again when returned); a request waits at
@@ -11,14 +12,24 @@ every connection opened before it, so after a database restart the requests in
 flight fail and the next ones connect afresh. Turn it on where something between
 the service and the database drops idle connections silently.
 
-SQLite engines keep SQLAlchemy's defaults (one file, no server to pool against).
+SQLite engines keep SQLAlchemy's defaults (one file, no server to pool against),
+with foreign keys on, write-ahead logging and a busy timeout of 30 s.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 class DatabasePool(BaseModel):
@@ -45,3 +56,40 @@ class DatabasePool(BaseModel):
             "pool_recycle": self.db_pool_recycle,
             "pool_pre_ping": self.db_pool_pre_ping,
         }
+
+
+def prepare_sqlite_folder(url: str) -> None:
+    """Make the folder of an SQLite file (nothing for a server database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(
+    url: str,
+    *,
+    pool: DatabasePool | None = None,
+    sqlite_foreign_keys: bool = True,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys on (off only for migrations, whose
+    batch mode recreates tables and would otherwise cascade deletes) and a busy timeout;
+    a server database the `pool` settings (their defaults when none are given)."""
+    prepare_sqlite_folder(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_async_engine(url, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, **{**(pool or DatabasePool()).engine_options(), **kwargs})
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
