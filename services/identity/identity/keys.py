@@ -43,6 +43,8 @@ from identity.settings import Settings
 
 SigningJWK = RSAKey | ECKey
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+# What a client's registered key may sign its assertions with (RFC 7523, private_key_jwt).
+ASSERTION_ALGORITHMS = ["RS256", "RS384", "ES256", "ES384"]
 
 
 @dataclass(frozen=True)

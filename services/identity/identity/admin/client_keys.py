@@ -15,8 +15,7 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-from identity.keys import PRIVATE_MEMBERS
-from identity.oauth.rfc7523 import ASSERTION_ALGORITHMS
+from identity.keys import ASSERTION_ALGORITHMS, PRIVATE_MEMBERS
 from policy.problems import Problem
 
 MAX_KEYS = 10

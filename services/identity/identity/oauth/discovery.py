@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from identity.oauth.rfc7523 import ASSERTION_ALGORITHMS
+from identity.keys import ASSERTION_ALGORITHMS
 from identity.settings import Settings
 from policy.names import Claim, Scope
 

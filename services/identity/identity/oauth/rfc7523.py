@@ -17,11 +17,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from identity.keys import key_set
+from identity.keys import ASSERTION_ALGORITHMS, key_set
 from identity.oauth.bridge import current, on_loop
 from identity.store.snapshots import ClientInfo
-
-ASSERTION_ALGORITHMS = ["RS256", "RS384", "ES256", "ES384"]
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
