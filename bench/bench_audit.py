@@ -4,7 +4,7 @@ sealer chaining behind them; then a writer killed with SIGKILL mid-load.
 Writers take no shared lock (the sealer chains events after they commit), so two
 writer processes should do about twice the work of one, as long as there is a CPU
 for the second. Each writer process runs a fixed number of tasks, each committing
-transactions of one access event (provider_data.audit.record, as an eligibility
+transactions of one access event (provider_data.platform.audit.record, as an eligibility
 answer writes it) for SECONDS seconds. Three loads, each with one and two processes:
 
 - light (LIGHT_TASKS tasks per process, the event alone): one process is not
@@ -48,9 +48,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.table import Row, Target, render
 from policy.audit import AccessRecord
 from policy.sealer import Sealer, stop
-from provider_data import audit
-from provider_data.db import create_engine, migrate, session_factory
-from provider_data.models import AccessEvent
+from provider_data.platform import audit
+from provider_data.platform.db import create_engine, migrate, session_factory
+from provider_data.platform.models import AccessEvent
 
 SECONDS = float(os.environ.get("BENCH_AUDIT_SECONDS", "5"))
 WRITERS = int(os.environ.get("BENCH_AUDIT_WRITERS", "16"))

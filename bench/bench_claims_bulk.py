@@ -19,11 +19,11 @@ import anyio.to_thread
 import httpx
 
 from policy import TokenVerifier
-from provider_data import claims
-from provider_data.db import create_engine, migrate, session_factory
-from provider_data.generator import Sizes, generate
-from provider_data.seed import seed_demo
-from provider_data.settings import Settings
+from provider_data.api import claims
+from provider_data.data.generator import Sizes, generate
+from provider_data.data.seed import seed_demo
+from provider_data.platform.db import create_engine, migrate, session_factory
+from provider_data.platform.settings import Settings
 from tests.support.databases import db_kind, fresh_database
 from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI, TestIssuer
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from provider_data import npi
-from provider_data.csv_import import import_file
-from provider_data.db import create_engine, migrate
+from provider_data.data.csv_import import import_file
+from provider_data.documents import npi
+from provider_data.platform.db import create_engine, migrate
 from tests.support.databases import db_kind, fresh_database
 
 ROWS = int(os.environ.get("BENCH_CSV_ROWS", "1000000"))

@@ -40,8 +40,8 @@ DEFAULT_PORTS = {
 }
 FACTORIES = {
     "identity": "identity.app:create_app",
-    "eligibility": "provider_data.eligibility:create_app",
-    "claims": "provider_data.claims:create_app",
+    "eligibility": "provider_data.api.eligibility:create_app",
+    "claims": "provider_data.api.claims:create_app",
     "gateway": "gateway.app:create_app",
 }
 PLAN_SERVICES = ("eligibility", "claims", "gateway")

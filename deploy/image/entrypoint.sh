@@ -31,8 +31,8 @@ case "$command" in
       -h | --help | [!-]*) exec identity "$@" ;;
     esac
     serve identity.app:create_app "$@" ;;
-  eligibility) serve provider_data.eligibility:create_app "$@" ;;
-  claims) serve provider_data.claims:create_app "$@" ;;
+  eligibility) serve provider_data.api.eligibility:create_app "$@" ;;
+  claims) serve provider_data.api.claims:create_app "$@" ;;
   gateway) serve gateway.app:create_app "$@" ;;
   migrate)
     case "${1:-}" in

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings
 
 from gateway.settings import Settings as GatewaySettings
 from identity.settings import Settings as IdentitySettings
-from provider_data.settings import Settings as ProviderDataSettings
+from provider_data.platform.settings import Settings as ProviderDataSettings
 from tests.deploy.kustomize import KustomizeError, load_documents, render
 from tests.deploy.manifests import (
     K8S,

@@ -173,7 +173,7 @@ async def test_gateway_refuses_without_a_token(stack: Stack) -> None:
 async def test_a_billing_subscriber_submits_a_claim_through_the_gateway(stack: Stack) -> None:
     """The token carries `claims:write`; the claim is edited, adjudicated and answered
     once for a retried submission with the same Idempotency-Key."""
-    from provider_data import npi
+    from provider_data.documents import npi
 
     body = {
         "patient_control_number": f"E2E-{uuid.uuid4().hex[:8]}",

@@ -16,8 +16,8 @@ from sqlalchemy.pool import QueuePool
 from identity.db import create_engine as identity_engine
 from identity.settings import Settings as IdentitySettings
 from policy.dbpool import DatabasePool
-from provider_data.db import create_engine as plan_engine
-from provider_data.settings import Settings as PlanSettings
+from provider_data.platform.db import create_engine as plan_engine
+from provider_data.platform.settings import Settings as PlanSettings
 from tests.support.databases import db_kind, fresh_database
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/never-connected"

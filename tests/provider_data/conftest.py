@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from policy import TokenVerifier
-from provider_data import claims, eligibility
-from provider_data.db import create_engine, migrate, session_factory
-from provider_data.seed import seed_demo
-from provider_data.settings import Settings
+from provider_data.api import claims, eligibility
+from provider_data.data.seed import seed_demo
+from provider_data.platform.db import create_engine, migrate, session_factory
+from provider_data.platform.settings import Settings
 from tests.support.databases import fresh_database
 from tests.support.tokens import AUDIENCE, ISSUER, JWKS_URI, TestIssuer
 
@@ -114,7 +114,7 @@ async def add_member(plan: Plan, member_id: str, product: str = "CHP-PPO") -> No
 
     from sqlalchemy import select
 
-    from provider_data.models import Coverage, Member, Product
+    from provider_data.platform.models import Coverage, Member, Product
 
     async with plan.sessions() as session:
         chosen = await session.scalar(select(Product).where(Product.code == product))

@@ -13,7 +13,7 @@ eligibility inquiries (`POST /eligibility/v1/inquiries/batch`, at most 100) coun
 N against its client (`cost_of`, read from the body the gateway already buffers),
 so batching does not multiply what a client may ask. Failed member matches are
 counted again, per member and per client, by the eligibility service itself, in
-its database (`provider_data.guessing`).
+its database (`provider_data.domain.guessing`).
 
 If Redis cannot be reached the request is let through (the token is still
 verified; the limit protects capacity, it does not grant access) and a

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from policy import trails
-from provider_data import audit, claims_review, csv_import, identifiers
-from provider_data.csv_rows import COLUMNS
-from provider_data.db import create_engine, migrate, session_factory
-from provider_data.generator import Sizes, generate
-from provider_data.seed import ALL_TINS, seed_demo
-from provider_data.settings import Settings
+from provider_data.data import csv_import
+from provider_data.data.csv_rows import COLUMNS
+from provider_data.data.generator import Sizes, generate
+from provider_data.data.seed import ALL_TINS, seed_demo
+from provider_data.documents import identifiers
+from provider_data.domain import claims_review
+from provider_data.platform import audit
+from provider_data.platform.db import create_engine, migrate, session_factory
+from provider_data.platform.settings import Settings
 
 SHOWN_REJECTIONS = 20
 

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from provider_data.db import VERSION_TABLE, create_engine
-from provider_data.models import Base
+from provider_data.platform.db import VERSION_TABLE, create_engine
+from provider_data.platform.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,113 @@
+"""What the eligibility and claims apps share: lifespan (with the access trail's sealer
+and group-commit writer),
+errors, health, audit sealing status, request ids, the reference-data cache
+(`provider_data.reads.reference`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import text
+
+from policy import JWKSUnavailable, TokenVerifier, forwarded, sealer
+from policy.boundary import InputGuard, RequestIds
+from policy.fastjson import FastJSONResponse
+from provider_data.platform import audit, problems
+from provider_data.platform.db import create_engine, session_factory
+from provider_data.platform.settings import Settings
+from provider_data.reads import reference
+
+
+def build_app(
+    title: str,
+    description: str,
+    router: APIRouter,
+    settings: Settings | None,
+    verifier: TokenVerifier | None,
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool=settings)
+        app.state.settings = settings
+        app.state.sessionmaker = session_factory(engine)
+        app.state.reference = reference.ReferenceCache(settings.reference_cache_seconds)
+        app.state.verifier = verifier or TokenVerifier(
+            settings.issuer,
+            settings.audience,
+            settings.jwks_uri,
+            refresh_interval=settings.jwks_refresh_interval,
+        )
+        # Identity may start later: the first request with a token fetches the keys then.
+        with contextlib.suppress(JWKSUnavailable):
+            await app.state.verifier.prime()
+        app.state.sealer = audit.sealer(engine, settings)
+        sealing = asyncio.create_task(app.state.sealer.run())
+        app.state.audit_writer = audit.writer(engine, settings)
+        if app.state.audit_writer is not None:
+            await app.state.audit_writer.start()
+        try:
+            yield
+        finally:
+            if app.state.audit_writer is not None:
+                await app.state.audit_writer.stop()
+            await sealer.stop(app.state.sealer, sealing)
+            if verifier is None:
+                await app.state.verifier.aclose()
+            else:
+                await app.state.verifier.stop()
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="1.0")
+    problems.install(app)
+    app.include_router(router)
+    app.include_router(_health)
+    app.add_middleware(InputGuard)
+    app.add_middleware(RequestIds)  # outside InputGuard: its refusals carry the id too
+    forwarded.install(app, settings.trusted_proxies)
+    return app
+
+
+_health = APIRouter(tags=["health"])
+
+
+@_health.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@_health.get("/readyz")
+async def readyz(request: Request) -> FastJSONResponse:
+    checks = {
+        "database": "ok",
+        "jwks": "ok" if request.app.state.verifier.jwks_loaded else "not loaded",
+    }
+    try:
+        async with request.app.state.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # readiness reports any failure
+        checks["database"] = "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return FastJSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@_health.get("/status/audit", include_in_schema=False)
+async def audit_status(request: Request) -> dict[str, Any]:
+    """The access trail's sealing lag and this process's sealer, for monitoring."""
+    async with request.app.state.sessionmaker() as session:
+        state = await audit.status(session)
+    writer = request.app.state.audit_writer
+    return {
+        **state.as_dict(),
+        "sealer": request.app.state.sealer.describe(),
+        "group_commit": writer.describe() if writer is not None else None,
+    }

@@ -1,0 +1,1 @@
+"""The demo plan, generated plans and CSV import."""

@@ -1,0 +1,1 @@
+"""Database, models, settings, the access trail and problems."""

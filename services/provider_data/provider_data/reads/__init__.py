@@ -1,0 +1,1 @@
+"""The read paths (SQLAlchemy Core) and the reference-data cache."""
