@@ -79,6 +79,14 @@ LAYERS: dict[str, list[Level]] = {
         },
         {"entry points": ("app", "cli", "seed")},
     ],
+    "provider_data": [
+        {"platform": ("platform", "migrations")},
+        {"documents": ("documents",)},
+        {"reads": ("reads",)},
+        {"domain": ("domain",)},
+        {"api": ("api",), "data": ("data",)},
+        {"entry points": ("cli",)},
+    ],
     "gateway": [
         {"platform": ("settings", "problems")},
         {"edge": ("cors", "ratelimit", "proxy", "upstream"), "portal": ("portal",)},
