@@ -89,7 +89,8 @@ LAYERS: dict[str, list[Level]] = {
     ],
     "gateway": [
         {"platform": ("settings", "problems")},
-        {"edge": ("cors", "ratelimit", "proxy", "upstream"), "portal": ("portal",)},
+        {"upstream pools": ("upstream",)},  # the edge and the portal both call through them
+        {"edge": ("cors", "ratelimit", "proxy"), "portal": ("portal",)},
         {"app": ("app",)},
     ],
 }

@@ -18,12 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
 from policy.audit import AccessRecord
 from provider_data.api import providers
-from provider_data.domain import access, guessing
-from provider_data.platform import audit
-from provider_data.reads import eligibility as reads
-from provider_data.reads import inquiry as eligibility_reads
-from provider_data.reads import plandata, reference
 from provider_data.api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from provider_data.api.service import build_app
 from provider_data.documents.eligibility import (
     AccumulatorOut,
     BatchAnswer,
@@ -39,11 +35,15 @@ from provider_data.documents.eligibility import (
     ProviderOut,
     Reason,
 )
+from provider_data.documents.x12 import AAA_REASONS, PLAN_COVERAGE, SERVICE_TYPES
+from provider_data.domain import access, guessing
+from provider_data.platform import audit
 from provider_data.platform.models import ZERO
 from provider_data.platform.problems import Problem
-from provider_data.api.service import build_app
 from provider_data.platform.settings import Settings
-from provider_data.documents.x12 import AAA_REASONS, PLAN_COVERAGE, SERVICE_TYPES
+from provider_data.reads import eligibility as reads
+from provider_data.reads import inquiry as eligibility_reads
+from provider_data.reads import plandata, reference
 
 router = APIRouter(prefix="/eligibility/v1", tags=["eligibility"])
 REFUSALS: dict[int | str, dict[str, Any]] = {

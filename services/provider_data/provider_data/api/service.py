@@ -1,7 +1,6 @@
 """What the eligibility and claims apps share: lifespan (with the access trail's sealer
-and group-commit writer),
-errors, health, audit sealing status, request ids, the reference-data cache
-(`provider_data.reads.reference`)."""
+and group-commit writer), errors, health, audit sealing status, request ids, the
+reference-data cache (`provider_data.reads.reference`)."""
 
 from __future__ import annotations
 

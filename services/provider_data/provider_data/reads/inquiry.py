@@ -47,7 +47,14 @@ from provider_data.platform.models import (
     ProviderRecord,
     VisitUsage,
 )
-from provider_data.reads.eligibility import CoverageRow, Location, MemberView, Provider, Window, YearAmounts
+from provider_data.reads.eligibility import (
+    CoverageRow,
+    Location,
+    MemberView,
+    Provider,
+    Window,
+    YearAmounts,
+)
 
 _COLUMNS: dict[str, TypeEngine[Any]] = {
     "tag": String(),
