@@ -4,7 +4,6 @@ front-end edits and the rules engine, in one transaction per request. An
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy import PROBLEM_JSON, Principal, Resource, decide, problem
+from policy import PROBLEM_JSON, Principal, Resource, decide, idempotency, problem
 from policy.audit import AccessRecord
 from provider_data.api.claim_output import claim_out
 from provider_data.api.deps import CurrentPrincipal, SessionDep, SettingsDep
@@ -33,7 +32,6 @@ from provider_data.domain.edits import edit, static_edits
 from provider_data.domain.intake import Intake, Received
 from provider_data.platform import audit
 from provider_data.platform.models import IdempotentRequest
-from provider_data.platform.problems import Problem
 from provider_data.platform.settings import Settings
 from provider_data.reads import plandata
 
@@ -41,21 +39,12 @@ router = APIRouter(prefix="/claims/v1", tags=["claims"])
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key",
-        max_length=200,
+        alias=idempotency.KEY_HEADER,
+        max_length=idempotency.MAX_KEY_LENGTH,
         description="Any unique string; a retry with the same key and body replays the answer.",
     ),
 ]
 WHOLE_REQUEST_REFUSALS = ("insufficient_scope", "missing_role", "no_tax_ids")
-
-
-def _canonical_hash(request_body: bytes, path: str) -> str:
-    try:
-        body: Any = json.loads(request_body or b"null")
-    except ValueError:
-        body = request_body.decode(errors="replace")
-    canonical = json.dumps({"path": path, "body": body}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _disclosed(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -82,13 +71,7 @@ async def _replayed(
     if stored is None:
         return None
     if stored.request_hash != digest:
-        raise Problem(
-            422,
-            "Idempotency key reused",
-            "This Idempotency-Key was used for a different request; use a new key for a new "
-            "submission.",
-            "idempotency-key-reused",
-        )
+        raise idempotency.reused()
     body = json.loads(stored.response)
     decision = decide(principal, "claims.submit", Resource.plan(principal.tax_ids))
     await access.record_disclosures(session, request, principal, decision, _disclosed(body))
@@ -98,7 +81,7 @@ async def _replayed(
         body,
         status_code=stored.status_code,
         media_type=media,
-        headers={"Idempotency-Replayed": "true"},
+        headers={idempotency.REPLAYED_HEADER: "true"},
     )
 
 
@@ -126,12 +109,7 @@ async def _finish(
         await session.commit()
     except IntegrityError as error:
         await session.rollback()
-        raise Problem(
-            409,
-            "Request in progress",
-            "Another request with this Idempotency-Key is being processed; retry shortly.",
-            "idempotency-key-in-use",
-        ) from error
+        raise idempotency.in_use() from error
     media = PROBLEM_JSON if status >= 400 else "application/json"
     return JSONResponse(body, status_code=status, media_type=media)
 
@@ -188,7 +166,7 @@ async def submit_claim(
 ) -> JSONResponse:
     """Front-end edits, then adjudication: the answer is the claim with its status."""
     _whole_request_check(principal)
-    digest = _canonical_hash(await request.body(), request.url.path)
+    digest = idempotency.request_digest(await request.body(), request.url.path)
     replay = await _replayed(session, request, principal, idempotency_key, digest)
     if replay is not None:
         return replay
@@ -231,7 +209,7 @@ async def submit_bulk(
 ) -> JSONResponse:
     """Per-claim results in order: a rejected claim does not affect the others."""
     _whole_request_check(principal)
-    digest = _canonical_hash(await request.body(), request.url.path)
+    digest = idempotency.request_digest(await request.body(), request.url.path)
     replay = await _replayed(session, request, principal, idempotency_key, digest)
     if replay is not None:
         return replay
