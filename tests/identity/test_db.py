@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
+from identity import idempotency_records  # noqa: F401  (its table joins Base.metadata)
 from identity.db import VERSION_TABLE, alembic_config, create_engine, migrate
 from identity.models import Base
 from tests.support.databases import fresh_database

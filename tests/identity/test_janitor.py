@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import cli
+from identity.idempotency_records import IdempotencyRecord
 from identity.janitor import Janitor
 from identity.models import (
     ActionToken,
@@ -100,6 +101,7 @@ NAMES: dict[Any, Any] = {
     BackchannelDelivery: BackchannelDelivery.last_error,
     ActionToken: ActionToken.token_digest,
     Nomination: Nomination.id,
+    IdempotencyRecord: IdempotencyRecord.key,
 }
 
 
@@ -154,8 +156,9 @@ async def test_only_expired_rows_go_in_batches(
         "backchannel_deliveries": 0,
         "action_tokens": 0,
         "nominations": 0,
+        "admin_idempotency_keys": 0,
     }
-    assert len(deletes) == 1 + 1 + 1 + 3 + 3 + 3, "7 rows in batches of 3: 3 + 3 + 1; 3 empty"
+    assert len(deletes) == 1 + 1 + 1 + 3 + 3 + 4, "7 rows in batches of 3: 3 + 3 + 1; 4 empty"
     assert await remaining(sessions, SsoSession) == {"live", "ended-lately"}
     assert await remaining(sessions, AuthorizationCode) == {"unexpired", "expired-in-live-session"}
     assert await remaining(sessions, RefreshToken) == {"live", "rotated", "revoked-lately"}
@@ -215,7 +218,7 @@ async def test_sent_notices_spent_links_and_old_invitations_go(
         "action_tokens": 2,
         "nominations": 2,
     }
-    assert len(deletes) == 3 * (2 + 1) + 5, "batches of one row: 2 full, 1 short; 5 empty"
+    assert len(deletes) == 3 * (2 + 1) + 6, "batches of one row: 2 full, 1 short; 6 empty"
     assert await remaining(sessions, BackchannelDelivery) == {
         "pending",
         "retrying",
@@ -229,6 +232,32 @@ async def test_sent_notices_spent_links_and_old_invitations_go(
         "accepted-unexpired",
     }
     assert set((await janitor.sweep()).values()) == {0}, "nothing twice"
+
+
+def kept_answer(name: str, expires: datetime) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        caller_id="u",
+        organization_id="o",
+        key=name,
+        request_hash="0" * 64,
+        status_code=201,
+        response="sealed",
+        expires_at=expires,
+    )
+
+
+async def test_expired_idempotency_keys_go_in_batches(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, deletes: list[str]
+) -> None:
+    expired = [kept_answer(f"old-{i}", NOW - timedelta(seconds=i + 1)) for i in range(5)]
+    await fill(sessions, [*expired, kept_answer("live", NOW + HOUR)])
+    janitor = Janitor(sessions, settings.model_copy(update={"janitor_batch_size": 2}))
+    deleted = await janitor.sweep()
+    assert deleted["admin_idempotency_keys"] == 5
+    keyed = [d for d in deletes if "admin_idempotency_keys" in d]
+    assert len(keyed) == 3, "5 rows in batches of 2: 2 + 2 + 1"
+    assert await remaining(sessions, IdempotencyRecord) == {"live"}
+    assert (await janitor.sweep())["admin_idempotency_keys"] == 0, "nothing twice"
 
 
 async def test_concurrent_janitors_share_the_work_without_errors(

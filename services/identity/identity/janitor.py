@@ -14,7 +14,9 @@ What goes, and when (`now`, and `kept` = now - `janitor_retention`):
 - action tokens (password reset, e-mail confirmation links) once expired, or used
   before `kept` (a used link is refused whether its row is there or not);
 - nominations (invitation links) that expired before `kept`, whatever became of them:
-  until then an administrator still sees a lately expired invitation and can resend it.
+  until then an administrator still sees a lately expired invitation and can resend it;
+- the admin API's idempotency keys once expired (`idempotency_key_ttl` after their
+  request; `identity.admin.idempotency`).
 
 Every replica runs it (a lifespan task every `janitor_interval` seconds; `identity
 janitor` runs one round). Each batch is one `DELETE … WHERE key IN (SELECT key …
@@ -34,6 +36,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from identity.idempotency_records import IdempotencyRecord
 from identity.models import (
     ActionToken,
     AuthorizationCode,
@@ -67,6 +70,7 @@ def targets(settings: Settings, now: datetime) -> list[tuple[Any, ColumnElement[
         ),
         (ActionToken, or_(ActionToken.expires_at < now, ActionToken.used_at < kept)),
         (Nomination, Nomination.expires_at < kept),
+        (IdempotencyRecord, IdempotencyRecord.expires_at < now),
     ]
 
 

@@ -28,6 +28,7 @@ async def _postgresql(session: AsyncSession) -> bool:
 SQLITE_WRITE_LOCK = {
     "signing_keys": text("UPDATE signing_keys SET rowid = rowid WHERE 0"),
     "organizations": text("UPDATE organizations SET rowid = rowid WHERE 0"),
+    "admin_idempotency_keys": text("UPDATE admin_idempotency_keys SET rowid = rowid WHERE 0"),
 }
 
 
@@ -53,3 +54,14 @@ async def organization(session: AsyncSession, org_id: str) -> None:
         )
     else:
         await _sqlite_write_lock(session, "organizations")
+
+
+async def try_key(session: AsyncSession, key: int) -> bool:
+    """Hold `key` (a signed 64-bit number, e.g. from an idempotency key's digest) unless
+    another transaction holds it: False then, at once. PostgreSQL: a transaction-level
+    advisory lock, tried. SQLite: the write lock, waited for (one writer at a time, so
+    whoever held it has committed), then always held."""
+    if await _postgresql(session):
+        return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+    await _sqlite_write_lock(session, "admin_idempotency_keys")
+    return True

@@ -117,6 +117,9 @@ class Settings(DatabasePool, BaseSettings):
     janitor_interval: float = Field(default=60.0, ge=0)
     janitor_batch_size: int = Field(default=1000, ge=1)
     janitor_retention: int = Field(default=24 * 60 * 60, ge=0)
+    # The admin API keeps the answer to a request with an Idempotency-Key this long
+    # (seconds); the janitor deletes it after.
+    idempotency_key_ttl: int = Field(default=24 * 60 * 60, ge=60)
     reset_link_ttl: int = 30 * 60
     email_link_ttl: int = 24 * 60 * 60
     smtp_host: str | None = None

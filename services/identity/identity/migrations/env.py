@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from identity import idempotency_records  # noqa: F401  (its table joins Base.metadata)
 from identity.db import VERSION_TABLE, create_engine
 from identity.models import Base
 
