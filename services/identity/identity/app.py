@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from identity import audit
 from identity.admin import api as admin_api
 from identity.admin import clients_api, nominations, operator_accounts, operator_api
+from identity.admin import idempotency as admin_idempotency
 from identity.admin import openapi as admin_openapi
 from identity.admin import problems as admin_problems
 from identity.backchannel_logout import Sender
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_clients.router)
     app.include_router(console_operator.router)
     app.add_exception_handler(Problem, admin_problems.handle)
+    app.add_exception_handler(admin_idempotency.Replay, admin_idempotency.handle_replay)
     app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)
     app.add_exception_handler(StarletteHTTPException, admin_problems.handle_http)
     app.add_exception_handler(FormRejected, _rejected_form)

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from identity import tin_verification as tins
 from identity.admin import nominations, profile, review, service
 from identity.admin.auth import CurrentAdministrator
+from identity.admin.idempotency import Idempotency
 from identity.deps import (
     MailerDep,
     SessionDep,
@@ -161,7 +162,12 @@ async def list_tax_ids(
 
 @router.post("/tax-ids", status_code=202)
 async def add_tax_id(
-    org_id: str, body: TinIn, request: Request, admin: CurrentAdministrator, session: SessionDep
+    org_id: str,
+    body: TinIn,
+    request: Request,
+    admin: CurrentAdministrator,
+    session: SessionDep,
+    idempotent: Idempotency,
 ) -> Any:
     """202: the TIN waits for a TINpass operator to verify the evidence; it can be granted
     once verified. 409 when the organization already has it (verified or waiting)."""
@@ -169,11 +175,13 @@ async def add_tax_id(
     row = await service.add_tin(
         session, _actor(request, admin), org_id, body.tin, body.label, evidence
     )
-    await session.commit()
-    return _tin(row) | {
-        "detail": "TINpass operators will verify that your organization owns this Tax ID; "
-        "it can be granted to people and clients once verified."
-    }
+    return await idempotent.commit(
+        _tin(row)
+        | {
+            "detail": "TINpass operators will verify that your organization owns this Tax ID; "
+            "it can be granted to people and clients once verified."
+        }
+    )
 
 
 @router.delete("/tax-ids/{tin}", status_code=204)
@@ -192,12 +200,14 @@ async def create_sub_organization(
     request: Request,
     admin: CurrentAdministrator,
     session: SessionDep,
+    idempotent: Idempotency,
 ) -> Any:
     child = await service.create_sub_organization(
         session, _actor(request, admin), org_id, body.name
     )
-    await session.commit()
-    return {"id": child.id, "name": child.name, "parent_id": child.parent_id}
+    return await idempotent.commit(
+        {"id": child.id, "name": child.name, "parent_id": child.parent_id}
+    )
 
 
 @router.get("/members")
@@ -265,12 +275,13 @@ async def reset_password(
     session: SessionDep,
     settings: SettingsDep,
     mailer: MailerDep,
+    idempotent: Idempotency,
 ) -> Any:
     """Sends the member a reset link; no administrator sees or sets a password."""
     reset = await service.request_reset(session, _actor(request, admin), settings, org_id, user_id)
-    await session.commit()
+    answer = await idempotent.commit({"status": "sent"})
     await service.send_reset(mailer, reset)
-    return {"status": "sent"}
+    return answer
 
 
 @router.post("/nominations", status_code=201)
@@ -283,14 +294,17 @@ async def nominate(
     settings: SettingsDep,
     mailer: MailerDep,
     throttle: ThrottleDep,
+    idempotent: Idempotency,
 ) -> Any:
     actor = _actor(request, admin)
     data = body.model_dump()
     row, token = await nominations.nominate(session, actor, org_id, data, settings, throttle)
     org = await service.organization(session, actor, org_id)
-    await session.commit()
+    answer = await idempotent.commit(
+        {"id": row.id, "email": row.email, "expires_at": row.expires_at.isoformat()}
+    )
     await nominations.send(mailer, settings, row, org.name, token)
-    return {"id": row.id, "email": row.email, "expires_at": row.expires_at.isoformat()}
+    return answer
 
 
 @router.post("/nominations/{nomination_id}/resend")
@@ -303,13 +317,14 @@ async def resend_nomination(
     settings: SettingsDep,
     mailer: MailerDep,
     throttle: ThrottleDep,
+    idempotent: Idempotency,
 ) -> Any:
     actor = _actor(request, admin)
     row, token = await nominations.resend(session, actor, org_id, nomination_id, throttle)
     org = await service.organization(session, actor, org_id)
-    await session.commit()
+    answer = await idempotent.commit({"id": row.id, "expires_at": row.expires_at.isoformat()})
     await nominations.send(mailer, settings, row, org.name, token)
-    return {"id": row.id, "expires_at": row.expires_at.isoformat()}
+    return answer
 
 
 @router.delete("/nominations/{nomination_id}", status_code=204)

@@ -22,6 +22,7 @@ from identity.admin.clients import (
     remove,
     rotate_secret,
 )
+from identity.admin.idempotency import Idempotency
 from identity.admin.service import Actor
 from identity.deps import SessionDep, SettingsDep, request_id, source_address
 from identity.models import Client
@@ -84,14 +85,15 @@ async def post_client(
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
+    idempotent: Idempotency,
 ) -> Any:
     actor = _actor(request, admin)
     client, secret = await create(
         session, actor, settings, org_id, body.name, body.tax_ids, body.jwks, body.resources
     )
-    await session.commit()
     shown = describe(client)
-    return shown if secret is None else _once(response, {**shown, "client_secret": secret})
+    body_out = shown if secret is None else _once(response, {**shown, "client_secret": secret})
+    return await idempotent.commit(body_out)
 
 
 @router.get("/clients/{client_id}")
@@ -135,11 +137,11 @@ async def post_secret(
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
+    idempotent: Idempotency,
 ) -> Any:
     actor = _actor(request, admin)
     client, secret = await rotate_secret(session, actor, settings, org_id, client_id)
-    await session.commit()
-    return _once(response, {**describe(client), "client_secret": secret})
+    return await idempotent.commit(_once(response, {**describe(client), "client_secret": secret}))
 
 
 @router.put("/clients/{client_id}/jwks")
