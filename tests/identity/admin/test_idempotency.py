@@ -197,6 +197,19 @@ async def test_a_malformed_key_is_a_problem(identity: IdentityHarness, key: str)
     assert await count(identity, Organization, Organization.name == "Malformed") == 0
 
 
+async def test_a_refused_request_keeps_nothing_and_its_key_serves_again(
+    identity: IdentityHarness,
+) -> None:
+    org = await org_id_of(identity, EVERGREEN)
+    path, headers = f"/api/v1/organizations/{org}/nominations", {KEY: "refused-1"}
+    async with await api_of(identity) as api:
+        refused = await api.post(path, json={"email": "not an address"}, headers=headers)
+        fixed = await api.post(path, json={"email": "fixed@example.org"}, headers=headers)
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM_JSON
+    assert fixed.status_code == 201 and REPLAYED not in fixed.headers
+    assert await count(identity, Nomination, Nomination.email == "fixed@example.org") == 1
+
+
 async def test_a_key_on_an_organization_not_administered_is_404(identity: IdentityHarness) -> None:
     harbor = await org_id_of(identity, "Harbor Billing Services")
     async with await api_of(identity) as api:
@@ -242,4 +255,7 @@ async def test_the_openapi_document_shows_the_header_where_it_is_accepted(
                 with_key.add(f"{method.upper()} {path}")
                 header = next(p for p in operation["parameters"] if p["name"] == KEY)
                 assert not header["required"] and "replays" in header["description"]
+                assert "idempotency-key-in-use" in operation["responses"]["409"]["description"]
+                assert "idempotency-key-reused" in operation["responses"]["422"]["description"]
+                assert "400" in operation["responses"]
     assert with_key == CREATING

@@ -22,6 +22,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.responses import HTMLResponse
 
 from policy import PROBLEM_JSON
+from policy.idempotency import KEY_HEADER
 from policy.names import Scope
 
 API_PREFIX = "/api/v1/"
@@ -54,6 +55,13 @@ REFUSALS = {
     "422": "The request is not valid; `errors` names each field.",
 }
 CHANGE_REFUSALS = {"409": "Not possible in the current state (the detail says why)."}
+IDEMPOTENCY_REFUSALS = {
+    "400": "The Idempotency-Key is not 1 to 200 printable ASCII characters.",
+    "409": "Not possible in the current state, or a request with this Idempotency-Key is "
+    "still being processed (`idempotency-key-in-use`: retry).",
+    "422": "The request is not valid (`errors` names each field), or its Idempotency-Key was "
+    "used for another request (`idempotency-key-reused`).",
+}
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -65,6 +73,8 @@ def _describe_refusals(operation: dict[str, Any], method: str) -> None:
     refusals = dict(REFUSALS)
     if method != "get":
         refusals |= CHANGE_REFUSALS
+    if any(p.get("name") == KEY_HEADER for p in operation.get("parameters", [])):
+        refusals |= IDEMPOTENCY_REFUSALS
     for status, description in refusals.items():
         operation["responses"][status] = _problem_response(description)
     operation["security"] = [{"bearer": []}]
