@@ -6,6 +6,8 @@ grants and the standing of access tokens (`grants`, `denylist`), SSO sessions
 (`sessions`). They hand the protocol code frozen snapshots (`snapshots`) and record
 what it issued. The protocol (`identity.oauth`) imports this package; nothing here
 imports the protocol. The caller owns the transaction; nothing here commits.
+`idempotency` (the admin API's idempotency keys) is storage of its own, outside
+`OAuthStore`.
 """
 
 from __future__ import annotations
