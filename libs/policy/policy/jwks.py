@@ -54,6 +54,10 @@ class JWKSCache:
         self.refetch_count = 0
 
     @property
+    def http_client(self) -> httpx.AsyncClient:
+        return self._client
+
+    @property
     def loaded(self) -> bool:
         return self._keys is not None
 

@@ -32,7 +32,7 @@ from gateway.upstream import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs
+from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs, tracing
 from policy.boundary import InputGuard
 from policy.fastjson import FastJSONResponse
 from policy.rfc6750 import bearer_token, www_authenticate
@@ -196,6 +196,8 @@ def create_app(
             settings.jwks_uri,
             refresh_interval=settings.jwks_refresh_interval,
         )
+        if verifier is None:
+            tracing.instrument_httpx(app.state.verifier.jwks.http_client, "gateway")
         with contextlib.suppress(JWKSUnavailable):
             await app.state.verifier.prime()
         try:
@@ -218,4 +220,5 @@ def create_app(
     cors.install(app, settings)
     app.add_middleware(InputGuard, check_headers=True)
     forwarded.install(app, settings.trusted_proxies)
+    tracing.instrument_app(app, "gateway")
     return app

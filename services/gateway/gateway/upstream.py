@@ -23,6 +23,7 @@ import aiohttp
 from yarl import URL
 
 from gateway.settings import Settings
+from policy import tracing
 
 UPSTREAMS = ("eligibility", "claims")
 Headers = Iterable[tuple[str, str]]
@@ -99,6 +100,7 @@ class Pool:
             ),
             cookie_jar=aiohttp.DummyCookieJar(),  # one client for every caller: keep no cookies
             trust_env=False,
+            trace_configs=tracing.aiohttp_trace_configs("gateway") or None,  # traceparent
         )
 
     async def _take_slot(self) -> None:

@@ -54,7 +54,7 @@ from identity.web import (
 )
 from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import SecurityHeaders
-from policy import forwarded, sealer
+from policy import forwarded, sealer, tracing
 from policy.audit_batch import AuditWriteFailed
 from policy.boundary import InputGuard, RequestIds
 from policy.problems import Problem
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool=settings)
+        tracing.instrument_engine(engine, "identity")
         hashing_threads(settings.password_hash_threads)
         sessionmaker = session_factory(engine)
         async with sessionmaker() as session:
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keystore = KeyStore(sessionmaker, settings)
         app.state.client_cache = ClientCache(settings.client_cache_seconds)
         http = httpx.AsyncClient(timeout=5)
+        tracing.instrument_httpx(http, "identity")  # back-channel logout deliveries
         sender = Sender(sessionmaker, app.state.keystore, settings, http)
         app.state.backchannel = sender
         sending = asyncio.create_task(sender.run(settings.backchannel_interval))
@@ -174,4 +176,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, secure=settings.secure_cookies)
     app.add_middleware(RequestIds)  # plain ASGI, like the two above
     forwarded.install(app, settings.trusted_proxies)
+    tracing.instrument_app(app, "identity")  # the whole app: /token and its peers too
     return app

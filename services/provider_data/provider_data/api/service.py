@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
-from policy import JWKSUnavailable, TokenVerifier, forwarded, sealer
+from policy import JWKSUnavailable, TokenVerifier, forwarded, sealer, tracing
 from policy.boundary import InputGuard, RequestIds
 from policy.fastjson import FastJSONResponse
 from provider_data.platform import audit, problems
@@ -30,10 +30,12 @@ def build_app(
     verifier: TokenVerifier | None,
 ) -> FastAPI:
     settings = settings or Settings()
+    service = title.lower()  # eligibility or claims: tracing's service name
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool=settings)
+        tracing.instrument_engine(engine, service)
         app.state.settings = settings
         app.state.sessionmaker = session_factory(engine)
         app.state.reference = reference.ReferenceCache(settings.reference_cache_seconds)
@@ -43,6 +45,8 @@ def build_app(
             settings.jwks_uri,
             refresh_interval=settings.jwks_refresh_interval,
         )
+        if verifier is None:
+            tracing.instrument_httpx(app.state.verifier.jwks.http_client, service)
         # Identity may start later: the first request with a token fetches the keys then.
         with contextlib.suppress(JWKSUnavailable):
             await app.state.verifier.prime()
@@ -70,6 +74,7 @@ def build_app(
     app.add_middleware(InputGuard)
     app.add_middleware(RequestIds)  # outside InputGuard: its refusals carry the id too
     forwarded.install(app, settings.trusted_proxies)
+    tracing.instrument_app(app, service)
     return app
 
 
