@@ -49,6 +49,7 @@ class TracingMisconfigured(ValueError):
 _processors: list[SpanProcessor] | None = None
 _providers: dict[str, TracerProvider] = {}
 _apps: weakref.WeakSet[Any] = weakref.WeakSet()  # instrumented, for `reset`
+_owned: list[SpanProcessor] = []  # built from the environment: shut down at exit
 
 
 def exporters_named(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:
@@ -116,11 +117,13 @@ def reset() -> None:
         built.force_flush()
     _providers.clear()
     _processors = None
+    atexit.unregister(_shutdown)
+    _shutdown()
 
 
-def _shutdown(processors: list[SpanProcessor]) -> None:
-    for processor in processors:
-        processor.shutdown()  # the batch processors send what they hold
+def _shutdown() -> None:
+    while _owned:
+        _owned.pop().shutdown()  # a batch processor sends what it holds
 
 
 def provider(service: str) -> TracerProvider | None:
@@ -132,7 +135,8 @@ def provider(service: str) -> TracerProvider | None:
             from policy.tracing_redact import Redacting
 
             _processors = [Redacting(p) for p in from_environment]
-            atexit.register(_shutdown, _processors)
+            _owned.extend(_processors)
+            atexit.register(_shutdown)
         else:
             _processors = []
     if not _processors:
