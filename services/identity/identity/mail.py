@@ -1,5 +1,6 @@
 """Sending mail: SMTP when configured (STARTTLS and login from settings), otherwise
-a development outbox folder of .eml files that `make run` points to.
+a development outbox folder of .eml files that `make run` points to. Every message
+carries a `Date:` (when it was made, in UTC) and a `Message-ID:` in the sender's domain.
 
 Messages are sent after the transaction that caused them commits; a failure to
 send is logged (without the message) and never changes what the page says, so
@@ -17,6 +18,7 @@ import logging
 import smtplib
 import uuid
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 import anyio.to_thread
@@ -38,13 +40,17 @@ def quoted(text: str) -> str:
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Message-IDs end in the sender's domain (not this host's name, which
+        # make_msgid would otherwise look up and reveal)
+        self._domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "tinpass"
 
     def _message(self, to: str, subject: str, body: str) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.settings.mail_from
         message["To"] = to
         message["Subject"] = subject
-        message["Message-ID"] = f"<{uuid.uuid4()}@tinpass>"
+        message["Date"] = formatdate(usegmt=True)  # RFC 5322 §3.6: origination date required
+        message["Message-ID"] = make_msgid(domain=self._domain)
         message.set_content(body)
         return message
 
