@@ -210,3 +210,89 @@ async def test_unlock_suspend_and_organization_security(
     assert hana is not None and hana.status == "suspended"
     assert org is not None and org.mfa_required and policy.name == "payer-classic"
     assert "no user 'nobody'" in capsys.readouterr().err
+
+
+def portal_client(client_id: str, *extra: str) -> list[str]:
+    return [
+        "create-client",
+        client_id,
+        "A plan's portal",
+        "--kind",
+        "confidential",
+        "--auth-method",
+        "client_secret_basic",
+        "--grant-type",
+        "authorization_code",
+        "--scope",
+        "openid",
+        "--redirect-uri",
+        "https://portal.plan.example/portal/callback",
+        *extra,
+    ]
+
+
+async def test_create_client_registers_its_logout_uris(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    code = await run(
+        *portal_client(
+            "portal-1",
+            "--backchannel-logout-uri",
+            "https://portal.plan.example:443/portal/backchannel-logout",
+            "--post-logout-redirect-uri",
+            "https://portal.plan.example/portal/signed-out",
+        )
+    )
+    assert code == 0
+    async with sessions() as session:
+        client = await session.get(Client, "portal-1")
+    assert client is not None
+    assert client.backchannel_logout_uri == (
+        "https://portal.plan.example:443/portal/backchannel-logout"
+    )
+    assert client.post_logout_redirect_uris == ["https://portal.plan.example/portal/signed-out"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (
+            ["--backchannel-logout-uri", "https://portal.plan.example/logout#now"],
+            "absolute http(s) URI without a fragment",
+        ),
+        (["--backchannel-logout-uri", "/portal/logout"], "absolute http(s) URI"),
+        (["--post-logout-redirect-uri", "javascript:alert(1)"], "absolute http(s) URI"),
+    ],
+)
+async def test_create_client_refuses_a_bad_logout_uri_with_exit_2(
+    sessions: async_sessionmaker[AsyncSession],
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    said: str,
+) -> None:
+    assert await run(*portal_client("portal-2", *extra)) == 2
+    assert said in capsys.readouterr().err
+    async with sessions() as session:
+        assert await session.get(Client, "portal-2") is None
+
+
+async def test_back_channel_logout_is_for_clients_that_sign_people_in(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = await run(
+        "create-client",
+        "machine-1",
+        "A machine",
+        "--kind",
+        "confidential",
+        "--auth-method",
+        "client_secret_basic",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "claims:read",
+        "--backchannel-logout-uri",
+        "https://machine.example/logout",
+    )
+    assert code == 2
+    assert "for clients with authorization_code" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,6 +226,7 @@ async def create_client(
 
     `resources` are the RFC 8707 resources (plans' APIs) it may use, its default first."""
     _check_client_shape(kind, auth_method, jwks, org_id)
+    _check_logout_uris(grant_types, post_logout_redirect_uris, backchannel_logout_uri)
     known_resources(settings, resources)
     if await session.get(Client, client_id) is not None:
         raise ValueError(f"the client id {client_id!r} is taken")
@@ -285,6 +287,23 @@ def known_resources(settings: Settings, resources: Sequence[str]) -> list[str]:
         known = ", ".join(settings.resources) or "none configured"
         raise ValueError(f"unknown resource {', '.join(unknown)}; known: {known}")
     return list(dict.fromkeys(resources))
+
+
+def _check_logout_uris(
+    grant_types: Sequence[str],
+    post_logout_redirect_uris: Sequence[str],
+    backchannel_logout_uri: str | None,
+) -> None:
+    """Logout URIs are absolute http(s) URIs without a fragment (Back-Channel Logout
+    §2.2, RP-Initiated Logout §3.1), and a back-channel logout URI is for a client that
+    signs people in (authorization_code). Its origin may differ from the redirect URIs'
+    (identity may reach a portal at an internal address)."""
+    for uri in [*post_logout_redirect_uris, *filter(None, [backchannel_logout_uri])]:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+            raise ValueError(f"{uri!r} must be an absolute http(s) URI without a fragment")
+    if backchannel_logout_uri is not None and "authorization_code" not in grant_types:
+        raise ValueError("a back-channel logout URI is for clients with authorization_code")
 
 
 def _check_client_shape(

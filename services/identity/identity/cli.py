@@ -82,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("--grant-type", action="append", required=True)
     client.add_argument("--scope", required=True)
     client.add_argument("--redirect-uri", action="append", default=[])
+    client.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        default=[],
+        help="where RP-initiated logout may send the browser (repeatable)",
+    )
+    client.add_argument(
+        "--backchannel-logout-uri",
+        help="where logout tokens are posted when a session ends (same origin as a redirect URI)",
+    )
     client.add_argument("--org-id")
     client.add_argument("--tin", action="append", default=[])
     client.add_argument(
@@ -190,6 +200,8 @@ async def _create_client(
         scope=args.scope,
         auth_method=args.auth_method,
         redirect_uris=args.redirect_uri,
+        post_logout_redirect_uris=args.post_logout_redirect_uri,
+        backchannel_logout_uri=args.backchannel_logout_uri,
         org_id=args.org_id,
         tins=args.tin,
         jwks=jwks,
