@@ -112,9 +112,16 @@ class ProtocolResponse:
         return Response(content=body or b"", status_code=self.status, headers=headers)
 
 
+# The one parameter an OAuth request may repeat (RFC 8707 §2: several `resource`s);
+# every other is sent at most once (RFC 6749 §3.1, §3.2).
+REPEATABLE = frozenset({"resource"})
+
+
 class _Payload(OAuth2Payload):
     """Parameters as read; `data` (first value of each) and `datalist` are built once,
-    since Authlib and the hooks ask for them many times per request."""
+    since Authlib and the hooks ask for them many times per request. `repeated` is
+    the first name sent more than once that may not be (None when all are single:
+    the usual case costs one length comparison)."""
 
     def __init__(self, values: Sequence[tuple[str, str]]) -> None:
         first: dict[str, str] = {}
@@ -124,6 +131,11 @@ class _Payload(OAuth2Payload):
             every[key].append(value)
         self._data = first
         self._datalist = every
+        self.repeated: str | None = None
+        if len(first) != len(values):
+            self.repeated = next(
+                (k for k, v in every.items() if len(v) > 1 and k not in REPEATABLE), None
+            )
 
     @property
     def data(self) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Request parameters of every OAuth endpoint under the one input rule (`policy.inputs`).
 
-A parameter with a control character or longer than TINpass keeps is refused
+A parameter sent more than once (RFC 6749 §3.1, §3.2: only RFC 8707's `resource`
+may repeat), or with a control character, or longer than TINpass keeps, is refused
 before Authlib or the database sees it, with an `invalid_request` error that names
 it (RFC 6749 §4.1.2.1, §5.2; `invalid_target` for a `resource`, RFC 8707 §2). At the
 authorization endpoint the error goes back to the client's redirect URI only when
@@ -42,7 +43,10 @@ NOT_REDIRECTED = frozenset({"client_id", "redirect_uri"})
 
 
 def invalid_parameter(request: BridgedRequest) -> InvalidInput | None:
-    """The first parameter (name or value) breaking the input rule, if any."""
+    """A parameter sent more than once (RFC 6749 §3.1, §3.2; `resource` may repeat,
+    RFC 8707), else the first parameter (name or value) breaking the input rule."""
+    if (repeated := request.payload.repeated) is not None:
+        return InvalidInput(repeated, "was sent more than once; send it once")
     pairs = [(k, v) for k, values in request.payload.datalist.items() for v in values]
     for name, _ in pairs:
         if (reason := problem(name, 64)) is not None:
