@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from identity.security import verify_client_secret
+from identity.store.loopback import matches_any_port
 from policy.names import Claim
 
 
@@ -58,8 +59,11 @@ class ClientInfo(ClientMixin):
         return " ".join(s for s in scope_to_list(scope) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # Exact string match, as OAuth 2.0 Security BCP (RFC 9700 §4.1.3) requires.
-        return redirect_uri in self.redirect_uris
+        # Exact string match, as OAuth 2.0 Security BCP (RFC 9700 §4.1.3) requires,
+        # except the port of a public client's loopback IP literal URI (RFC 8252 §7.3).
+        if redirect_uri in self.redirect_uris:
+            return True
+        return self.is_public and matches_any_port(redirect_uri, self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         return verify_client_secret(client_secret, self.secret_digest, self.pepper)
