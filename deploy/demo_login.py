@@ -5,7 +5,7 @@ The public client `tinpass-cli` runs the authorization code flow with PKCE
 identity accepts any port of its registered `http://127.0.0.1/callback`): open the
 printed URL, sign in, and the access token is printed and saved to data/token.txt. The
 token is for Cascade's APIs; `TINPASS_RESOURCE=https://api.summit.plans.example`
-asks for Summit's (RFC 8707).
+asks for Summit's (RFC 8707). `TINPASS_PORT_BASE` is the one `make run` was given.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-ISSUER = os.environ.get("TINPASS_ISSUER", "http://127.0.0.1:8000")
+# `make run`'s ports, moved together by TINPASS_PORT_BASE (deploy/run_local.py)
+BASE = int(os.environ.get("TINPASS_PORT_BASE") or 8000)
+ISSUER = os.environ.get("TINPASS_ISSUER", f"http://127.0.0.1:{BASE}")
 # RFC 8707: the plan whose APIs the token is for (tinpass-cli may use both; Cascade's default).
 RESOURCE = os.environ.get("TINPASS_RESOURCE", "https://api.cascade.plans.example")
-GATEWAYS = {"https://api.summit.plans.example": "http://127.0.0.1:8081"}
-GATEWAY = GATEWAYS.get(RESOURCE, "http://127.0.0.1:8080")
+GATEWAYS = {"https://api.summit.plans.example": f"http://127.0.0.1:{BASE + 81}"}
+GATEWAY = GATEWAYS.get(RESOURCE, f"http://127.0.0.1:{BASE + 80}")
 DATA = Path(os.environ.get("TINPASS_DATA_DIR", "data"))
 
 

@@ -3,7 +3,11 @@
 Migrates and seeds the databases with the services' own command lines, then
 starts identity and, for each health plan, its eligibility, claims and gateway
 (with the plan's portal) under uvicorn, waits until each answers `/healthz`, and
-stops them all together. The first plan (Cascade Health Plan) always runs; a
+stops them all together. Every port is checked before anything starts; each
+process answers with a header naming it and this run (`X-Tinpass-Instance`), so
+another program answering `/healthz` on a port is never taken for a service; a
+service that fails to start is reported with the end of its log, and the others
+it started with are stopped. The first plan (Cascade Health Plan) always runs; a
 second plan (Summit Health Plan, its own database and provider records matching
 only Evergreen Pediatrics' TIN) runs when `summit_db` is given. Each portal is a
 client at identity whose redirect and logout URIs follow its gateway's port. Each
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -45,6 +50,42 @@ FACTORIES = {
     "gateway": "gateway.app:create_app",
 }
 PLAN_SERVICES = ("eligibility", "claims", "gateway")
+INSTANCE_HEADER = "x-tinpass-instance"
+LOG_TAIL_LINES = 30
+
+
+def ports_from_base(base: int) -> dict[str, int]:
+    """Every port moved together: identity on `base`, the others as far from it as
+    by default (`TINPASS_PORT_BASE=9000`: identity 9000, the gateways 9080 and 9081)."""
+    first = DEFAULT_PORTS["identity"]
+    highest = base + max(DEFAULT_PORTS.values()) - first
+    if base < 1024 or highest > 65535:
+        raise ValueError(f"a port base must be from 1024 to {65535 - highest + base}, not {base}")
+    return {name: base + port - first for name, port in DEFAULT_PORTS.items()}
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says why, in words for a person."""
+
+
+class PortTaken(StackError):
+    def __init__(self, name: str, port: int, reason: str) -> None:
+        self.name, self.port = name, port
+        super().__init__(
+            f"Port {port} (127.0.0.1), which {name} needs, is taken: {reason}. Another "
+            f"process listens there (`ss -ltnp 'sport = :{port}'` names it)."
+        )
+
+
+def port_problem(port: int) -> str | None:
+    """Why `port` cannot be bound on 127.0.0.1 (as uvicorn binds it), or None."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +131,9 @@ class Stack:
     # seconds a starting service has to answer /healthz (more on a loaded machine)
     start_within: float = 30
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    # this run's id, in every process's X-Tinpass-Instance answer header
+    run_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    _log_starts: dict[str, int] = field(default_factory=dict)
 
     @property
     def plans(self) -> list[Plan]:
@@ -165,8 +209,18 @@ class Stack:
 
     async def prepare(self) -> None:
         """Migrate and seed every database (idempotent)."""
+        await self.prepare_identity()
+        plan_cli = str(BIN / "provider-data")
+        for plan in self.plans:
+            claims = plan.process("claims")
+            await self.command(claims, plan_cli, "migrate")
+            tins = [f"--provider-tins={','.join(plan.provider_tins)}"] if plan.provider_tins else []
+            await self.command(claims, plan_cli, "seed-demo", *tins)
+
+    async def prepare_identity(self) -> None:
+        """Migrate and seed identity: the demo, its clients' URIs under this stack's URLs."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        identity_cli, plan_cli = str(BIN / "identity"), str(BIN / "provider-data")
+        identity_cli = str(BIN / "identity")
         await self.command("identity", identity_cli, "migrate")
         portals = [
             f"--portal={p.client_id}={self.url(p.process('gateway'))}"
@@ -176,19 +230,31 @@ class Stack:
         await self.command(
             "identity", identity_cli, "seed-demo", "--data-dir", str(self.data_dir), *portals
         )
-        for plan in self.plans:
-            claims = plan.process("claims")
-            await self.command(claims, plan_cli, "migrate")
-            tins = [f"--provider-tins={','.join(plan.provider_tins)}"] if plan.provider_tins else []
-            await self.command(claims, plan_cli, "seed-demo", *tins)
+
+    def check_ports(self, names: tuple[str, ...] | None = None) -> None:
+        """Every port the processes `names` need is free (PortTaken names the first not)."""
+        for name in names or self.names:
+            if (reason := port_problem(self.ports[name])) is not None:
+                raise PortTaken(name, self.ports[name], reason)
 
     async def start(self, names: tuple[str, ...] | None = None) -> None:
+        """Start `names` (every process by default) once all their ports are free, and
+        wait until each answers; if one fails, stop them all and raise StackError."""
         names = names or self.names
-        for name in names:
-            await self._spawn(name)
-        async with httpx.AsyncClient(timeout=2) as client:
+        self.check_ports(names)
+        try:
             for name in names:
-                await self._wait_healthy(client, name, self.start_within)
+                await self._spawn(name)
+            async with httpx.AsyncClient(timeout=2) as client:
+                for name in names:
+                    await self._wait_healthy(client, name, self.start_within)
+        except BaseException:
+            for name in names:
+                await self.stop(name)
+            raise
+
+    def instance(self, name: str) -> str:
+        return f"{name}.{self.run_id}"
 
     async def _spawn(self, name: str) -> None:
         command = [
@@ -200,6 +266,8 @@ class Stack:
             "--port",
             str(self.ports[name]),
             *UVICORN_FLAGS,  # forwarded headers only from *_TRUSTED_PROXIES (policy.forwarded)
+            "--header",
+            f"{INSTANCE_HEADER}:{self.instance(name)}",
             "--no-access-log",
             "--log-level",
             "warning",
@@ -213,26 +281,51 @@ class Stack:
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / f"{name}.log").open("ab") as log:
+            self._log_starts[name] = log.tell()  # this run's lines begin here
             self.processes[name] = await asyncio.create_subprocess_exec(
                 *command, env=self.env(name), stdout=log, stderr=log
             )
 
     async def _wait_healthy(self, client: httpx.AsyncClient, name: str, within: float = 30) -> None:
+        """Until `name` answers /healthz with its own instance header (not another
+        program on its port), it exits, or `within` seconds pass."""
         deadline = asyncio.get_running_loop().time() + within
+        foreign = False
         while asyncio.get_running_loop().time() < deadline:
             process = self.processes[name]
             if process.returncode is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}{self._log_hint(name)}")
+                raise StackError(
+                    f"{name} exited with {process.returncode} while starting.{self.log_tail(name)}"
+                )
             try:
-                if (await client.get(self.url(name) + "/healthz")).status_code == 200:
-                    return
+                answer = await client.get(self.url(name) + "/healthz")
+                if answer.headers.get(INSTANCE_HEADER) == self.instance(name):
+                    if answer.status_code == 200:
+                        return
+                else:
+                    foreign = True
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"{name} did not become healthy in {within} s{self._log_hint(name)}")
+        who = f"; another program answers on its port {self.ports[name]}" if foreign else ""
+        raise StackError(f"{name} did not become healthy in {within} s{who}.{self.log_tail(name)}")
 
-    def _log_hint(self, name: str) -> str:
-        return f" (see {self.log_dir / (name + '.log')})" if self.log_dir else ""
+    def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:
+        """The last `lines` lines `name` logged in this run, to show under an error."""
+        if self.log_dir is None:
+            return " Its output is above."
+        path = self.log_dir / f"{name}.log"
+        try:
+            with path.open("rb") as log:
+                log.seek(self._log_starts.get(name, 0))
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return f" It left no log ({path})."
+        tail = text.splitlines()[-lines:]
+        if not tail:
+            return f" Its log is empty ({path})."
+        shown = "\n".join(f"    {line}" for line in tail)
+        return f" The last {len(tail)} lines of its log ({path}):\n{shown}"
 
     async def stop(self, name: str | None = None) -> None:
         targets = [name] if name else list(self.processes)
