@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PACKAGES := libs/policy services/identity services/provider_data services/gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint pytest login bench bench-micro bench-audit-cpu fuzz clean image test-image
+.PHONY: install run run-ha test lint pytest login bench bench-micro bench-audit-cpu fuzz clean image test-image
 
 install: $(STAMP)
 
@@ -20,6 +20,12 @@ $(STAMP): $(PYPROJECTS) constraints.txt requirements-dev.txt
 
 run: install
 	$(PY) deploy/run_local.py
+
+# Two replicas of every service behind Debian's nginx, on PostgreSQL and Redis
+# (deploy/run_ha.py; README "Running replicas behind nginx").
+run-ha: install
+	bash deploy/ensure_nginx.sh
+	$(PY) deploy/run_ha.py
 
 login: install
 	$(PY) deploy/demo_login.py

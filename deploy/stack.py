@@ -160,7 +160,17 @@ class Stack:
         return next(p for p in self.plans if name in {p.process(s) for s in PLAN_SERVICES})
 
     def url(self, name: str) -> str:
+        """Where service `name` is reached (by clients and by the other services)."""
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def service_of(self, process: str) -> str:
+        """The service a process runs: here each service is one process of its name
+        (deploy.ha runs replicas, "gateway.1" and "gateway.2")."""
+        return process
+
+    def listen_port(self, process: str) -> int:
+        """The port a process listens on: here its service's own."""
+        return self.ports[process]
 
     @property
     def issuer(self) -> str:
@@ -210,12 +220,8 @@ class Stack:
     async def prepare(self) -> None:
         """Migrate and seed every database (idempotent)."""
         await self.prepare_identity()
-        plan_cli = str(BIN / "provider-data")
         for plan in self.plans:
-            claims = plan.process("claims")
-            await self.command(claims, plan_cli, "migrate")
-            tins = [f"--provider-tins={','.join(plan.provider_tins)}"] if plan.provider_tins else []
-            await self.command(claims, plan_cli, "seed-demo", *tins)
+            await self.prepare_plan(plan)
 
     async def prepare_identity(self) -> None:
         """Migrate and seed identity: the demo, its clients' URIs under this stack's URLs."""
@@ -230,6 +236,13 @@ class Stack:
         await self.command(
             "identity", identity_cli, "seed-demo", "--data-dir", str(self.data_dir), *portals
         )
+
+    async def prepare_plan(self, plan: Plan) -> None:
+        """Migrate and seed a plan's database."""
+        plan_cli, claims = str(BIN / "provider-data"), plan.process("claims")
+        await self.command(claims, plan_cli, "migrate")
+        tins = [f"--provider-tins={','.join(plan.provider_tins)}"] if plan.provider_tins else []
+        await self.command(claims, plan_cli, "seed-demo", *tins)
 
     def check_ports(self, names: tuple[str, ...] | None = None) -> None:
         """Every port the processes `names` need is free (PortTaken names the first not)."""
@@ -257,14 +270,16 @@ class Stack:
         return f"{name}.{self.run_id}"
 
     async def _spawn(self, name: str) -> None:
+        """Start process `name` (a service, or a replica of one in deploy.ha)."""
+        service = self.service_of(name)
         command = [
             str(BIN / "uvicorn"),
             "--factory",
-            FACTORIES[name.rsplit("-", 1)[-1]],
+            FACTORIES[service.rsplit("-", 1)[-1]],
             "--host",
             "127.0.0.1",
             "--port",
-            str(self.ports[name]),
+            str(self.listen_port(name)),
             *UVICORN_FLAGS,  # forwarded headers only from *_TRUSTED_PROXIES (policy.forwarded)
             "--header",
             f"{INSTANCE_HEADER}:{self.instance(name)}",
@@ -276,14 +291,14 @@ class Stack:
             command += ["--workers", str(self.workers)]
         if self.log_dir is None:
             self.processes[name] = await asyncio.create_subprocess_exec(
-                *command, env=self.env(name)
+                *command, env=self.env(service)
             )
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / f"{name}.log").open("ab") as log:
             self._log_starts[name] = log.tell()  # this run's lines begin here
             self.processes[name] = await asyncio.create_subprocess_exec(
-                *command, env=self.env(name), stdout=log, stderr=log
+                *command, env=self.env(service), stdout=log, stderr=log
             )
 
     async def _wait_healthy(self, client: httpx.AsyncClient, name: str, within: float = 30) -> None:
@@ -298,7 +313,8 @@ class Stack:
                     f"{name} exited with {process.returncode} while starting.{self.log_tail(name)}"
                 )
             try:
-                answer = await client.get(self.url(name) + "/healthz")
+                health = f"http://127.0.0.1:{self.listen_port(name)}/healthz"
+                answer = await client.get(health)
                 if answer.headers.get(INSTANCE_HEADER) == self.instance(name):
                     if answer.status_code == 200:
                         return
@@ -307,7 +323,8 @@ class Stack:
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-        who = f"; another program answers on its port {self.ports[name]}" if foreign else ""
+        port = self.listen_port(name)
+        who = f"; another program answers on its port {port}" if foreign else ""
         raise StackError(f"{name} did not become healthy in {within} s{who}.{self.log_tail(name)}")
 
     def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:

@@ -29,6 +29,12 @@ if ! bash deploy/ensure_podman.sh; then
   echo "NOTE: no podman on this machine: the container image test will be skipped."
 fi
 
+# The replicated stack's test (tests/e2e/test_ha.py, marker `ha`) runs in the PostgreSQL run
+# behind Debian's nginx; without nginx it is skipped, except in CI where it fails.
+if ! bash deploy/ensure_nginx.sh; then
+  echo "NOTE: no nginx on this machine: the replicas test (test_ha.py) will be skipped."
+fi
+
 echo "== pytest on SQLite"
 TINPASS_TEST_DB=sqlite "$PY" -m pytest "$@"
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import anyio.to_thread
 import pytest
+import redis.asyncio as aioredis
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -15,6 +17,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from identity.throttle import Throttle
 from policy import counters
 from policy.counters import MemoryCounters
+from tests.support.redis import require_redis
 
 
 @pytest.fixture
@@ -103,3 +106,21 @@ async def test_a_sweep_runs_at_most_once_a_second(monkeypatch: pytest.MonkeyPatc
     storage._swept_at -= MemoryCounters.SWEEP_INTERVAL
     await limiter.hit(item, "login", "again")
     assert len(sweeps) == 2
+
+
+async def test_identitys_throttle_keeps_its_redis_keys_under_its_prefix() -> None:
+    """Stacks sharing a Redis (deploy.ha, tests) keep their counters apart."""
+    url = await require_redis()
+    prefix = f"test-throttle-{uuid.uuid4().hex}"
+    throttle = Throttle(url, {"login": "2/minute"}, key_prefix=prefix)
+    client = aioredis.from_url(url)
+    try:
+        hits = [await throttle.retry_after("login", "198.51.100.7") for _ in range(3)]
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    finally:
+        if left := [key async for key in client.scan_iter(match=f"{prefix}*")]:
+            await client.delete(*left)
+        await client.aclose()
+        await throttle.aclose()
+    assert hits[:2] == [None, None] and hits[2] is not None and hits[2] >= 1
+    assert keys, "the login counter lives under the prefix"

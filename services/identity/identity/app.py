@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 nominations.ORGANIZATION_BUCKET: settings.invitation_rate_limit_per_organization,
                 nominations.ADDRESS_BUCKET: settings.invitation_rate_limit_per_address,
             },
+            settings.rate_limit_key_prefix,
         )
         desk = RecoveryDesk(sessionmaker, settings, app.state.mailer, app.state.throttle)
         app.state.recovery_desk = desk

@@ -98,6 +98,8 @@ class Settings(DatabasePool, BaseSettings):
     login_rate_limit: str = "20/minute"
     token_rate_limit: str = "300/minute"
     rate_limit_storage: str = "memory://"
+    # The throttle's Redis keys begin with this (one per stack sharing a Redis).
+    rate_limit_key_prefix: str = Field(default="tinpass-identity", min_length=1)
     # Forgot password/username: requests per source address, and mails per account.
     recovery_rate_limit: str = "20/hour"
     recovery_account_rate_limit: str = "3/hour"

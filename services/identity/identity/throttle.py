@@ -2,7 +2,8 @@
 
 Counters live in memory by default (`policy.counters.MemoryCounters`, swept on the
 event loop, no worker thread); with `IDENTITY_RATE_LIMIT_STORAGE=redis://...` they
-live in Redis, so every replica shares them. A moving window: a burst cannot
+live in Redis under `IDENTITY_RATE_LIMIT_KEY_PREFIX`, so every replica shares them
+(and stacks sharing a Redis keep apart). A moving window: a burst cannot
 straddle two fixed windows to get twice the allowance.
 """
 
@@ -17,8 +18,11 @@ from policy import counters
 
 
 class Throttle:
-    def __init__(self, storage_uri: str, limits: dict[str, str]) -> None:
-        options = {"implementation": "redispy"} if "redis" in storage_uri else {}
+    def __init__(
+        self, storage_uri: str, limits: dict[str, str], key_prefix: str = "tinpass-identity"
+    ) -> None:
+        redis = {"implementation": "redispy", "key_prefix": key_prefix}
+        options = redis if "redis" in storage_uri else {}
         self.storage = counters.storage(storage_uri, **options)
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.items: dict[str, RateLimitItem] = {
