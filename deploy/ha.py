@@ -86,6 +86,10 @@ class HaStack(Stack):
         env.update(self.extra_env)
         return env
 
+    async def prepare(self) -> None:
+        """Migrate and seed every database, each on its own at once (they are distinct)."""
+        await asyncio.gather(self.prepare_identity(), *map(self.prepare_plan, self.plans))
+
     @property
     def nginx(self) -> Nginx:
         fronts = [

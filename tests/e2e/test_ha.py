@@ -178,11 +178,14 @@ async def test_requests_alternate_between_the_replicas_of_every_service(
         )
         assert claim.status_code == 201, claim.text
         person.claims[body["patient_control_number"]] = claim.json()["claim_number"]
-        seen.update(answering(ha, inquiry) + answering(ha, claim))
+        info = await browser.get(ha.issuer + "/userinfo", headers=bearer)
+        assert info.status_code == 200, info.text
+        seen.update(answering(ha, inquiry) + answering(ha, claim) + answering(ha, info))
     every = {replica for service in ONE_PLAN for replica in ha.replicas(service)}
     assert seen == every, f"answered: {sorted(seen)}"
     addresses = await _login_addresses(ha)
-    assert addresses == {"127.0.0.1"}, f"nginx's X-Forwarded-For is believed: {addresses}"
+    # the client's own address: nginx's X-Forwarded-For believed, the made-up one not
+    assert addresses == {"127.0.0.1"}, f"logins recorded from {addresses}"
 
 
 async def _login_addresses(stack: HaStack) -> set[str]:
