@@ -148,6 +148,6 @@ class HaStack(Stack):
         if name is not None:
             await super().stop(name)
             return
-        for process in [p for p in self.processes if p != NGINX]:
-            await super().stop(process)
+        replicas = [p for p in self.processes if p != NGINX]
+        await asyncio.gather(*(Stack.stop(self, replica) for replica in replicas))
         await super().stop(NGINX)
