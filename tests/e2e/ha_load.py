@@ -43,13 +43,13 @@ def answering(stack: HaStack, response: httpx.Response) -> list[str]:
     return replicas
 
 
-def claim_body(member: str = "*M1000101") -> dict[str, Any]:
+def claim_body() -> dict[str, Any]:
     charge = f"{100 + next(_charges)}.00"
     return {
         "patient_control_number": f"HA-{uuid.uuid4().hex[:12]}",
         "billing_provider": {"npi": npi.make("123456789"), "tin": "12-3456789"},
         "rendering_provider_npi": npi.make("123456789"),
-        "member": {"member_id": member},
+        "member": {"member_id": "*M1000101"},
         "diagnoses": ["J06.9"],
         "total_charge": charge,
         "lines": [{"procedure_code": "99213", "charge": charge, "service_date": "2026-03-02"}],
