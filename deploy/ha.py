@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from deploy.nginx import PROXY_ADDRESS, Front, Nginx
-from deploy.stack import Stack
+from deploy.stack import PortTaken, Stack, StackError, port_problem
 
 REPLICAS = 2
 NGINX = "nginx"  # the process name of nginx in Stack.processes
@@ -103,22 +103,36 @@ class HaStack(Stack):
         ]
         return Nginx(self.nginx_dir or self.data_dir / "nginx", fronts, self.proxy_address)
 
+    def check_ports(self, names: tuple[str, ...] | None = None) -> None:
+        """nginx's port for each service of `names` and its replicas' are free."""
+        for service in names or self.names:
+            wanted = [(service, self.ports[service])]
+            wanted += [(r, self.listen_port(r)) for r in self.replicas(service)]
+            for name, port in wanted:
+                if (reason := port_problem(port)) is not None:
+                    raise PortTaken(name, port, reason)
+
     async def start(self, names: tuple[str, ...] | None = None) -> None:
-        """nginx, then every replica of `names` (all services); returns once each
-        replica answers /healthz, and each service answers it through nginx."""
+        """nginx, then every replica of `names` (all services), once all their ports are
+        free; returns once each replica answers /healthz, and each service answers it
+        through nginx. If one fails, everything is stopped and StackError raised."""
         services = names or self.names
-        if NGINX not in self.processes or self.processes[NGINX].returncode is not None:
+        self.check_ports(services)
+        replicas = [replica for service in services for replica in self.replicas(service)]
+        try:
             nginx = self.nginx
             self.processes[NGINX] = await nginx.spawn()
             await nginx.wait_listening(self.processes[NGINX], self.start_within)
-        replicas = [replica for service in services for replica in self.replicas(service)]
-        for replica in replicas:
-            await self._spawn(replica)
-        async with httpx.AsyncClient(timeout=2) as client:
             for replica in replicas:
-                await self._wait_healthy(client, replica, self.start_within)
-            for service in services:
-                await self._wait_front(client, service)
+                await self._spawn(replica)
+            async with httpx.AsyncClient(timeout=2) as client:
+                for replica in replicas:
+                    await self._wait_healthy(client, replica, self.start_within)
+                for service in services:
+                    await self._wait_front(client, service)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def _wait_front(self, client: httpx.AsyncClient, service: str) -> None:
         """Until nginx passes /healthz to the service: a replica nginx found down (e.g.
@@ -128,7 +142,9 @@ class HaStack(Stack):
         deadline = loop.time() + self.start_within
         while (answer := await client.get(self.url(service) + "/healthz")).status_code != 200:
             if loop.time() > deadline:
-                raise RuntimeError(f"{service} through nginx: {answer.status_code}")
+                raise StackError(
+                    f"{service} answers {answer.status_code} through nginx{self.nginx.log_hint}"
+                )
             await asyncio.sleep(0.1)
 
     async def restart(self, replica: str) -> None:

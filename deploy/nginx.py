@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.stack import StackError
 from policy.problems import problem
 
 # nginx connects to the replicas from this address, so the services can trust the
@@ -217,13 +218,13 @@ class Nginx:
     def command(self) -> list[str]:
         nginx = binary()
         if nginx is None:
-            raise RuntimeError("nginx is not installed: run deploy/ensure_nginx.sh")
+            raise StackError("nginx is not installed: run deploy/ensure_nginx.sh")
         return [nginx, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"]
 
     def write(self) -> None:
         (self.prefix / "temp").mkdir(parents=True, exist_ok=True)
         if self.proxy_address and not can_bind(self.proxy_address):
-            raise RuntimeError(
+            raise StackError(
                 f"nginx's source address {self.proxy_address} cannot be used here (it is on "
                 "Linux's loopback): the services trust forwarded headers from it alone"
             )
@@ -237,7 +238,7 @@ class Nginx:
         )
         output, _ = await check.communicate()
         if check.returncode != 0:
-            raise RuntimeError(f"nginx refused {self.conf}:\n{output.decode(errors='replace')}")
+            raise StackError(f"nginx refused {self.conf}:\n{output.decode(errors='replace')}")
         with (self.prefix / "nginx.out").open("ab") as out:
             return await asyncio.create_subprocess_exec(*self.command(), stdout=out, stderr=out)
 
@@ -248,14 +249,14 @@ class Nginx:
         for front in self.fronts:
             while True:
                 if process.returncode is not None:
-                    raise RuntimeError(f"nginx exited with {process.returncode}{self.log_hint}")
+                    raise StackError(f"nginx exited with {process.returncode}{self.log_hint}")
                 with contextlib.suppress(OSError):
                     _, writer = await asyncio.open_connection("127.0.0.1", front.port)
                     writer.close()
                     await writer.wait_closed()
                     break
                 if loop.time() > deadline:
-                    raise RuntimeError(f"nginx did not listen on {front.port}{self.log_hint}")
+                    raise StackError(f"nginx did not listen on {front.port}{self.log_hint}")
                 await asyncio.sleep(0.05)
 
     @property

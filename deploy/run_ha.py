@@ -6,8 +6,9 @@ the PostgreSQL server of `TINPASS_HA_POSTGRES_URL` (default
 postgresql+asyncpg://postgres@127.0.0.1:5432/postgres), made when missing, then migrated
 and seeded as `make run` does; Redis is `TINPASS_HA_REDIS_URL` (redis://127.0.0.1:6379/0),
 every key under `tinpass-ha-`. nginx listens on the ports `make run` uses (identity 8000,
-Cascade's gateway 8080, ...); a service's two replicas listen on that port + 100 and
-+ 200. Files (nginx's configuration and logs, the services' logs, the demo's secrets and
+Cascade's gateway 8080, ...; `TINPASS_PORT_BASE` moves them as it does for `make run`);
+a service's two replicas listen on that port + 100 and + 200, every port checked before
+anything starts. Files (nginx's configuration and logs, the services' logs, the demo's secrets and
 outbox) go to data/ha/. A replica that exits (try `kill -9`) leaves the others running,
 and nginx sends its requests to the other replica; Ctrl-C stops everything.
 """
@@ -18,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deploy.ha import NGINX, HaStack  # noqa: E402
-from deploy.run_local import banner  # noqa: E402
-from deploy.stack import DEFAULT_PORTS  # noqa: E402
+from deploy.run_local import PORT_BASE, banner, ports  # noqa: E402
+from deploy.stack import PortTaken, StackError  # noqa: E402
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASES = {
@@ -73,21 +73,12 @@ async def check_redis(url: str) -> None:
         await client.aclose()
 
 
-def check_ports(stack: HaStack) -> None:
-    """Refuse to start when a port is taken (another stack, `make run`)."""
-    ports = [*stack.ports.values(), *(p for ps in stack.replica_ports.values() for p in ps)]
-    taken = []
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                taken.append(port)
-    if taken:
-        raise SystemExit(
-            f"ports {', '.join(map(str, taken))} are in use on 127.0.0.1 (is `make run` or "
-            "another `make run-ha` running?): stop it first"
-        )
+def taken_message(error: PortTaken) -> str:
+    return (
+        f"{error} Nothing was started. Stop that process (is `make run` or another "
+        f"`make run-ha` running?), or move every port: `{PORT_BASE}=10000 make run-ha` puts "
+        "identity on 10000 and its replicas on 10100 and 10200."
+    )
 
 
 def describe_replicas(stack: HaStack) -> str:
@@ -126,41 +117,59 @@ async def watch(stack: HaStack, stop: asyncio.Event) -> None:
             print("nginx stopped unexpectedly; see its error log. Stopping the replicas.")
             break
         for name in names:
-            print(f"{name} exited ({stack.processes[name].returncode}); nginx uses the other.")
+            code = stack.processes[name].returncode
+            print(f"{name} exited ({code}); nginx sends its requests to the other replica.")
     for task in [stopper, *waiting]:
         task.cancel()
 
 
-async def main() -> None:
+async def main() -> int:
     data = Path(os.environ.get("TINPASS_DATA_DIR", ROOT / "data")) / "ha"
     redis_url = os.environ.get("TINPASS_HA_REDIS_URL", "redis://127.0.0.1:6379/0")
     databases = await ensure_databases(os.environ.get("TINPASS_HA_POSTGRES_URL", DEFAULT_SERVER))
     await check_redis(redis_url)
-    stack = HaStack(
-        data_dir=data,
-        identity_db=databases["identity"],
-        plan_db=databases["cascade"],
-        summit_db=databases["summit"],
-        ports=dict(DEFAULT_PORTS),
-        replica_ports={name: (port + 100, port + 200) for name, port in DEFAULT_PORTS.items()},
-        log_dir=data / "logs",
-        redis_url=redis_url,
-        key_prefix=KEY_PREFIX,
-        start_within=120,
-    )
-    check_ports(stack)
+    try:
+        fronts = ports()  # make run's, or moved by TINPASS_PORT_BASE
+        stack = HaStack(
+            data_dir=data,
+            identity_db=databases["identity"],
+            plan_db=databases["cascade"],
+            summit_db=databases["summit"],
+            ports=fronts,
+            replica_ports={name: (port + 100, port + 200) for name, port in fronts.items()},
+            log_dir=data / "logs",
+            redis_url=redis_url,
+            key_prefix=KEY_PREFIX,
+            start_within=120,  # fourteen processes start at once
+        )
+        stack.check_ports()  # before migrating or seeding anything
+    except PortTaken as error:
+        print(taken_message(error), file=sys.stderr)
+        return 1
+    except StackError as error:
+        print(error, file=sys.stderr)
+        return 1
     print("Migrating and seeding the demo data on PostgreSQL...")
     await stack.prepare()
+    return await run(stack)
+
+
+async def run(stack: HaStack) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         print("Starting nginx and two replicas of each service...")
-        await stack.start()
+        try:
+            await stack.start()
+        except StackError as error:
+            print(f"TINpass did not start: {error}\nEverything was stopped.", file=sys.stderr)
+            return 1
         print(banner(stack))
-        print(describe_replicas(stack))
+        print(describe_replicas(stack), flush=True)
         await watch(stack, stop)
+        return 0
     finally:
         print("Stopping...")
         with contextlib.suppress(Exception):
@@ -168,4 +177,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))
