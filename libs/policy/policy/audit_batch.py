@@ -32,6 +32,8 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from policy.dbpool import closed
+
 
 class AuditWriteFailed(Exception):
     """The flush holding these events failed: none of its events were written.
@@ -172,9 +174,19 @@ class GroupCommitWriter:
             if not waiting.done.done():
                 waiting.done.set_result(None)
 
+    async def _connection(self) -> AsyncConnection:
+        """An idle connection of the writer's, unless the server closed it meanwhile."""
+        while self._idle:
+            connection = self._idle.pop()
+            if not closed(connection):
+                return connection
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+        return await self.engine.connect()
+
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
         """One transaction: the multi-row INSERT, then COMMIT."""
-        connection = self._idle.pop() if self._idle else await self.engine.connect()
+        connection = await self._connection()
         try:
             async with connection.begin():
                 await connection.execute(self._statement, rows)

@@ -6,11 +6,20 @@ Each worker process keeps `pool_size` connections open and opens up to
 most `pool_timeout` seconds for one. Connections are replaced after
 `pool_recycle` seconds, below the idle timeouts of firewalls and poolers.
 
+Every wait on the database is bounded (PostgreSQL): connecting (`connect_timeout`,
+asyncpg's `timeout`, 60 s by default otherwise), each statement (the server's
+`statement_timeout`, and asyncpg's `command_timeout` a little later for a server
+that does not answer at all) and the wait for a pooled connection (`pool_timeout`).
+A statement that times out on the client leaves its connection in an unknown
+state: it is closed at once (not rolled back over a dead network) and discarded.
+
 Checkouts are not pinged by default (`pool_pre_ping` costs a round trip per
-checkout): a connection found broken is discarded by SQLAlchemy together with
-every connection opened before it, so after a database restart the requests in
-flight fail and the next ones connect afresh. Turn it on where something between
-the service and the database drops idle connections silently.
+checkout). Instead a checkout looks whether the connection's socket is still open
+(no round trip): one the server or the network closed while it sat in the pool is
+replaced before the request uses it. A connection found broken while in use is
+discarded by SQLAlchemy together with every connection opened before it, so after
+a database restart only the requests in flight fail. Turn the ping on where
+something between the service and the database drops idle connections silently.
 
 SQLite engines keep SQLAlchemy's defaults (one file, no server to pool against),
 with foreign keys on, write-ahead logging and a busy timeout of 30 s.
@@ -18,18 +27,26 @@ with foreign keys on, write-ahead logging and a busy timeout of 30 s.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
+
+# What a statement that timed out on the client means: the connection is unusable.
+_LOST = (TimeoutError, OSError)
+_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 class DatabasePool(BaseModel):
@@ -37,9 +54,11 @@ class DatabasePool(BaseModel):
 
     db_pool_size: int = Field(default=20, ge=1, le=1000)
     db_max_overflow: int = Field(default=10, ge=0, le=1000)
-    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+    db_pool_timeout: float = Field(default=3.0, gt=0, le=300)
     db_pool_recycle: int = Field(default=1800, ge=-1)
     db_pool_pre_ping: bool = False
+    db_connect_timeout: float = Field(default=2.0, gt=0, le=300)
+    db_statement_timeout: float = Field(default=3.0, ge=0, le=3600)  # 0: none
 
     @model_validator(mode="after")
     def _recycle_is_positive_or_off(self) -> DatabasePool:
@@ -56,6 +75,29 @@ class DatabasePool(BaseModel):
             "pool_recycle": self.db_pool_recycle,
             "pool_pre_ping": self.db_pool_pre_ping,
         }
+
+    def connect_args(self) -> dict[str, Any]:
+        """asyncpg's connection arguments: the connect timeout and, unless off, the
+        statement timeout on the server and (a little later) on the client."""
+        return timeouts(self.db_connect_timeout, self.db_statement_timeout)
+
+    def without_statement_timeout(self) -> DatabasePool:
+        """The same pool for operators' commands (imports, audit verify): no statement
+        timeout, connecting still bounded."""
+        return DatabasePool(**{**self.pool_fields(), "db_statement_timeout": 0})
+
+    def pool_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in DatabasePool.model_fields}
+
+
+def timeouts(connect: float, statement: float) -> dict[str, Any]:
+    """asyncpg `connect_args`. The client's command timeout leaves the server's
+    statement timeout room to fire first (its error keeps the connection usable)."""
+    args: dict[str, Any] = {"timeout": connect}
+    if statement > 0:
+        args["command_timeout"] = statement + min(1.0, statement / 2)
+        args["server_settings"] = {"statement_timeout": str(max(1, int(statement * 1000)))}
+    return args
 
 
 def prepare_sqlite_folder(url: str) -> None:
@@ -88,7 +130,59 @@ def create_engine(
             cursor.close()
 
         return engine
-    return create_async_engine(url, **{**(pool or DatabasePool()).engine_options(), **kwargs})
+    settings = pool or DatabasePool(db_statement_timeout=0)
+    connect_args = {**settings.connect_args(), **kwargs.pop("connect_args", {})}
+    engine = create_async_engine(
+        url, **{**settings.engine_options(), "connect_args": connect_args, **kwargs}
+    )
+    _CONNECT_ARGS[engine.sync_engine] = connect_args
+    _watch_connections(engine.sync_engine)
+    return engine
+
+
+def unpooled(engine: AsyncEngine) -> AsyncEngine:
+    """An engine of single connections (never pooled) to the same database, with the
+    same timeouts: for a connection that must close when its user is done with it
+    (the audit sealer's advisory lock)."""
+    connect_args = _CONNECT_ARGS.get(engine.sync_engine, {})
+    own = create_async_engine(engine.url, poolclass=NullPool, connect_args=connect_args)
+    if engine.dialect.name == "postgresql":
+        _watch_connections(own.sync_engine)
+    return own
+
+
+def _watch_connections(engine: Engine) -> None:
+    """Closed connections are not handed out; one whose statement timed out is closed."""
+
+    @event.listens_for(engine, "checkout")
+    def _closed_is_replaced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A local check, no round trip: the server or the network closed it meanwhile.
+        # The pool then connects afresh (and discards older connections).
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the pooled connection was closed")
+
+    @event.listens_for(engine, "handle_error")
+    def _timed_out_is_lost(context: Any) -> None:
+        if not isinstance(context.original_exception, _LOST) or context.connection is None:
+            return
+        # Its statement may still run, its reply may still come: never reuse it, and
+        # close it now rather than gracefully over a network that may not answer.
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False  # the others may be well
+        driver = context.connection.connection.driver_connection
+        if driver is not None:
+            driver.terminate()
+
+
+def closed(connection: AsyncConnection) -> bool:
+    """Whether a connection held outside the pool was closed by the server or the
+    network meanwhile (a local check: asyncpg's socket state; never on SQLite)."""
+    try:
+        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    except Exception:  # invalidated, or closed by us
+        return True
+    is_closed = getattr(driver, "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -21,10 +21,10 @@ import time
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from policy.checkpoints import Checkpoint, Vault, latest_seq
+from policy.dbpool import unpooled
 from policy.sealing import Head, LostRace, Trail, seal_batch
 
 log = logging.getLogger("policy.sealer")
@@ -88,7 +88,7 @@ class Sealer:
                 await self._lead(connection)
             return
         # Its own connection, never returned to a pool: closing it releases the lock.
-        own = create_async_engine(self.engine.url, poolclass=NullPool)
+        own = unpooled(self.engine)  # with the engine's timeouts: a dead server is noticed
         try:
             async with own.connect() as connection:
                 while not await self._elected(connection):
