@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +58,9 @@ class IdentityHarness:
 
 @asynccontextmanager
 async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[IdentityHarness]:
+    """`route=` (a function of the URL) gives the URL the service reaches its database
+    by (a fault proxy's)."""
+    route: Callable[[str], str] | None = overrides.pop("route", None)
     async with fresh_database("identity", tmp) as url:
         await anyio.to_thread.run_sync(migrate, url)
         # Tests sign in many times from one address; throttling has its own tests.
@@ -77,7 +80,9 @@ async def running_identity(tmp: Path, **overrides: Any) -> AsyncIterator[Identit
             **overrides,
         }
         options.setdefault("issuer", ISSUER)
-        settings = Settings(environment="test", database_url=url, **options)
+        settings = Settings(
+            environment="test", database_url=route(url) if route else url, **options
+        )
         engine = create_engine(url)
         async with session_factory(engine)() as session:
             credentials = await seed_demo(session, settings, tmp)

@@ -3,15 +3,20 @@ through a `FaultProxy`, and the checks every 503 answer must pass."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
+from tests.support.databases import DEFAULT_PG
 from tests.support.faultproxy import FaultProxy
 
 # Short bounds, so a test of a hanging database takes about a second, not a minute.
@@ -29,6 +34,38 @@ def through(proxy: FaultProxy, url: str) -> str:
         .set(host=proxy.listen_host, port=proxy.port)
         .render_as_string(hide_password=False)
     )
+
+
+@contextmanager
+def server_proxy() -> Iterator[FaultProxy]:
+    """A proxy in front of the test PostgreSQL server (route URLs with `through`)."""
+    server = make_url(os.environ.get("TINPASS_TEST_POSTGRES_URL", DEFAULT_PG))
+    with FaultProxy(server.host or "127.0.0.1", server.port or 5432) as proxy:
+        yield proxy
+
+
+async def holding_a_connection(engine: AsyncEngine) -> None:
+    """Until a request has checked a connection out of the engine's pool (and, with the
+    proxy in blackhole, waits on it)."""
+    pool = cast(QueuePool, engine.sync_engine.pool)
+    for _ in range(1000):
+        if pool.checkedout():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("no request took a connection")
+
+
+async def cut_noticed(engine: AsyncEngine) -> None:
+    """Until this process has seen the close of every connection idle in the pool (the
+    server's or the network's goodbye arrives a moment after the cut). A request that
+    takes a connection before then fails with it (503), like any request in flight."""
+    idle = cast(Any, engine.sync_engine.pool)._pool._queue._queue  # SQLAlchemy's, read only
+    for _ in range(1000):
+        drivers = [r.dbapi_connection.driver_connection for r in idle if r.dbapi_connection]
+        if all(driver.is_closed() for driver in drivers):
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the pooled connections still look open")
 
 
 @contextmanager
@@ -76,3 +113,14 @@ def assert_page_503(response: httpx.Response) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert int(response.headers["retry-after"]) > 0
     assert "briefly unavailable" in response.text and "try again in a minute" in response.text
+
+
+def assert_not_ready(response: httpx.Response) -> dict[str, str]:
+    """/readyz refusing: a 503 problem with Retry-After; returns its checks."""
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) > 0
+    body: dict[str, Any] = response.json()
+    assert body["type"] == "https://tinpass.dev/problems/not-ready" and body["status"] == 503
+    checks: dict[str, str] = body["checks"]
+    return checks

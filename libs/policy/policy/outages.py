@@ -30,13 +30,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from policy.audit_batch import AuditWriteFailed
 from policy.fastjson import FastJSONResponse
+from policy.inputs import request_id as request_id_of
 from policy.problems import PROBLEM_JSON, problem
 
 Kind = Literal["api", "oauth", "html"]
@@ -82,6 +83,8 @@ def _connection_error(error: DBAPIError) -> bool:
 def _one(error: BaseException) -> bool:
     if isinstance(error, (PoolTimeout, TimeoutError, ConnectionError, AuditWriteFailed)):
         return True
+    if isinstance(error, PendingRollbackError):  # its connection was lost (invalidated)
+        return "invalid transaction" in str(error)
     if isinstance(error, DBAPIError):  # its driver error is looked at as its cause
         return error.connection_invalidated or _connection_error(error)
     if isinstance(error, OSError):
@@ -191,9 +194,28 @@ def unexpected(kind: Kind, request_id: str | None = None) -> Response:
     return FastJSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
 
+def not_ready(checks: dict[str, str]) -> Response:
+    """`/readyz` when a check fails: a 503 problem naming each check's state."""
+    failing = ", ".join(name for name, state in checks.items() if state != "ok")
+    body = problem(
+        503,
+        "Not ready",
+        f"Not ready to serve requests: {failing}. Retry in {RETRY_AFTER} s.",
+        type_slug="not-ready",
+        checks=checks,
+    )
+    return FastJSONResponse(body, status_code=503, media_type=PROBLEM_JSON, headers=headers())
+
+
 def handled_types() -> tuple[type[BaseException], ...]:
     """The classes to register handlers for: ours, asyncpg's and Redis's when loaded."""
-    types: list[type[BaseException]] = [DBAPIError, PoolTimeout, OSError, AuditWriteFailed]
+    types: list[type[BaseException]] = [
+        DBAPIError,
+        PoolTimeout,
+        PendingRollbackError,
+        OSError,
+        AuditWriteFailed,
+    ]
     for module, name in sorted(_NAMED):
         for where in (f"{module}.exceptions", f"{module}.errors"):
             with contextlib.suppress(ImportError):  # not installed: nothing of it to catch
@@ -203,9 +225,11 @@ def handled_types() -> tuple[type[BaseException], ...]:
     return tuple(dict.fromkeys(types))  # TimeoutError and ConnectionError are OSErrors
 
 
-def _request_id(request: Request) -> str | None:
+def _request_id(request: Request) -> str:
+    """The id `policy.boundary.RequestIds` gave the request, else the caller's (when
+    safe) or a new one."""
     value = getattr(request.state, "request_id", None)
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) else request_id_of(request.headers.get("x-request-id"))
 
 
 def install(app: Any, kind_of: Callable[[Request], Kind], *, catch_all: bool = True) -> None:
@@ -222,6 +246,9 @@ def install(app: Any, kind_of: Callable[[Request], Kind], *, catch_all: bool = T
         return unexpected(kind, _request_id(request))
 
     async def last_resort(request: Request, error: Exception) -> Response:
+        # Raised outside the handlers' reach (a middleware): the server logs it.
+        if is_outage(error):
+            return response(kind_of(request), _request_id(request))
         return unexpected(kind_of(request), _request_id(request))
 
     for cls in handled_types():

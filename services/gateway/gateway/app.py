@@ -32,7 +32,7 @@ from gateway.upstream import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs, tracing
+from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs, outages, tracing
 from policy.boundary import InputGuard
 from policy.fastjson import FastJSONResponse
 from policy.rfc6750 import bearer_token, www_authenticate
@@ -179,6 +179,10 @@ async def readyz(request: Request) -> FastJSONResponse:
     )
 
 
+def answer_kind(request: Request) -> outages.Kind:
+    return "html" if request.url.path.startswith("/portal") else "api"
+
+
 def create_app(
     settings: Settings | None = None, *, verifier: TokenVerifier | None = None
 ) -> FastAPI:
@@ -214,6 +218,9 @@ def create_app(
                 await sessions.aclose()
 
     app = FastAPI(title="TINpass gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # Its own dependencies down (Redis: rate limits, portal sessions): a 503 problem, or
+    # a page under /portal, with Retry-After and one log line (policy.outages).
+    outages.install(app, answer_kind)
     app.include_router(router)
     if settings.portal_enabled:
         portal.install(app, settings)

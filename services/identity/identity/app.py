@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from identity import audit
 from identity.admin import api as admin_api
@@ -54,8 +54,7 @@ from identity.web import (
 )
 from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import SecurityHeaders
-from policy import forwarded, sealer, tracing
-from policy.audit_batch import AuditWriteFailed
+from policy import forwarded, outages, sealer, tracing
 from policy.boundary import InputGuard, RequestIds
 from policy.problems import Problem
 
@@ -68,17 +67,18 @@ async def _rejected_form(request: Request, exc: Exception) -> Response:
     return rejected_page(request, exc)
 
 
-AUDIT_RETRY_AFTER = 5
+# Endpoints whose failures are OAuth errors (`temporarily_unavailable` when down).
+OAUTH_ERROR_PATHS = frozenset({"/token", "/introspect", "/revoke", "/userinfo"})
+# Machine-read routes: RFC 9457 problems. Everything else is a page people read.
+API_PREFIXES = ("/api/", "/.well-known/", "/readyz", "/healthz", "/status/", "/openapi.json")
 
 
-async def _audit_unavailable(request: Request, exc: Exception) -> Response:
-    """A token whose audit event could not be written is not issued (policy.audit_batch)."""
-    body = {
-        "error": "temporarily_unavailable",
-        "error_description": f"The service cannot record this now; retry in {AUDIT_RETRY_AFTER} s.",
-    }
-    headers = {"Retry-After": str(AUDIT_RETRY_AFTER), "Cache-Control": "no-store"}
-    return JSONResponse(body, status_code=503, headers=headers)
+def answer_kind(request: Request) -> outages.Kind:
+    """The form of a failure's answer at this path (policy.outages)."""
+    path = request.url.path
+    if path in OAUTH_ERROR_PATHS:
+        return "oauth"
+    return "api" if path.startswith(API_PREFIXES) else "html"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -171,7 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, admin_problems.handle_validation)
     app.add_exception_handler(StarletteHTTPException, admin_problems.handle_http)
     app.add_exception_handler(FormRejected, _rejected_form)
-    app.add_exception_handler(AuditWriteFailed, _audit_unavailable)
+    # Database, Redis or audit writes down: 503 with Retry-After, one log line; any
+    # other failure a 500 in the path's form, never a bare traceback (policy.outages).
+    outages.install(app, answer_kind)
 
     app.add_middleware(InputGuard, protocol_paths=OAUTH_PATHS)
     app.add_middleware(SecurityHeaders, secure=settings.secure_cookies)

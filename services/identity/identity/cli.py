@@ -343,7 +343,7 @@ async def _describe(created: Awaitable[Any], what: str, attribute: str = "id") -
 
 
 async def _run(command: Command, settings: Settings, args: argparse.Namespace) -> str:
-    engine = create_engine(settings.database_url, pool=settings)
+    engine = create_engine(settings.database_url, pool=settings.without_statement_timeout())
     try:
         async with session_factory(engine)() as session:
             message: str = await command(session, settings, args)
@@ -355,7 +355,7 @@ async def _run(command: Command, settings: Settings, args: argparse.Namespace) -
 
 async def _janitor(settings: Settings) -> str:
     """One janitor round; each batch is its own transaction (`identity.janitor`)."""
-    engine = create_engine(settings.database_url, pool=settings)
+    engine = create_engine(settings.database_url, pool=settings.without_statement_timeout())
     try:
         deleted = await Janitor(session_factory(engine), settings).sweep()
     finally:

@@ -26,7 +26,7 @@ SHOWN_REJECTIONS = 20
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> list[str]:
-    engine = create_engine(settings.database_url, pool=settings)
+    engine = create_engine(settings.database_url, pool=settings.without_statement_timeout())
     said = []
     try:
         async with session_factory(engine)() as session:
@@ -48,7 +48,7 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> list[str]:
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> tuple[bool, str]:
     """verify, seal or status: whether all is well, and what to say."""
-    engine = create_engine(settings.database_url, pool=settings)
+    engine = create_engine(settings.database_url, pool=settings.without_statement_timeout())
     vault = audit.vault(settings)
     try:
         async with session_factory(engine)() as session:
@@ -62,7 +62,7 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> tuple[bool, st
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> csv_import.Report:
-    engine = create_engine(settings.database_url, pool=settings)
+    engine = create_engine(settings.database_url, pool=settings.without_statement_timeout())
     try:
         progress = sys.stderr.isatty() if args.progress is None else args.progress
         return await csv_import.import_file(
@@ -73,7 +73,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> csv_import.Re
 
 
 async def _review(settings: Settings, args: argparse.Namespace) -> str:
-    engine = create_engine(settings.database_url, pool=settings)
+    engine = create_engine(settings.database_url, pool=settings.without_statement_timeout())
     try:
         async with session_factory(engine)() as session:
             claim = await claims_review.review(

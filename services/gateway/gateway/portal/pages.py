@@ -93,13 +93,16 @@ def trouble(request: Request, answer: Answer) -> Response:
             status_code=404,
             message="Nothing was found under the Tax IDs your account acts for.",
         )
-    return render(
+    page = render(
         request,
         "message.html",
         "The plan's service is not answering",
         status_code=answer.status if answer.status in (503, 504) else 502,
         message="The plan's service did not answer. Please try again in a few minutes.",
     )
+    if answer.status == 503 and answer.retry_after:
+        page.headers["Retry-After"] = answer.retry_after
+    return page
 
 
 def _reason(answer: Answer) -> str:

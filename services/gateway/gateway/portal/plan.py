@@ -34,6 +34,7 @@ class SignedOut(Exception):
 class Answer:
     status: int
     body: Any
+    retry_after: str | None = None  # a 503's Retry-After, passed on to the page
 
     @property
     def ok(self) -> bool:
@@ -101,7 +102,7 @@ async def call(
             method, target, headers, body, request.app.state.settings.upstream_deadline
         )
     except UpstreamBusy:
-        return Answer(503, None)
+        return Answer(503, None, str(request.app.state.settings.pool_retry_after))
     except UpstreamTimeout:
         return Answer(504, None)
     except UpstreamUnreachable:
@@ -112,4 +113,5 @@ async def call(
         answer = orjson.loads(reply.body)
     except orjson.JSONDecodeError:
         answer = None
-    return Answer(reply.status, answer)
+    wait = next((v for k, v in reply.headers if k.lower() == b"retry-after"), None)
+    return Answer(reply.status, answer, wait.decode("latin-1") if wait else None)

@@ -16,9 +16,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from joserfc import jwt
 from joserfc.errors import JoseError
+from sqlalchemy import text
 from starlette.responses import Response
 
-from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, source_address
+from identity.deps import (
+    KeyStoreDep,
+    ServerDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    source_address,
+)
 from identity.keys import key_set
 from identity.oauth import parameters
 from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
@@ -33,6 +41,7 @@ from identity.web import csrf
 from identity.web.authorize import SSO_COOKIE
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context
+from policy import outages
 from policy.names import Claim, Scope
 
 router = APIRouter()
@@ -258,11 +267,19 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(keystore: KeyStoreDep) -> JSONResponse:
+async def readyz(session: SessionDep, keystore: KeyStoreDep) -> Response:
+    """Ready when the database answers (within its timeouts) and a signing key is there:
+    otherwise a 503 problem naming what failed."""
+    checks = {"database": "ok", "signing_key": "ok"}
+    try:
+        await session.execute(text("SELECT 1"))
+    except Exception as error:  # readiness reports any failure
+        outages.log_outage(error, "/readyz")
+        checks["database"] = "unreachable"
     try:
         material = await keystore.signing_key()
-    except Exception as error:
-        return JSONResponse(
-            {"status": "unavailable", "detail": type(error).__name__}, status_code=503
-        )
+    except Exception:
+        checks["signing_key"] = "unavailable"
+    if any(state != "ok" for state in checks.values()):
+        return outages.not_ready(checks)
     return JSONResponse({"status": "ok", "signing_kid": material.kid, "time": int(time.time())})

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy import Decision, Principal, Resource, TokenVerifier, decide, problem
+from policy import Decision, Principal, Resource, TokenVerifier, decide, outages, problem
 from policy.audit import AccessRecord
 from provider_data.api import providers
 from provider_data.api.deps import CurrentPrincipal, SessionDep, SettingsDep
@@ -287,8 +287,11 @@ async def inquire(
     guard = guessing.Guard(session, settings, principal.client_id)
     try:
         answer = await _answer_one(session, request, principal, inquiry, guard)
-    finally:
-        await session.commit()
+    except Exception as error:
+        if not outages.is_outage(error):  # a refusal keeps its failed-match counters
+            await session.commit()
+        raise
+    await session.commit()
     return answer
 
 

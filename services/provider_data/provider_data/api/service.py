@@ -12,8 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
+from starlette.responses import Response
 
-from policy import JWKSUnavailable, TokenVerifier, forwarded, sealer, tracing
+from policy import JWKSUnavailable, TokenVerifier, forwarded, outages, sealer, tracing
 from policy.boundary import InputGuard, RequestIds
 from policy.fastjson import FastJSONResponse
 from provider_data.platform import audit, problems
@@ -87,21 +88,20 @@ async def healthz() -> dict[str, str]:
 
 
 @_health.get("/readyz")
-async def readyz(request: Request) -> FastJSONResponse:
+async def readyz(request: Request) -> Response:
     checks = {
         "database": "ok",
         "jwks": "ok" if request.app.state.verifier.jwks_loaded else "not loaded",
     }
-    try:
+    try:  # bounded by the database timeouts (policy.dbpool)
         async with request.app.state.sessionmaker() as session:
             await session.execute(text("SELECT 1"))
-    except Exception:  # readiness reports any failure
+    except Exception as error:  # readiness reports any failure
+        outages.log_outage(error, "/readyz")
         checks["database"] = "unreachable"
-    ready = all(v == "ok" for v in checks.values())
-    return FastJSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    if any(v != "ok" for v in checks.values()):
+        return outages.not_ready(checks)
+    return FastJSONResponse({"status": "ok", "checks": checks})
 
 
 @_health.get("/status/audit", include_in_schema=False)

@@ -10,11 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from policy import PROBLEM_JSON, problem
-from policy.audit_batch import AuditWriteFailed
+from policy import PROBLEM_JSON, outages, problem
 from policy.fastjson import FastJSONResponse as JSONResponse
 from policy.problems import Problem
 from policy.rfc6750 import www_authenticate
@@ -77,41 +75,12 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return _response(failure.status, failure.body(), dict(exc.headers or {}))
 
 
-RETRY_AFTER_OUTAGE = 5
-
-
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The plan's database cannot be reached (refused or lost connection), or the access
-    events of a read could not be written (policy.audit_batch): nothing is answered and
-    nothing disclosed; any other database error is an internal error."""
-    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
-        return await _unexpected(request, exc)
-    body = problem(
-        503,
-        "Service unavailable",
-        f"The plan's data cannot be reached just now. Retry in {RETRY_AFTER_OUTAGE} s; "
-        "if it persists, contact the plan.",
-        type_slug="service-unavailable",
-        request_id=getattr(request.state, "request_id", None),
-    )
-    return _response(503, body, {"Retry-After": str(RETRY_AFTER_OUTAGE)})
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    body = problem(
-        500,
-        "Internal error",
-        "The service failed to answer. Try again; if it persists, contact the plan.",
-        type_slug="internal-error",
-        request_id=getattr(request.state, "request_id", None),
-    )
-    return _response(500, body)
-
-
 def install(app: FastAPI) -> None:
+    """Refusals as problems; a database that cannot be reached (refused, lost or
+    timed-out connections) or access events that could not be written answer a 503
+    problem with Retry-After, anything else a 500 problem: `policy.outages`, the same
+    in every service. Nothing is answered and nothing disclosed."""
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    for failure in (DBAPIError, ConnectionError, TimeoutError, AuditWriteFailed):
-        app.add_exception_handler(failure, _unavailable)
-    app.add_exception_handler(Exception, _unexpected)
+    outages.install(app, lambda _request: "api")
