@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import anyio.to_thread
 import httpx
@@ -113,9 +115,24 @@ async def plan_stack(tmp_path: Path) -> AsyncIterator[Stack]:
                 claims_url=str(clients[1].base_url).rstrip("/"),
                 eligibility_url=str(clients[0].base_url).rstrip("/"),
                 upstream_timeout=5.0,
+                portal_client_id="cascade-portal",  # the plan's portal too
+                portal_client_secret="not-used-here",
+                portal_base_url="http://gateway.test",
             )
         )
         yield Stack(proxy, clients[0], clients[1], edge, apps)
+
+
+async def signed_in_to_the_portal(stack: Stack) -> httpx.AsyncClient:
+    """The gateway's portal with a signed-in person (the session as sign-in leaves it)."""
+    gateway_app = cast(httpx.ASGITransport, stack.edge.client._transport).app
+    token = stack.edge.issuer.mint()
+    user = {"username": "sam.biller", "name": "Sam Biller", "tax_ids": ["123456789"], "orgs": []}
+    tokens = {"access_token": token, "id_token": "id-1", "expires_at": time.time() + 300}
+    data = {"sid": "sso-a", "sub": "u-1", "user": user, "tokens": tokens, "csrf": "csrf-1"}
+    await gateway_app.state.portal_sessions.save("sess-1", data)  # type: ignore[attr-defined]
+    stack.edge.client.cookies.set("portal_session", "sess-1", domain="gateway.test", path="/portal")
+    return stack.edge.client
 
 
 def assert_up(answers: list[httpx.Response]) -> None:
@@ -134,19 +151,25 @@ async def test_hanging_refusing_and_cut_database(
     plan_stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     stack = plan_stack
+    portal = await signed_in_to_the_portal(stack)
     assert_up(await stack.calls())
     assert_up(await stack.readiness())
+    assert (await portal.get("/portal/claims")).status_code == 200
     with caplog.at_level(logging.WARNING):
         for mode in ("blackhole", "refuse"):
             stack.proxy.mode = mode
             assert_down(await asyncio.wait_for(stack.calls(), 10))
             for ready in await asyncio.wait_for(stack.readiness(), 10):
                 assert assert_not_ready(ready)["database"] == "unreachable"
-        # 4 requests reach an app (2 directly, 2 through the gateway) and 2 readiness
-        # checks, per mode; the gateway passes the apps' answers on without a line
-        assert_one_line_per_failure(caplog, 12)
+            page = await asyncio.wait_for(portal.get("/portal/claims"), 10)
+            assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+            assert int(page.headers["retry-after"]) > 0 and "try again" in page.text
+        # 5 requests reach an app (2 directly, 2 through the gateway, 1 from the portal)
+        # and 2 readiness checks, per mode; the gateway passes the apps' answers on
+        assert_one_line_per_failure(caplog, 14)
     stack.proxy.mode = "pass"
     assert_up(await stack.calls())  # recovered, no restart
+    assert (await portal.get("/portal/claims")).status_code == 200
     assert_up(await stack.readiness())
 
     caplog.clear()
