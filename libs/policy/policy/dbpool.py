@@ -157,7 +157,7 @@ def _watch_connections(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _closed_is_replaced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         # A local check, no round trip: the server or the network closed it meanwhile.
-        # The pool then connects afresh (and discards older connections).
+        # The pool then opens a fresh one in its place.
         if dbapi_connection.driver_connection.is_closed():
             raise DisconnectionError("the pooled connection was closed")
 
@@ -169,6 +169,8 @@ def _watch_connections(engine: Engine) -> None:
         # close it now rather than gracefully over a network that may not answer.
         context.is_disconnect = True
         context.invalidate_pool_on_disconnect = False  # the others may be well
+        if context.connection.invalidated:
+            return
         driver = context.connection.connection.driver_connection
         if driver is not None:
             driver.terminate()
