@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     plan_contact: str = "the plan's Provider Network department, (800) 555-0142"
     portal_session_ttl: int = Field(default=8 * 60 * 60, gt=0)
     portal_idle_timeout: int = Field(default=30 * 60, gt=0)
+    # The memory store's cap (sessions in this process; at the cap the least recently
+    # used is dropped). A signed-in session takes a few KB (its tokens), so 100,000
+    # are a few hundred MB at most; an anonymous visit to /portal/login makes one too.
+    portal_max_sessions: int = Field(default=100_000, ge=1)
     # Where portal sessions live: memory:// (this process only: one worker) or a Redis
     # URL shared by every worker and replica (keys under rate_limit_key_prefix).
     portal_session_store_url: str = "memory://"

@@ -23,7 +23,9 @@ from gateway.settings import Settings
 def session_store(settings: Settings) -> SessionStore:
     """Sessions in this process (memory://, one worker) or in Redis (shared)."""
     if settings.portal_session_store_url == "memory://":
-        return MemorySessionStore(settings.portal_session_ttl, settings.portal_idle_timeout)
+        return MemorySessionStore(
+            settings.portal_session_ttl, settings.portal_idle_timeout, settings.portal_max_sessions
+        )
     return RedisSessionStore(
         settings.portal_session_store_url,
         settings.rate_limit_key_prefix,
