@@ -70,6 +70,14 @@ async def test_spoofed_identity_headers_are_stripped(edge: Edge) -> None:
     assert forwarded["authorization"] == headers["Authorization"]
 
 
+async def test_cookies_are_not_forwarded(edge: Edge) -> None:
+    """The APIs take bearer tokens only; a browser's portal session cookie stays here."""
+    headers = {**edge.auth(), "Cookie": "__Host-portal_session_cascade=secret-id; other=1"}
+    response = await edge.client.get("/claims/v1/claims", headers=headers)
+    assert response.status_code == 200
+    assert "cookie" not in edge.upstream.seen[0]["headers"]
+
+
 async def test_request_id_is_created_and_propagated(edge: Edge) -> None:
     created = await edge.client.get("/claims/v1/claims", headers=edge.auth())
     given = str(uuid.uuid4())

@@ -5,7 +5,9 @@ Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are not
 forwarded in either direction. Identity headers a client might send to
 impersonate someone (X-User-*, X-Principal-*, X-Org-*, X-Tax-Ids, X-Forwarded-User,
 X-Authenticated-*) are stripped: upstreams learn who is calling only from the
-token, which they verify again.
+token, which they verify again. Cookies are not forwarded either: the APIs take
+bearer tokens only, and a browser sends the portal's session cookie (`__Host-`,
+Path=/ behind https) with every request to the gateway's host.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ IDENTITY_PREFIXES = (
     "x-client-id",
     "remote-user",
 )
-NOT_FORWARDED = frozenset({"host", "content-length"})
+NOT_FORWARDED = frozenset({"host", "content-length", "cookie"})
 
 
 def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy.forwarded import parse_proxies
 
+COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SESSION_STORE_SCHEMES = ("memory", "redis", "rediss", "unix")
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
@@ -70,6 +73,11 @@ class Settings(BaseSettings):
     portal_base_url: str = ""  # the gateway's public URL; http://127.0.0.1:<port> by default
     plan_name: str = "Cascade Health Plan"
     plan_contact: str = "the plan's Provider Network department, (800) 555-0142"
+    # The portal's session cookie, one name per plan: cookies ignore ports, so two
+    # portals on one host (the demo's :8080 and :8081) would otherwise overwrite each
+    # other's. Empty: portal_session_<the plan's name as a slug>. Behind https the
+    # cookie is `__Host-<name>` (Secure, Path=/, no Domain: set by this host only).
+    portal_cookie_name: str = ""
     portal_session_ttl: int = Field(default=8 * 60 * 60, gt=0)
     portal_idle_timeout: int = Field(default=30 * 60, gt=0)
     # The memory store's cap (sessions in this process; at the cap the least recently
@@ -120,6 +128,19 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("portal_cookie_name")
+    @classmethod
+    def _cookie_name(cls, value: str) -> str:
+        value = value.strip()
+        if value and (
+            not COOKIE_NAME.fullmatch(value) or value.lower().startswith(("__host-", "__secure-"))
+        ):
+            raise ValueError(
+                f"{value!r} is not a portal cookie name; use up to 64 letters, digits, '_' "
+                "or '-' (the __Host- prefix is added behind https), e.g. portal_session_cascade"
+            )
+        return value
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> Any:
@@ -156,6 +177,8 @@ class Settings(BaseSettings):
         if not self.portal_base_url:
             self.portal_base_url = f"http://127.0.0.1:{self.port}"
         self.portal_base_url = self.portal_base_url.rstrip("/")
+        if not self.portal_cookie_name:
+            self.portal_cookie_name = "portal_session_" + _slug(self.plan_name, self.audience)
         if self.environment == "production" and not self.issuer.startswith("https://"):
             raise ValueError("TINPASS_ISSUER must be an https URL outside development")
         return self
@@ -167,3 +190,21 @@ class Settings(BaseSettings):
     @property
     def portal_secure_cookies(self) -> bool:
         return self.portal_base_url.startswith("https://")
+
+    @property
+    def portal_cookie(self) -> str:
+        """The session cookie's name as the browser sees it."""
+        prefix = "__Host-" if self.portal_secure_cookies else ""
+        return prefix + self.portal_cookie_name
+
+    @property
+    def portal_cookie_path(self) -> str:
+        """`__Host-` cookies must have Path=/; over plain http the portal's paths only."""
+        return "/" if self.portal_secure_cookies else "/portal"
+
+
+def _slug(name: str, fallback: str) -> str:
+    """`Cascade Health Plan` -> `cascade_health_plan`; a name without ASCII letters or
+    digits -> a short digest of the plan's resource (still one per plan)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40].rstrip("_")
+    return slug or hashlib.sha256(fallback.encode()).hexdigest()[:12]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -28,32 +29,44 @@ class Portal:
     client: httpx.AsyncClient
 
     @property
+    def cookie(self) -> str:
+        """The plan's session cookie name (`portal_session_cascade_health_plan` here)."""
+        name: str = self.app.state.settings.portal_cookie
+        return name
+
+    @property
     def sessions(self) -> MemorySessionStore:
         store: MemorySessionStore = self.app.state.portal_sessions
         return store
 
 
 @asynccontextmanager
-async def portal_before(upstream_url: str, issuer_url: str = ISSUER) -> AsyncIterator[Portal]:
+async def portal_before(
+    upstream_url: str,
+    issuer_url: str = ISSUER,
+    base_url: str = "http://portal.test",
+    **overrides: Any,
+) -> AsyncIterator[Portal]:
     issuer = TestIssuer()
     settings = Settings(
-        environment="test",
-        issuer=issuer_url,
-        audience=AUDIENCE,
-        eligibility_url=upstream_url,
-        claims_url=upstream_url,
-        upstream_timeout=0.5,
-        portal_client_id=CLIENT_ID,
-        portal_client_secret="not-used-here",
-        portal_base_url="http://portal.test",
+        **{
+            "environment": "test",
+            "issuer": issuer_url,
+            "audience": AUDIENCE,
+            "eligibility_url": upstream_url,
+            "claims_url": upstream_url,
+            "upstream_timeout": 0.5,
+            "portal_client_id": CLIENT_ID,
+            "portal_client_secret": "not-used-here",
+            "portal_base_url": base_url,
+            **overrides,
+        }
     )
     async with issuer.http_client() as jwks_client, AsyncExitStack() as stack:
         verifier = TokenVerifier(ISSUER, AUDIENCE, JWKS_URI, http_client=jwks_client)
         app = create_app(settings, verifier=verifier)
         await stack.enter_async_context(app.router.lifespan_context(app))
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://portal.test"
-        )
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
         await stack.enter_async_context(client)
         yield Portal(app, issuer, client)
 

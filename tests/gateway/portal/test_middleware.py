@@ -33,7 +33,7 @@ async def signed_in(portal: Portal, **extra: Any) -> str:
     tokens = {"access_token": "a", "id_token": "id-token-1", "expires_at": time.time() + 300}
     data = {"sid": "sso-a", "sub": "u-1", "user": USER, "tokens": tokens, "csrf": "known-csrf"}
     await portal.sessions.save("sess-1", {**data, **extra})
-    portal.client.cookies.set("portal_session", "sess-1", domain="portal.test", path="/portal")
+    portal.client.cookies.set(portal.cookie, "sess-1", domain="portal.test", path="/portal")
     return "sess-1"
 
 
@@ -122,7 +122,7 @@ async def test_an_expired_token_without_refresh_signs_the_person_out(portal: Por
 
 
 async def test_an_unknown_session_cookie_is_not_adopted(portal: Portal) -> None:
-    portal.client.cookies.set("portal_session", "chosen-by-attacker", domain="portal.test")
+    portal.client.cookies.set(portal.cookie, "chosen-by-attacker", domain="portal.test")
     response = await portal.client.get("/portal/login")
     new_value = response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
     assert new_value != "chosen-by-attacker"

@@ -27,7 +27,7 @@ async def signed_in(portal: Portal) -> str:
     tokens = {"access_token": token, "id_token": "id-1", "expires_at": time.time() + 300}
     data = {"sid": "sso-a", "sub": "u-1", "user": USER, "tokens": tokens, "csrf": "csrf-1"}
     await portal.sessions.save("sess-1", data)
-    portal.client.cookies.set("portal_session", "sess-1", domain="portal.test", path="/portal")
+    portal.client.cookies.set(portal.cookie, "sess-1", domain="portal.test", path="/portal")
     return token
 
 

@@ -71,7 +71,7 @@ async def expiring_session(portal: Portal) -> None:
         "expires_at": time.time() + 5,
     }
     await portal.sessions.save("sess-1", {"sid": "sso-a", "user": USER, "tokens": tokens})
-    portal.client.cookies.set("portal_session", "sess-1", domain="portal.test", path="/portal")
+    portal.client.cookies.set(portal.cookie, "sess-1", domain="portal.test", path="/portal")
 
 
 async def test_an_expiring_access_token_is_refreshed_before_the_call() -> None:

@@ -42,6 +42,8 @@ def install(app: FastAPI, settings: Settings, store: SessionStore | None = None)
     app.add_middleware(
         PortalMiddleware,
         store=store,
+        cookie=settings.portal_cookie,
+        cookie_path=settings.portal_cookie_path,
         secure=settings.portal_secure_cookies,
         issuer=settings.issuer,
         ttl=settings.portal_session_ttl,

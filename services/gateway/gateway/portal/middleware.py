@@ -1,11 +1,13 @@
 """The portal's session cookie and security headers, as plain ASGI middleware.
 
 For paths under `/portal` the middleware loads the server-side session named by
-the `portal_session` cookie into `scope["session"]` (where Authlib's Starlette
-client and the routes read it), and when the response starts it saves the
-session, rotates its id if asked (after sign-in, against session fixation) or
-deletes it (logout), and sets or clears the cookie: HttpOnly, SameSite=Lax,
-Secure behind https. Every portal response also gets the security headers: a
+the plan's session cookie (`Settings.portal_cookie`: `portal_session_<plan>`, one
+name per plan so two portals on one host keep apart; `__Host-` behind https) into
+`scope["session"]` (where Authlib's Starlette client and the routes read it), and
+when the response starts it saves the session, rotates its id if asked (after
+sign-in, against session fixation) or deletes it (logout), and sets or clears the
+cookie: HttpOnly, SameSite=Lax, Path=/portal (Path=/ as `__Host-` requires, and
+Secure, behind https). Every portal response also gets the security headers: a
 Content-Security-Policy without any script, no framing, no referrer, no caching.
 """
 
@@ -21,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.portal.sessions import SessionStore, new_id
 
-COOKIE = "portal_session"
 PREFIX = "/portal"
 CSP = (
     "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
@@ -49,16 +50,25 @@ class PortalSession:
 
 class PortalMiddleware:
     def __init__(
-        self, app: ASGIApp, store: SessionStore, *, secure: bool, issuer: str, ttl: int
+        self,
+        app: ASGIApp,
+        store: SessionStore,
+        *,
+        cookie: str,
+        cookie_path: str,
+        secure: bool,
+        issuer: str,
+        ttl: int,
     ) -> None:
         self.app, self.store, self.secure, self.ttl = app, store, secure, ttl
+        self.cookie, self.cookie_path = cookie, cookie_path
         self.csp = CSP.format(issuer=issuer.rstrip("/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
             await self.app(scope, receive, send)
             return
-        cookie = HTTPConnection(scope).cookies.get(COOKIE)
+        cookie = HTTPConnection(scope).cookies.get(self.cookie)
         loaded = await self.store.load(cookie) if cookie else None
         session = PortalSession(
             cookie if loaded is not None else None, loaded or {}, copy.deepcopy(loaded or {})
@@ -93,8 +103,8 @@ class PortalMiddleware:
             await self.store.save(session.id, session.data)
 
     def _cookie(self, value: str, *, max_age: int) -> str:
-        parts = [f"{COOKIE}={value}", "Path=/portal", f"Max-Age={max_age}", "HttpOnly"]
-        parts.append("SameSite=Lax")
+        parts = [f"{self.cookie}={value}", f"Path={self.cookie_path}", f"Max-Age={max_age}"]
+        parts += ["HttpOnly", "SameSite=Lax"]
         if self.secure:
             parts.append("Secure")
         return "; ".join(parts)
