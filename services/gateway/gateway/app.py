@@ -12,16 +12,19 @@ address and per client (`gateway.ratelimit`), and browser origins are checked
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
+from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from gateway import cors, portal, proxy, ratelimit
 from gateway.portal.redis_sessions import RedisSessionStore
+from gateway.portal.sessions import SessionStore
 from gateway.problems import problem_response as _problem
 from gateway.settings import Settings
 from gateway.upstream import (
@@ -37,6 +40,8 @@ from policy.boundary import InputGuard
 from policy.fastjson import FastJSONResponse
 from policy.rfc6750 import bearer_token, www_authenticate
 
+# Readiness answers within this (a probe's default timeout is 1 s), whatever it waits on.
+PROBE_SECONDS = 0.5
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
@@ -160,23 +165,51 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> FastJSONResponse:
-    """Ready when the issuer's keys are loaded and every upstream answers /healthz."""
-    settings: Settings = request.app.state.settings
-    checks = {"jwks": "ok" if request.app.state.verifier.jwks_loaded else "not loaded"}
-    upstreams: Upstreams = request.app.state.upstreams
-    for name, pool in upstreams.pools.items():
-        try:
-            reply = await pool.exchange("GET", "/healthz", (), b"", settings.upstream_deadline)
-            checks[name] = "ok" if reply.status == 200 else f"status {reply.status}"
-        except UpstreamBusy:
-            checks[name] = "busy"
-        except UpstreamError:
-            checks[name] = "unreachable"
+    """Ready when this gateway can serve: the issuer's keys loaded (every API request and
+    portal sign-in verifies tokens with them) and, with the portal on, its session store
+    answering. Each upstream's state is reported in `upstreams` and never fails readiness:
+    an eligibility or claims service that is down is that service's own readiness, and
+    taking every gateway replica out of the load balancer for it would take the other
+    upstream (and the portal) down too; requests to a down upstream get 502/503/504."""
+    state = request.app.state
+    checks = {"jwks": "ok" if state.verifier.jwks_loaded else "not loaded"}
+    sessions = getattr(state, "portal_sessions", None)
+    if sessions is not None:
+        checks["portal_sessions"] = await _session_store_state(sessions)
+    upstreams: Upstreams = state.upstreams
+    states = await asyncio.gather(*(_upstream_state(pool) for pool in upstreams.pools.values()))
     ready = all(v == "ok" for v in checks.values())
-    return FastJSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": checks,
+        "upstreams": dict(zip(upstreams.pools, states, strict=True)),
+    }
+    return FastJSONResponse(body, status_code=200 if ready else 503)
+
+
+async def _upstream_state(pool: Pool) -> str:
+    """`ok`, `status <n>`, `busy`, `timeout` or `unreachable`, within PROBE_SECONDS."""
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            reply = await pool.exchange("GET", "/healthz", (), b"", PROBE_SECONDS)
+    except (TimeoutError, UpstreamTimeout):
+        return "timeout"
+    except UpstreamBusy:
+        return "busy"
+    except UpstreamError:
+        return "unreachable"
+    return "ok" if reply.status == 200 else f"status {reply.status}"
+
+
+async def _session_store_state(store: SessionStore) -> str:
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            await store.ping()
+    except TimeoutError:
+        return "timeout"
+    except (OSError, RedisError):
+        return "unreachable"
+    return "ok"
 
 
 def answer_kind(request: Request) -> outages.Kind:

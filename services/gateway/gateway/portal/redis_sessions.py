@@ -88,5 +88,8 @@ class RedisSessionStore:
         await self.redis.delete(index)
         return ended
 
+    async def ping(self) -> None:
+        await self.redis.ping()
+
     async def aclose(self) -> None:
         await self.redis.aclose()

@@ -61,6 +61,9 @@ class SessionStore(Protocol):
 
     async def end_by_subject(self, subject: str) -> int: ...
 
+    async def ping(self) -> None:
+        """Return when the store answers; raise (OSError, RedisError) when it does not."""
+
 
 class MemorySessionStore:
     """Sessions in this process's memory, with absolute and idle timeouts and a cap."""
@@ -188,6 +191,9 @@ class MemorySessionStore:
         if self._alive(record, self.clock()):
             self.evicted += 1
         self._remove(key)
+
+    async def ping(self) -> None:
+        """This process's memory always answers."""
 
     def __len__(self) -> int:
         return len(self._records)
