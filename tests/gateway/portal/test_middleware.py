@@ -18,15 +18,16 @@ METADATA = {
     "token_endpoint": ISSUER + "/token",
     "end_session_endpoint": ISSUER + "/logout",
     "jwks_uri": ISSUER + "/.well-known/jwks.json",
-    "_loaded_at": time.time(),
 }
 USER = {"username": "sam.biller", "name": "Sam Biller", "tax_ids": ["123456789"], "roles": []}
 
 
 @pytest.fixture(autouse=True)
 def published_metadata(portal: Portal) -> None:
-    """What identity's discovery document says, as Authlib would have loaded it."""
-    portal.app.state.portal_oauth.tinpass.server_metadata.update(METADATA)
+    """What identity's discovery document says, as Authlib would have loaded it just now
+    (the portal forgets it after GATEWAY_JWKS_REFRESH_INTERVAL: gateway.portal.oidc)."""
+    metadata = {**METADATA, "_loaded_at": time.time()}
+    portal.app.state.portal_oauth.tinpass.server_metadata.update(metadata)
 
 
 async def signed_in(portal: Portal, **extra: Any) -> str:

@@ -24,7 +24,7 @@ from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from gateway.portal import csrf
+from gateway.portal import csrf, oidc
 from gateway.portal.backchannel import InvalidLogoutToken, LogoutTokenVerifier
 from gateway.portal.middleware import PortalSession
 from gateway.portal.plan import store_tokens
@@ -74,7 +74,7 @@ def portal_session(request: Request) -> PortalSession:
 @router.get("/login")
 async def login(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    client = request.app.state.portal_oauth.tinpass
+    client = oidc.tinpass(request)
     try:
         response: Response = await client.authorize_redirect(
             request,
@@ -99,7 +99,7 @@ def _tinpass_unreachable(request: Request) -> Response:
 
 @router.get("/callback")
 async def callback(request: Request) -> Response:
-    client = request.app.state.portal_oauth.tinpass
+    client = oidc.tinpass(request)
     try:
         token: dict[str, Any] = await client.authorize_access_token(request)
         principal = await request.app.state.verifier.verify(token["access_token"])
@@ -169,7 +169,7 @@ async def logout(request: Request) -> Response:
     log.info("session.ended reason=logout sid=%s", session.data.get("sid"))
     if not id_token:
         return RedirectResponse("/portal/", status_code=303)
-    client = request.app.state.portal_oauth.tinpass
+    client = oidc.tinpass(request)
     try:
         ending = await client.create_logout_url(
             post_logout_redirect_uri=settings.portal_base_url + "/portal/signed-out",

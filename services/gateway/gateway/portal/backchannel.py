@@ -7,12 +7,20 @@ signature, `iss`, `aud` naming this portal's client, `iat` recent, `exp` when
 present, the back-channel logout event in `events`, a `sid` or `sub`, no `nonce`,
 and a `jti` not seen before. The portal then ends its sessions for that `sid`
 (or, without one, every session of that `sub`).
+
+The `jti`s seen are kept in this process, in order of arrival, while a token bearing
+them could still be accepted (`MAX_AGE` + `LEEWAY` after arrival), and `MAX_SEEN` at
+most (the oldest go first): each logout drops the expired ones from the front, O(1)
+per logout. Another worker or replica does not know them; a logout token replayed
+there ends the same sessions again, which changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +36,7 @@ KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 TYPES = {"logout+jwt", "application/logout+jwt"}
 MAX_AGE = 300
 LEEWAY = 30
+MAX_SEEN = 10_000
 
 
 class InvalidLogoutToken(Exception):
@@ -41,9 +50,17 @@ class LogoutRequest:
 
 
 class LogoutTokenVerifier:
-    def __init__(self, jwks: JWKSCache, issuer: str, client_id: str) -> None:
+    def __init__(
+        self,
+        jwks: JWKSCache,
+        issuer: str,
+        client_id: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.jwks, self.issuer, self.client_id = jwks, issuer, client_id
-        self._seen: dict[str, float] = {}
+        self.clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()  # jti -> arrival, oldest first
 
     async def verify(self, token: str) -> LogoutRequest:
         header = _header(token)
@@ -61,7 +78,7 @@ class LogoutTokenVerifier:
         if not isinstance(claims, dict):
             raise InvalidLogoutToken("the token's content is not a JSON object")
         request = self._check(claims)
-        self._remember(str(claims["jti"]), float(claims["iat"]))
+        self._remember(str(claims["jti"]))
         return request
 
     def _check(self, claims: dict[str, Any]) -> LogoutRequest:
@@ -88,11 +105,13 @@ class LogoutTokenVerifier:
             sid if isinstance(sid, str) else None, sub if isinstance(sub, str) else None
         )
 
-    def _remember(self, jti: str, issued_at: float) -> None:
-        cutoff = time.time() - MAX_AGE - LEEWAY
-        for old in [j for j, at in self._seen.items() if at < cutoff]:
-            del self._seen[old]
-        self._seen[jti] = issued_at
+    def _remember(self, jti: str) -> None:
+        now = self.clock()
+        while self._seen and (
+            len(self._seen) >= MAX_SEEN or next(iter(self._seen.values())) < now - MAX_AGE - LEEWAY
+        ):
+            self._seen.popitem(last=False)
+        self._seen[jti] = now
 
 
 def _header(token: str) -> dict[str, Any]:

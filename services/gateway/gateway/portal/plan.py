@@ -21,6 +21,7 @@ import orjson
 from authlib.integrations.base_client import OAuthError
 from starlette.requests import Request
 
+from gateway.portal import oidc
 from gateway.upstream import Pool, UpstreamBusy, UpstreamTimeout, UpstreamUnreachable
 
 REFRESH_MARGIN = 30
@@ -68,7 +69,7 @@ async def access_token(request: Request) -> str:
         return str(tokens["access_token"])
     if not tokens.get("refresh_token"):
         raise SignedOut
-    client = request.app.state.portal_oauth.tinpass
+    client = oidc.tinpass(request)
     try:
         fresh = await client.fetch_access_token(
             grant_type="refresh_token", refresh_token=tokens["refresh_token"]
