@@ -3,7 +3,7 @@ clients cached with bounded staleness, few SQL statements, no worker thread."""
 
 from __future__ import annotations
 
-import asyncio
+import time
 import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from identity.keys import key_set
 from identity.models import Client
+from identity.oauth.client_cache import invalidate_all
 from identity.security import client_secret_digest
 from tests.identity.flows import portal_tokens
 from tests.identity.harness import IdentityHarness, running_identity
@@ -69,7 +70,9 @@ async def test_access_tokens_are_es256_and_id_tokens_rs256_by_default(
 @pytest.fixture(scope="module")
 async def rs256_access(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[IdentityHarness]:
     tmp = tmp_path_factory.mktemp("rs256-access")
-    async with running_identity(tmp, access_token_alg="RS256", client_cache_seconds=0.3) as harness:
+    async with running_identity(
+        tmp, access_token_alg="RS256", client_cache_seconds=0.25
+    ) as harness:
         yield harness
 
 
@@ -101,31 +104,54 @@ async def test_a_client_changed_in_this_process_takes_effect_at_commit(
     assert (await client_credentials(identity, old)).status_code == 200
 
 
+class Clock:
+    """The client cache's clock, moved by the test (no sleeping through the bound)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def set_secret_elsewhere(identity: IdentityHarness, statement: str, **values: str) -> None:
+    """A write this process's sessions do not notice (another replica's, here raw SQL)."""
+    async with identity.session() as session:
+        await session.execute(text(statement), values)
+        await session.commit()
+
+
 async def test_a_change_by_another_replica_takes_effect_within_the_cache_bound(
     rs256_access: IdentityHarness,
 ) -> None:
-    """A write this process's sessions do not see (another replica's, here raw SQL):
-    the cached client serves until `client_cache_seconds`, then the change holds."""
+    """The cached client serves until `client_cache_seconds` have passed, then the
+    change holds: a rotated secret, then a deleted client."""
     identity = rs256_access
+    cache = identity.app.state.client_cache
+    clock, bound = Clock(), identity.settings.client_cache_seconds
+    cache.clock = clock
+    invalidate_all()  # nothing cached on the real clock counts
     old = identity.credentials.curl_secret
-    assert (await client_credentials(identity, old)).status_code == 200
-    async with identity.session() as session:
-        await session.execute(
-            text("UPDATE clients SET secret_digest = :d WHERE client_id = :c"),
-            {
-                "d": client_secret_digest("elsewhere", identity.settings.client_secret_pepper),
-                "c": CURL,
-            },
+    pepper = identity.settings.client_secret_pepper
+    try:
+        assert (await client_credentials(identity, old)).status_code == 200  # cached now
+        await set_secret_elsewhere(
+            identity,
+            "UPDATE clients SET secret_digest = :d WHERE client_id = :c",
+            d=client_secret_digest("elsewhere", pepper),
+            c=CURL,
         )
-        await session.commit()
-    await asyncio.sleep(identity.settings.client_cache_seconds + 0.05)
-    assert (await client_credentials(identity, old)).status_code == 401
-    assert (await client_credentials(identity, "elsewhere")).status_code == 200
-    async with identity.session() as session:
-        await session.execute(text("DELETE FROM clients WHERE client_id = :c"), {"c": CURL})
-        await session.commit()
-    await asyncio.sleep(identity.settings.client_cache_seconds + 0.05)
-    assert (await client_credentials(identity, "elsewhere")).status_code == 401
+        clock.now = 1000.0 + bound * 0.9
+        assert (await client_credentials(identity, old)).status_code == 200  # within the bound
+        clock.now = 1000.0 + bound  # read again from here on
+        assert (await client_credentials(identity, old)).status_code == 401
+        assert (await client_credentials(identity, "elsewhere")).status_code == 200
+        await set_secret_elsewhere(identity, "DELETE FROM clients WHERE client_id = :c", c=CURL)
+        assert (await client_credentials(identity, "elsewhere")).status_code == 200
+        clock.now = 1000.0 + 2 * bound
+        assert (await client_credentials(identity, "elsewhere")).status_code == 401
+    finally:
+        cache.clock = time.monotonic
 
 
 @contextmanager

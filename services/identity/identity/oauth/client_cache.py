@@ -18,6 +18,7 @@ was read in, so it cannot outlive the change.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Delete, Update, event
@@ -49,8 +50,8 @@ def invalidate_all() -> None:
 class ClientCache:
     """client_id -> ClientInfo (or None: no such client), per process."""
 
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
         self._entries: dict[str, tuple[ClientInfo | None, float, int]] = {}
 
     def cached(self, client_id: str) -> tuple[bool, ClientInfo | None]:
@@ -59,7 +60,7 @@ class ClientCache:
         if entry is None:
             return False, None
         info, loaded_at, gen = entry
-        if gen != _generation or time.monotonic() - loaded_at >= self.ttl:
+        if gen != _generation or self.clock() - loaded_at >= self.ttl:
             del self._entries[client_id]
             return False, None
         return True, info
@@ -73,7 +74,7 @@ class ClientCache:
         info = await store.get_client(client_id)
         if len(self._entries) >= MAX_ENTRIES:  # bounded: unknown ids are kept too
             self._entries.clear()
-        self._entries[client_id] = (info, time.monotonic(), gen)
+        self._entries[client_id] = (info, self.clock(), gen)
         return info
 
 
