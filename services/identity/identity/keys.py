@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -210,9 +211,16 @@ async def rotate_keys(
 class KeyStore:
     """The keys as this process sees them, re-read every `key_cache_seconds`."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
+        self._clock = clock
         self._loaded_at = float("-inf")
         self._active: tuple[str, dict[str, SigningMaterial]] | None = None
         self._jwks: dict[str, Any] = {"keys": []}
@@ -222,7 +230,7 @@ class KeyStore:
         self._loaded_at = float("-inf")
 
     def _fresh(self) -> bool:
-        return time.monotonic() - self._loaded_at < self._settings.key_cache_seconds
+        return self._clock() - self._loaded_at < self._settings.key_cache_seconds
 
     async def _refresh(self) -> None:
         if self._fresh():
@@ -247,7 +255,7 @@ class KeyStore:
                 )
                 self._active = (active.kid, materials)
             self._jwks = {"keys": [jwk for r in published for jwk in published_keys(r)]}
-            self._loaded_at = time.monotonic()
+            self._loaded_at = self._clock()
 
     async def signing_key(self, alg: str | None = None) -> SigningMaterial:
         """The active key for `alg` (ID tokens' algorithm by default); a generation
