@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -112,15 +113,15 @@ async def load(session: AsyncSession) -> Catalog:
 class ReferenceCache:
     """The catalog of one database, reloaded after `ttl` seconds or an `invalidate()`."""
 
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
         self._catalog: Catalog | None = None
         self._loaded_at = 0.0
         self._generation = -1
         self._lock = asyncio.Lock()
 
     def _fresh(self) -> Catalog | None:
-        if self._generation != _generation or time.monotonic() - self._loaded_at > self.ttl:
+        if self._generation != _generation or self.clock() - self._loaded_at >= self.ttl:
             return None
         return self._catalog
 
@@ -134,7 +135,7 @@ class ReferenceCache:
             catalog = await load(session)
             self._catalog, self._loaded_at, self._generation = (
                 catalog,
-                time.monotonic(),
+                self.clock(),
                 generation,
             )
             return catalog
