@@ -9,6 +9,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from deploy.stack import free_port
 from gateway.app import create_app
@@ -18,6 +22,7 @@ from tests.gateway.conftest import Edge, gateway, running_upstream
 from tests.gateway.portal.conftest import portal_before
 from tests.support.faultproxy import FaultProxy
 from tests.support.redis import require_redis
+from tests.support.servers import serve
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer
 
 
@@ -56,10 +61,27 @@ async def test_a_hanging_upstream_is_reported_as_a_timeout() -> None:
         assert ready.json()["upstreams"] == {"eligibility": "timeout", "claims": "timeout"}
 
 
+class Keys:
+    """The issuer's JWKS on a real port: 503 until `published`."""
+
+    def __init__(self, issuer: TestIssuer) -> None:
+        self.issuer, self.published = issuer, False
+        self.app = Starlette(routes=[Route("/jwks.json", self.jwks)])
+
+    async def jwks(self, request: Request) -> JSONResponse:
+        if not self.published:
+            return JSONResponse({"error": "down"}, status_code=503)
+        return JSONResponse({"keys": [k.as_dict(private=False) for k in self.issuer.published]})
+
+
 @asynccontextmanager
-async def gateway_without_keys() -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway whose issuer's JWKS cannot be fetched."""
-    async with running_upstream() as (_, url), AsyncExitStack() as stack:
+async def gateway_before(keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway whose issuer's JWKS is served by `keys`."""
+    async with (
+        running_upstream() as (_, url),
+        serve(keys.app) as keys_url,
+        AsyncExitStack() as stack,
+    ):
         settings = Settings(
             environment="test",
             issuer=ISSUER,
@@ -67,7 +89,7 @@ async def gateway_without_keys() -> AsyncIterator[httpx.AsyncClient]:
             eligibility_url=url,
             claims_url=url,
         )
-        verifier = TokenVerifier(ISSUER, AUDIENCE, f"http://127.0.0.1:{free_port()}/jwks.json")
+        verifier = TokenVerifier(ISSUER, AUDIENCE, keys_url + "/jwks.json")
         stack.push_async_callback(verifier.aclose)
         app = create_app(settings, verifier=verifier)
         await stack.enter_async_context(app.router.lifespan_context(app))
@@ -75,13 +97,19 @@ async def gateway_without_keys() -> AsyncIterator[httpx.AsyncClient]:
         yield await stack.enter_async_context(client)
 
 
-async def test_without_the_issuers_keys_it_is_not_ready() -> None:
-    async with gateway_without_keys() as client:
+async def test_without_the_issuers_keys_it_is_not_ready_until_it_gets_them() -> None:
+    """Identity down when the gateway started: not ready; identity back: ready at the
+    next probe (the keys fetched then, not at the next scheduled refresh)."""
+    keys = Keys(TestIssuer())
+    async with gateway_before(keys) as client:
         ready = await client.get("/readyz")
-    assert ready.status_code == 503
-    body: dict[str, Any] = ready.json()
-    assert body["status"] == "unavailable" and body["checks"] == {"jwks": "not loaded"}
-    assert body["upstreams"] == {"eligibility": "ok", "claims": "ok"}
+        assert ready.status_code == 503
+        body: dict[str, Any] = ready.json()
+        assert body["status"] == "unavailable" and body["checks"] == {"jwks": "not loaded"}
+        assert body["upstreams"] == {"eligibility": "ok", "claims": "ok"}
+        keys.published = True
+        again = await client.get("/readyz")
+        assert again.status_code == 200 and again.json()["checks"] == {"jwks": "ok"}
 
 
 async def test_the_portals_memory_store_is_ready() -> None:

@@ -172,7 +172,7 @@ async def readyz(request: Request) -> FastJSONResponse:
     taking every gateway replica out of the load balancer for it would take the other
     upstream (and the portal) down too; requests to a down upstream get 502/503/504."""
     state = request.app.state
-    checks = {"jwks": "ok" if state.verifier.jwks_loaded else "not loaded"}
+    checks = {"jwks": await _jwks_state(state.verifier)}
     sessions = getattr(state, "portal_sessions", None)
     if sessions is not None:
         checks["portal_sessions"] = await _session_store_state(sessions)
@@ -185,6 +185,16 @@ async def readyz(request: Request) -> FastJSONResponse:
         "upstreams": dict(zip(upstreams.pools, states, strict=True)),
     }
     return FastJSONResponse(body, status_code=200 if ready else 503)
+
+
+async def _jwks_state(verifier: TokenVerifier) -> str:
+    """Loaded, or loaded now: a gateway started while identity was down becomes ready
+    as soon as the keys can be fetched, not at the next scheduled refresh."""
+    if not verifier.jwks_loaded:
+        with contextlib.suppress(JWKSUnavailable, TimeoutError):
+            async with asyncio.timeout(PROBE_SECONDS):
+                await verifier.prime()
+    return "ok" if verifier.jwks_loaded else "not loaded"
 
 
 async def _upstream_state(pool: Pool) -> str:
