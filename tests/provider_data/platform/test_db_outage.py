@@ -131,7 +131,8 @@ async def signed_in_to_the_portal(stack: Stack) -> httpx.AsyncClient:
     tokens = {"access_token": token, "id_token": "id-1", "expires_at": time.time() + 300}
     data = {"sid": "sso-a", "sub": "u-1", "user": user, "tokens": tokens, "csrf": "csrf-1"}
     await gateway_app.state.portal_sessions.save("sess-1", data)  # type: ignore[attr-defined]
-    stack.edge.client.cookies.set("portal_session", "sess-1", domain="gateway.test", path="/portal")
+    cookie = gateway_app.state.settings.portal_cookie  # type: ignore[attr-defined]
+    stack.edge.client.cookies.set(cookie, "sess-1", domain="gateway.test", path="/")
     return stack.edge.client
 
 
