@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from policy.inputs import InvalidInput, problem
-from policy.inputs import request_id as request_id_of
 from policy.problems import PROBLEM_JSON
 from policy.problems import problem as problem_body
 
@@ -110,33 +109,3 @@ async def _refuse(send: Send, found: InvalidInput) -> None:
     ]
     await send({"type": "http.response.start", "status": 400, "headers": headers})
     await send({"type": "http.response.body", "body": content})
-
-
-class RequestIds:
-    """Every request gets an id (the caller's `X-Request-ID` when it is a safe one,
-    `policy.inputs.request_id`), kept as `request.state.request_id` and sent back in
-    the response's `X-Request-ID`. Plain ASGI: nothing is buffered or wrapped."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = None
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                sent = value.decode("latin-1")
-                break
-        request_id = request_id_of(sent)
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() != header[0]]
-                message["headers"] = [*kept, header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from policy import metrics
 from policy.checkpoints import Checkpoint, Vault, latest_seq
 from policy.dbpool import unpooled
 from policy.sealing import Head, LostRace, Trail, seal_batch
@@ -128,6 +129,7 @@ class Sealer:
         except LostRace:
             return None
         self.sealed += head.count
+        metrics.sealed(self.trail.service, head.oldest)
         return head
 
     async def _checkpoint(self, head: Head) -> None:

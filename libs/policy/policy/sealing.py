@@ -59,6 +59,7 @@ class Head:
     count: int  # events sealed by this step
     seq: int
     hash: str
+    oldest: datetime | None = None  # when the first event sealed by this step was recorded
 
 
 Database = AsyncSession | AsyncConnection
@@ -106,7 +107,7 @@ async def seal_batch(connection: AsyncConnection, trail: Trail, limit: int) -> H
         .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")),
         links,
     )
-    return Head(len(rows), seq + len(rows), prev)
+    return Head(len(rows), seq + len(rows), prev, _stamp(rows[0].occurred_at))
 
 
 async def seal_pending(session: AsyncSession, trail: Trail, batch: int = 1000) -> Head:
@@ -146,6 +147,14 @@ class Status:
             f"{self.service} audit trail: {self.sealed_seq} events sealed, "
             f"{self.unsealed} waiting (oldest {self.oldest_unsealed_age:.3f} s)"
         )
+
+
+def _stamp(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware datetime (SQLite may hand back text)."""
+    if value is None:
+        return None
+    stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return _aware(stamp)
 
 
 def _aware(stamp: datetime) -> datetime:

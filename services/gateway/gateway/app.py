@@ -35,9 +35,19 @@ from gateway.upstream import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from policy import InvalidToken, JWKSUnavailable, TokenVerifier, forwarded, inputs, outages, tracing
+from policy import (
+    InvalidToken,
+    JWKSUnavailable,
+    TokenVerifier,
+    forwarded,
+    logs,
+    metrics,
+    outages,
+    tracing,
+)
 from policy.boundary import InputGuard
 from policy.fastjson import FastJSONResponse
+from policy.observability import identify
 from policy.rfc6750 import bearer_token, www_authenticate
 
 # Readiness answers within this (a probe's default timeout is 1 s), whatever it waits on.
@@ -64,13 +74,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def forward(request: Request, service: str) -> Response:
     """Verify the token at the edge, then pass the request to the named upstream."""
     settings: Settings = request.app.state.settings
-    request_id = inputs.request_id(request.headers.get("x-request-id"))
+    request_id: str = request.state.request_id  # policy.observability
     if refused := await ratelimit.refusal(request, request_id):
         return refused
     try:
         principal = await request.app.state.verifier.verify(
             bearer_token(request.headers.get("authorization"))
         )
+        identify(request.scope, principal.client_id, principal.org_id)
     except InvalidToken as error:
         silent = error.error == "invalid_request"
         challenge = www_authenticate(
@@ -115,6 +126,7 @@ async def _send(request: Request, pool: Pool, body: bytes, request_id: str) -> R
             settings.upstream_deadline,
         )
     except UpstreamBusy:
+        metrics.UPSTREAM_ERRORS(pool.name, "busy").inc()
         return _problem(
             503,
             "Upstream busy",
@@ -124,6 +136,7 @@ async def _send(request: Request, pool: Pool, body: bytes, request_id: str) -> R
             **{"Retry-After": str(settings.pool_retry_after)},
         )
     except UpstreamTimeout:
+        metrics.UPSTREAM_ERRORS(pool.name, "timeout").inc()
         return _problem(
             504,
             "Upstream timed out",
@@ -132,6 +145,7 @@ async def _send(request: Request, pool: Pool, body: bytes, request_id: str) -> R
             request_id,
         )
     except UpstreamUnreachable:
+        metrics.UPSTREAM_ERRORS(pool.name, "unreachable").inc()
         return _problem(
             502,
             "Upstream unavailable",
@@ -230,6 +244,7 @@ def create_app(
     settings: Settings | None = None, *, verifier: TokenVerifier | None = None
 ) -> FastAPI:
     settings = settings or Settings()
+    logs.configure(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -269,6 +284,7 @@ def create_app(
         portal.install(app, settings)
     cors.install(app, settings)
     app.add_middleware(InputGuard, check_headers=True)
+    metrics.install(app, "gateway", settings.metrics_token)  # request ids, access log, metrics
     forwarded.install(app, settings.trusted_proxies)
     tracing.instrument_app(app, "gateway")
     return app

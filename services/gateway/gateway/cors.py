@@ -16,7 +16,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.problems import problem_response
 from gateway.settings import Settings
-from policy import inputs
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
@@ -47,7 +46,7 @@ class PerOriginCORS:
             await self.cors(scope, receive, send)
             return
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            request_id = inputs.request_id(headers.get("x-request-id"))
+            request_id = scope["state"]["request_id"]  # policy.observability, outside this
             response = problem_response(
                 403,
                 "Origin not allowed",

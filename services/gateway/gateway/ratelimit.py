@@ -37,7 +37,7 @@ from starlette.responses import Response
 
 from gateway.problems import problem_response
 from gateway.settings import Settings
-from policy import Principal, counters
+from policy import Principal, counters, metrics
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ async def refusal(
         wait = await limits.wait(scope, client_of(principal), cost)
     if wait is None:
         return None
+    metrics.RATE_LIMITED("gateway", scope).inc()
     whom = "this address" if scope == "address" else "this client"
     return problem_response(
         429,

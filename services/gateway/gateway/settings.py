@@ -13,13 +13,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy.forwarded import parse_proxies
+from policy.observability import Telemetry
 
 COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SESSION_STORE_SCHEMES = ("memory", "redis", "rediss", "unix")
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
-class Settings(BaseSettings):
+class Settings(Telemetry, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     environment: Literal["development", "test", "production"] = "development"

@@ -54,8 +54,8 @@ from identity.web import (
 )
 from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import SecurityHeaders
-from policy import forwarded, outages, sealer, tracing
-from policy.boundary import InputGuard, RequestIds
+from policy import forwarded, logs, metrics, outages, sealer, tracing
+from policy.boundary import InputGuard
 from policy.problems import Problem
 
 # Endpoints answering bad parameters in their protocol's terms (identity.oauth.parameters).
@@ -83,11 +83,13 @@ def answer_kind(request: Request) -> outages.Kind:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    logs.configure(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool=settings)
         tracing.instrument_engine(engine, "identity")
+        metrics.watch_pool(engine, "identity")
         hashing_threads(settings.password_hash_threads)
         sessionmaker = session_factory(engine)
         async with sessionmaker() as session:
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await task
             await http.aclose()
             await app.state.throttle.aclose()
+            metrics.unwatch_pool(engine, "identity")
             await engine.dispose()
 
     app = FastAPI(
@@ -177,7 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(InputGuard, protocol_paths=OAUTH_PATHS)
     app.add_middleware(SecurityHeaders, secure=settings.secure_cookies)
-    app.add_middleware(RequestIds)  # plain ASGI, like the two above
+    # request ids, the access log and request metrics (plain ASGI, like the two above)
+    metrics.install(app, "identity", settings.metrics_token)
     forwarded.install(app, settings.trusted_proxies)
     tracing.instrument_app(app, "identity")  # the whole app: /token and its peers too
     return app

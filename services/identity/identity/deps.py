@@ -22,8 +22,10 @@ from policy import inputs
 
 
 def request_id(request: Request) -> str:
-    """The caller's X-Request-ID when it is a safe id (policy.inputs), else a new one."""
-    return inputs.request_id(request.headers.get("x-request-id"))
+    """The request's id (policy.observability: the caller's X-Request-ID when it is a
+    safe id, else a new one), the one its answer and log line carry."""
+    given: str | None = getattr(request.state, "request_id", None)
+    return given or inputs.request_id(request.headers.get("x-request-id"))
 
 
 def source_address(request: Request) -> str | None:

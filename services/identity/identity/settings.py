@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy.dbpool import DatabasePool
 from policy.forwarded import parse_proxies
+from policy.observability import Telemetry
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key-change-me-0123456789"
@@ -44,7 +45,7 @@ def resource_uri_error(value: str) -> str | None:
     return None
 
 
-class Settings(DatabasePool, BaseSettings):
+class Settings(DatabasePool, Telemetry, BaseSettings):
     """Everything the identity service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", populate_by_name=True)

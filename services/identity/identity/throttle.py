@@ -14,7 +14,7 @@ import time
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from policy import counters
+from policy import counters, metrics
 
 
 class Throttle:
@@ -35,6 +35,7 @@ class Throttle:
         if await self.limiter.hit(item, bucket, key):
             return None
         stats = await self.limiter.get_window_stats(item, bucket, key)
+        metrics.RATE_LIMITED("identity", bucket).inc()
         return max(1, int(stats.reset_time - time.time()) + 1)
 
     async def reset(self) -> None:

@@ -16,7 +16,7 @@ The request-scoped state travels in a context variable, which the greenlet share
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -60,6 +60,7 @@ class ProtocolContext:
     issued_jti: tuple[str, int] | None = None  # the access token just made: (jti, exp)
     issued_tax_ids: Any = ()  # and its `tax_ids` claim, for the audit event
     audit_writer: GroupCommitWriter | None = None  # for a step that changed nothing
+    scope: MutableMapping[str, Any] = field(default_factory=dict)  # the request's, to log by
 
     def emit(self, event: str, **details: Any) -> None:
         """Queue an audit event; the endpoint writes it in the same transaction."""

@@ -39,6 +39,7 @@ from identity.oauth.tin_projection import project_tax_ids
 from identity.settings import Settings
 from identity.store import NewTokens
 from identity.store.snapshots import ClientInfo, Subject
+from policy.observability import identify
 
 
 class TinpassAuthorizationServer(AuthorizationServer):
@@ -65,11 +66,13 @@ class TinpassAuthorizationServer(AuthorizationServer):
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         """Authlib's client authentication; every failure is audited (without the credential)."""
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as error:
             details = client_authentication.audit_details(error, request, endpoint)
             current().emit(client_authentication.EVENT, **details)
             raise
+        identify(current().scope, client.client_id, client.organization_id)  # its log line
+        return client
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Queue the one write for what was issued (`store.save_tokens`) and its event."""

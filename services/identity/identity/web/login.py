@@ -31,6 +31,7 @@ from identity.web.authorize import SSO_COOKIE, login_page, requests_mfa, resume,
 from identity.web.forms import FormRejected, checked
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context
+from policy import metrics
 
 router = APIRouter()
 GENERIC_LOGIN_ERROR = (
@@ -135,6 +136,7 @@ async def login(
         )
     if user.mfa_enabled:
         await commit(ctx)
+        metrics.MFA_CHALLENGES.inc()
         return _code_page(request, settings, step, user)
     if requests_mfa(dict(step.pairs)) or await _organization_requires_mfa(ctx, user):
         secret = mfa.start_enrollment(settings, user)

@@ -21,6 +21,7 @@ from identity.oauth.bridge import ProtocolContext, run_writes
 from identity.oauth.client_cache import ClientCache
 from identity.settings import Settings
 from identity.store import OAuthStore
+from policy import metrics
 
 
 async def protocol_context(
@@ -37,6 +38,7 @@ async def protocol_context(
         request_id=request.state.request_id,
         source_address=source_address(request),
         audit_writer=getattr(request.app.state, "audit_writer", None),
+        scope=request.scope,
     )
 
 
@@ -72,12 +74,16 @@ def changed_nothing(ctx: ProtocolContext) -> bool:
 
 async def commit(ctx: ProtocolContext) -> None:
     """The step's queued writes, then its audit events, then one commit; a step that
-    changed nothing only awaits its events' group commit."""
+    changed nothing only awaits its events' group commit. Once recorded, the events
+    are counted (tokens, logins, failures, lockouts: policy.metrics)."""
     if ctx.audit_writer is not None and changed_nothing(ctx):
-        await ctx.audit_writer.write(event_rows(ctx))
-        return
-    await run_writes(ctx)
-    session = ctx.store.session
-    for row in event_rows(ctx):
-        session.add(AuditEvent(**row))
-    await session.commit()
+        rows = event_rows(ctx)
+        await ctx.audit_writer.write(rows)
+    else:
+        await run_writes(ctx)
+        session = ctx.store.session
+        rows = event_rows(ctx)
+        for row in rows:
+            session.add(AuditEvent(**row))
+        await session.commit()
+    metrics.count_identity_events(rows)

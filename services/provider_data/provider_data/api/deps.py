@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import InvalidToken, Principal, TokenVerifier
+from policy.observability import identify
 from policy.rfc6750 import bearer_token
 from provider_data.platform.problems import unauthorized
 from provider_data.platform.settings import Settings
@@ -29,9 +30,11 @@ async def current_principal(request: Request) -> Principal:
     """The verified token's principal; 401 with an RFC 6750 challenge otherwise."""
     verifier: TokenVerifier = request.app.state.verifier
     try:
-        return await verifier.verify(bearer_token(request.headers.get("authorization")))
+        principal = await verifier.verify(bearer_token(request.headers.get("authorization")))
     except InvalidToken as error:
         raise unauthorized(error.error, error.description) from error
+    identify(request.scope, principal.client_id, principal.org_id)  # its log line
+    return principal
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

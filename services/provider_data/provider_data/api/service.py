@@ -14,8 +14,17 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 from starlette.responses import Response
 
-from policy import JWKSUnavailable, TokenVerifier, forwarded, outages, sealer, tracing
-from policy.boundary import InputGuard, RequestIds
+from policy import (
+    JWKSUnavailable,
+    TokenVerifier,
+    forwarded,
+    logs,
+    metrics,
+    outages,
+    sealer,
+    tracing,
+)
+from policy.boundary import InputGuard
 from policy.fastjson import FastJSONResponse
 from provider_data.platform import audit, problems
 from provider_data.platform.db import create_engine, session_factory
@@ -31,12 +40,14 @@ def build_app(
     verifier: TokenVerifier | None,
 ) -> FastAPI:
     settings = settings or Settings()
-    service = title.lower()  # eligibility or claims: tracing's service name
+    service = title.lower()  # eligibility or claims: the services' name in traces and metrics
+    logs.configure(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool=settings)
         tracing.instrument_engine(engine, service)
+        metrics.watch_pool(engine, service)
         app.state.settings = settings
         app.state.sessionmaker = session_factory(engine)
         app.state.reference = reference.ReferenceCache(settings.reference_cache_seconds)
@@ -66,6 +77,7 @@ def build_app(
                 await app.state.verifier.aclose()
             else:
                 await app.state.verifier.stop()
+            metrics.unwatch_pool(engine, service)
             await engine.dispose()
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="1.0")
@@ -73,7 +85,8 @@ def build_app(
     app.include_router(router)
     app.include_router(_health)
     app.add_middleware(InputGuard)
-    app.add_middleware(RequestIds)  # outside InputGuard: its refusals carry the id too
+    # request ids, access log, request metrics; outside InputGuard: its refusals carry the id
+    metrics.install(app, service, settings.metrics_token)
     forwarded.install(app, settings.trusted_proxies)
     tracing.instrument_app(app, service)
     return app

@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from policy import Decision, Principal, Resource, decide
+from policy import Decision, Principal, Resource, decide, metrics
 from policy.audit import AccessRecord
 from policy.audit_batch import GroupCommitWriter
 from policy.rfc6750 import www_authenticate
@@ -36,7 +36,10 @@ async def record(
 ) -> None:
     """Write the access to the chained trail, in the request's transaction; with a
     `batch`, keep it there for `audit.record_many` before the request commits. A
-    `read_only` request (it changed nothing) has it written by `record_reads`."""
+    `read_only` request (it changed nothing) has it written by `record_reads`. A
+    refusal is counted (`tinpass_access_refusals_total`)."""
+    if not decision.allowed:
+        metrics.ACCESS_REFUSALS(decision.action, decision.reason).inc()
     access = AccessRecord.of(
         principal,
         decision,

@@ -9,9 +9,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy.dbpool import DatabasePool
 from policy.forwarded import parse_proxies
+from policy.observability import Telemetry
 
 
-class Settings(DatabasePool, BaseSettings):
+class Settings(DatabasePool, Telemetry, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PROVIDER_DATA_", extra="ignore", populate_by_name=True
     )
