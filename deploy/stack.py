@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -32,6 +33,7 @@ import httpx
 
 from identity.settings import CASCADE_RESOURCE, SUMMIT_RESOURCE
 from policy.forwarded import UVICORN_FLAGS
+from policy.metrics import MULTIPROC_ENV
 
 BIN = Path(sys.executable).parent
 DEFAULT_PORTS = {
@@ -287,19 +289,27 @@ class Stack:
             "--log-level",
             "warning",
         ]
+        env = self.env(service)
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
+            env[MULTIPROC_ENV] = str(self.metrics_dir(name))
         if self.log_dir is None:
-            self.processes[name] = await asyncio.create_subprocess_exec(
-                *command, env=self.env(service)
-            )
+            self.processes[name] = await asyncio.create_subprocess_exec(*command, env=env)
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / f"{name}.log").open("ab") as log:
             self._log_starts[name] = log.tell()  # this run's lines begin here
             self.processes[name] = await asyncio.create_subprocess_exec(
-                *command, env=self.env(service), stdout=log, stderr=log
+                *command, env=env, stdout=log, stderr=log
             )
+
+    def metrics_dir(self, name: str) -> Path:
+        """An empty directory for the workers' metrics (prometheus-client's multiprocess
+        mode: `/metrics` of any worker reports them all), emptied at every start."""
+        directory = self.data_dir / "metrics" / name
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        return directory
 
     async def _wait_healthy(self, client: httpx.AsyncClient, name: str, within: float = 30) -> None:
         """Until `name` answers /healthz with its own instance header (not another

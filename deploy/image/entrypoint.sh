@@ -17,6 +17,12 @@ usage() {
 serve() {
   factory=$1
   shift
+  # Every worker writes its metrics here and /metrics of any worker reports them all
+  # (prometheus-client's multiprocess mode); emptied at each start (docs/observability.md).
+  PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-/tmp/tinpass-metrics}
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+  export PROMETHEUS_MULTIPROC_DIR
   exec uvicorn --factory "$factory" --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
     --no-proxy-headers --no-access-log "$@"
 }

@@ -187,6 +187,7 @@ ARCHITECTURE = {
     ("gateway", "external", 6379),
     ("identity", "external", 587),  # SMTP
     *((pod, "ns:kube-system", 53) for pod in (*SERVICES, "tinpass-migrate")),
+    *(("ns:monitoring", pod, PORT) for pod in SERVICES),  # Prometheus scrapes /metrics
 }
 
 

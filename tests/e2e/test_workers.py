@@ -89,3 +89,25 @@ async def test_tokens_and_inquiries_with_two_workers_each(workers: Stack) -> Non
             assert answer.status_code == 200 and answer.json()["status"] == "active", answer.text
     per_alg = Counter(key.get("alg", key["kty"]) for key in jwks["keys"])
     assert per_alg and set(per_alg.values()) == {2}, f"one active and one next key each: {per_alg}"
+
+
+async def test_metrics_of_any_worker_report_every_worker(workers: Stack) -> None:
+    """PROMETHEUS_MULTIPROC_DIR (set by the stack): each scrape, whichever worker takes
+    it, counts the tokens both workers issued."""
+    auth = ("acme-curl", workers.credentials()["acme-curl"])
+    name = 'tinpass_tokens_issued_total{grant_type="client_credentials"}'
+
+    async def issued() -> float:
+        async with httpx.AsyncClient() as client:  # a new connection: either worker
+            text = (await client.get(workers.issuer + "/metrics")).text
+        lines = [line for line in text.splitlines() if line.startswith(name)]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    before = await issued()
+    for _ in range(12):
+        async with httpx.AsyncClient() as client:
+            token = await client.post(
+                workers.issuer + "/token", data={"grant_type": "client_credentials"}, auth=auth
+            )
+            assert token.status_code == 200, token.text
+    assert [await issued() for _ in range(6)] == [before + 12] * 6
