@@ -34,6 +34,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -45,6 +46,7 @@ from starlette.responses import Response
 from policy.observability import Observability
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+disable_created_metrics()  # no `_created` series beside each counter (not kept by workers)
 
 
 class Family:
