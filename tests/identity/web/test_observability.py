@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from identity.crypto import seal
 from identity.models import User
+from tests.identity.admin_flows import admin_token, bearer, org_id_of
 from tests.identity.harness import (
     PASSWORD,
     PORTAL,
@@ -136,3 +137,17 @@ async def test_logins_failures_lockouts_and_second_factors_are_counted(
     assert moved("tinpass_logins_total") == 1
     for secret_text in (PASSWORD, "wrong-password-1", "hana.harb", "sam.biller", wrong):
         assert secret_text not in written
+
+
+async def test_the_admin_api_log_line_names_the_token_client_and_organization(
+    identity: IdentityHarness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = await admin_token(identity, "ever.admin")
+    org = await org_id_of(identity, "Evergreen Family Clinic")
+    access_lines(capsys)
+    async with identity.client() as client:
+        response = await client.get(f"/api/v1/organizations/{org}", headers=bearer(token))
+    assert response.status_code == 200
+    (line,) = access_lines(capsys)
+    assert line["route"] == "/api/v1/organizations/{org_id}" and line["client_id"]
+    assert line["organization"] == org and token not in json.dumps(line)

@@ -16,7 +16,8 @@ from identity.deps import KeyStoreDep, SettingsDep, StoreDep
 from identity.local_tokens import verify_access_token
 from identity.models import User
 from policy import InvalidToken
-from policy.names import Scope
+from policy.names import Claim, Scope
+from policy.observability import identify
 from policy.problems import Problem
 from policy.rfc6750 import bearer_token, www_authenticate
 
@@ -35,6 +36,7 @@ async def token_user(
             None if silent else error.error, None if silent else error.description
         )
         raise failure from error
+    identify(request.scope, claims.get("client_id"), claims.get(Claim.ORG_ID))  # its log line
     if Scope.ADMIN not in str(claims.get("scope", "")).split():
         failure = Problem(
             403,
