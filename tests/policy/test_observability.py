@@ -82,3 +82,20 @@ async def test_an_escaped_failure_is_logged_as_500_without_its_message(
     line = JsonFormatter().format(record)
     assert '"status":500' in line and '"route":"/members/{member_id}"' in line
     assert "boom" not in line and "M1000101" not in line
+
+
+async def test_the_line_carries_the_active_trace_id(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    with caplog.at_level(logging.INFO, logger="tinpass.access"):
+        async with client:
+            with tracer.start_as_current_span("outer") as span:
+                assert (await client.get("/members/M1")).status_code == 200
+            assert (await client.get("/members/M1")).status_code == 200
+    traced, untraced = [r.args for r in caplog.records if r.name == "tinpass.access"]
+    assert isinstance(traced, dict) and isinstance(untraced, dict)
+    assert traced["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert "trace_id" not in untraced

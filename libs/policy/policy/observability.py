@@ -16,12 +16,14 @@ request ends it
   status, duration, request id, and the client and organization the request was
   authenticated as, when the service put them in the request's state (`identify`).
   Never the path, the query, a header or a body: they carry member ids, claim
-  numbers, codes and tokens.
+  numbers, codes and tokens. With tracing on (`policy.tracing`), the line carries the
+  active trace's id (`trace_id`) too.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -141,16 +143,26 @@ class Observability:
             series = self._series[key] = REQUEST_SECONDS.labels(self.service, method, route, label)
         series.observe(seconds)
         if ACCESS_LOG.isEnabledFor(logging.INFO):
-            ACCESS_LOG.info(
-                "http.request",
-                {
-                    "service": self.service,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "request_id": state["request_id"],
-                    "client_id": state.get("client_id"),
-                    "organization": state.get("organization"),
-                },
-            )
+            line = {
+                "service": self.service,
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "request_id": state["request_id"],
+                "client_id": state.get("client_id"),
+                "organization": state.get("organization"),
+            }
+            if (trace_id := _trace_id()) is not None:
+                line["trace_id"] = trace_id
+            ACCESS_LOG.info("http.request", line)
+
+
+def _trace_id() -> str | None:
+    """The active span's trace id when tracing is on (policy.tracing), else None: with
+    tracing off OpenTelemetry is never imported, and this is one dictionary lookup."""
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        return None
+    context = otel.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
