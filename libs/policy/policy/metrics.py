@@ -179,6 +179,9 @@ def sealed(trail: str, oldest: datetime | None) -> None:
     SEALED_AT(trail).set(now)
 
 
+_OUT = "tinpass_metrics_out"
+
+
 def watch_pool(engine: AsyncEngine, service: str) -> None:
     """Keep `tinpass_db_pool_connections_*{service}` up to date from the pool's events."""
     pool = engine.sync_engine.pool
@@ -187,13 +190,18 @@ def watch_pool(engine: AsyncEngine, service: str) -> None:
     if callable(size):
         POOL_CAPACITY(service).inc(size() + max(0, getattr(pool, "_max_overflow", 0)))
 
+    # Each record is counted once while out: a checkout retried after a disconnect, or a
+    # checkin of a connection whose checkout failed, moves nothing.
     @event.listens_for(pool, "checkout")
-    def _checkout(*_: Any) -> None:
-        in_use.inc()
+    def _checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        if not record.record_info.get(_OUT):
+            record.record_info[_OUT] = True
+            in_use.inc()
 
     @event.listens_for(pool, "checkin")
-    def _checkin(*_: Any) -> None:
-        in_use.dec()
+    def _checkin(_dbapi: Any, record: Any) -> None:
+        if record is not None and record.record_info.pop(_OUT, False):
+            in_use.dec()
 
 
 def unwatch_pool(engine: AsyncEngine, service: str) -> None:

@@ -133,4 +133,6 @@ async def test_pool_usage_and_sealing_lag_are_exported(plan: Plan) -> None:
             break
         await asyncio.sleep(0.1)
     assert samples[("tinpass_audit_sealed_timestamp_seconds", trail)] > 0
-    assert 0 <= samples[("tinpass_audit_sealing_lag_seconds", trail)] < 60
+    # the value is this process's last round, whichever plan's it was (other tests' trails
+    # may hold old events): tests/policy/test_metrics.py checks what it measures
+    assert samples[("tinpass_audit_sealing_lag_seconds", trail)] >= 0
