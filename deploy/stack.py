@@ -131,7 +131,7 @@ class Stack:
     # uvicorn worker processes per service (`make run`: 1; the bench: one per CPU)
     workers: int = 1
     # seconds a starting service has to answer /healthz (more on a loaded machine)
-    start_within: float = 30
+    start_within: float = 90
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     # this run's id, in every process's X-Tinpass-Instance answer header
     run_id: str = field(default_factory=lambda: secrets.token_hex(8))
