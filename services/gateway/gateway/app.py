@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
@@ -193,11 +194,13 @@ async def readyz(request: Request) -> FastJSONResponse:
     upstreams: Upstreams = state.upstreams
     states = await asyncio.gather(*(_upstream_state(pool) for pool in upstreams.pools.values()))
     ready = all(v == "ok" for v in checks.values())
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ready else "unavailable",
         "checks": checks,
         "upstreams": dict(zip(upstreams.pools, states, strict=True)),
     }
+    if stores := _stores(request):
+        body["stores"] = stores
     return FastJSONResponse(body, status_code=200 if ready else 503)
 
 
@@ -234,6 +237,16 @@ async def _session_store_state(store: SessionStore) -> str:
     except (OSError, RedisError):
         return "unreachable"
     return "ok"
+
+
+def _stores(request: Request) -> dict[str, dict[str, Any]]:
+    """The Redis stores and their state (`down`: rate limits counting in this process,
+    the portal answering 503). Never part of readiness: a Redis outage must not take
+    every replica out of the load balancer while the APIs still answer."""
+    state = request.app.state
+    sessions = getattr(state, "portal_sessions", None)
+    found = [state.rate_limits.health, getattr(sessions, "health", None)]
+    return {health.component: health.status() for health in found if health is not None}
 
 
 def answer_kind(request: Request) -> outages.Kind:

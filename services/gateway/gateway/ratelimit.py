@@ -15,29 +15,28 @@ so batching does not multiply what a client may ask. Failed member matches are
 counted again, per member and per client, by the eligibility service itself, in
 its database (`provider_data.domain.guessing`).
 
-If Redis cannot be reached the request is let through (the token is still
-verified; the limit protects capacity, it does not grant access) and a
-`rate_limit.storage_failed` event is logged.
+If Redis cannot be reached (refused, or silent past `GATEWAY_REDIS_TIMEOUT`) the
+counters fall back to this process's memory until Redis answers again, as identity's
+do (`policy.ratelimit_fallback`; docs/operations.md, "When Redis is down"): the
+limits keep holding, per process, and the APIs keep answering.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
 from typing import Literal
 
 import orjson
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.errors import StorageError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.problems import problem_response
 from gateway.settings import Settings
-from policy import Principal, counters, metrics
+from policy import Principal, metrics
+from policy.degraded import Dependency
+from policy.ratelimit_fallback import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +46,11 @@ RATE_LIMITED = "rate-limited"
 BATCHES = {"/eligibility/v1/inquiries/batch": "inquiries"}
 
 
-def _storage(url: str, key_prefix: str) -> Storage:
-    options: dict[str, str | bool] = {"wrap_exceptions": True}
-    if "redis" in url:
-        options |= {"implementation": "redispy", "key_prefix": key_prefix}
-    return counters.storage(url, **options)
-
-
 class RateLimits:
     """The edge's two limits over one storage; `wait` counts a hit and says how long to wait."""
 
-    def __init__(self, storage: Storage, per_address: str, per_client: str) -> None:
-        self.storage = storage
-        self.limiter = MovingWindowRateLimiter(storage)
+    def __init__(self, limiter: Limiter, per_address: str, per_client: str) -> None:
+        self.limiter = limiter
         self.items: dict[Scope, list[RateLimitItem]] = {
             "address": parse_many(per_address) if per_address else [],
             "client": parse_many(per_client) if per_client else [],
@@ -67,27 +58,30 @@ class RateLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits:
-        return cls(
-            _storage(settings.rate_limit_storage_url, settings.rate_limit_key_prefix),
-            settings.rate_limit_per_address,
-            settings.rate_limit_per_client,
+        limiter = Limiter(
+            settings.rate_limit_storage_url,
+            key_prefix=settings.rate_limit_key_prefix,
+            timeout=settings.redis_timeout,
+            retry_interval=settings.redis_retry_interval,
         )
+        return cls(limiter, settings.rate_limit_per_address, settings.rate_limit_per_client)
+
+    @property
+    def storage(self) -> Storage:
+        """Where the counters live while the store answers (memory, or Redis)."""
+        return self.limiter.storage
+
+    @property
+    def health(self) -> Dependency | None:
+        """The Redis store's state (None for counters in memory)."""
+        return self.limiter.health
 
     async def wait(self, scope: Scope, key: str, cost: int = 1) -> int | None:
         """Count a request of `cost` hits; None when within every limit, else seconds to wait."""
         waits: list[int] = []
-        try:
-            for item in self.items[scope]:
-                if not await self.limiter.hit(item, scope, key, cost=cost):
-                    stats = await self.limiter.get_window_stats(item, scope, key)
-                    waits.append(max(1, math.ceil(stats.reset_time - time.time())))
-        except StorageError as error:
-            failure = type(error.storage_error).__name__
-            log.warning(
-                "rate_limit.storage_failed",
-                extra={"event": "rate_limit.storage_failed", "error": failure},
-            )
-            return None
+        for item in self.items[scope]:
+            if (wait := await self.limiter.retry_after(item, scope, key, cost=cost)) is not None:
+                waits.append(wait)
         if not waits:
             return None
         log.info(
@@ -98,14 +92,11 @@ class RateLimits:
 
     async def reset(self) -> None:
         """Forget every counter under this storage (and, in Redis, this key prefix)."""
-        await self.storage.reset()
+        await self.limiter.reset()
 
     async def aclose(self) -> None:
-        """Close the Redis connection pool, if the counters live in Redis."""
-        bridge = getattr(self.storage, "bridge", None)
-        client = getattr(bridge, "storage", None)
-        if client is not None and hasattr(client, "aclose"):
-            await client.aclose()
+        """Stop probing and close the Redis connection pool, if the counters live in Redis."""
+        await self.limiter.aclose()
 
 
 def source_address(request: Request) -> str:

@@ -60,6 +60,11 @@ class Settings(Telemetry, BaseSettings):
     rate_limit_per_address: str = "1200/minute"
     rate_limit_storage_url: str = "memory://"
     rate_limit_key_prefix: str = Field(default="tinpass-gateway", min_length=1)
+    # Every Redis call (rate-limit counters, portal sessions): connect and answer within
+    # this many seconds; while Redis is down it is tried again this often in the
+    # background (docs/operations.md, "When Redis is down").
+    redis_timeout: float = Field(default=0.5, gt=0)
+    redis_retry_interval: float = Field(default=5.0, gt=0)
     # CORS: browser origins allowed to call the APIs ("https://app.example.org"),
     # as a JSON list or comma-separated; none by default.
     cors_allowed_origins: Annotated[list[str], NoDecode] = []

@@ -117,7 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 nominations.ORGANIZATION_BUCKET: settings.invitation_rate_limit_per_organization,
                 nominations.ADDRESS_BUCKET: settings.invitation_rate_limit_per_address,
             },
-            settings.rate_limit_key_prefix,
+            key_prefix=settings.rate_limit_key_prefix,
+            timeout=settings.redis_timeout,
+            retry_interval=settings.redis_retry_interval,
         )
         desk = RecoveryDesk(sessionmaker, settings, app.state.mailer, app.state.throttle)
         app.state.recovery_desk = desk

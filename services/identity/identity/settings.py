@@ -101,6 +101,11 @@ class Settings(DatabasePool, Telemetry, BaseSettings):
     rate_limit_storage: str = "memory://"
     # The throttle's Redis keys begin with this (one per stack sharing a Redis).
     rate_limit_key_prefix: str = Field(default="tinpass-identity", min_length=1)
+    # Every Redis call (rate-limit counters): connect and answer within this many
+    # seconds, else the counters fall back to this process's memory; while they do,
+    # Redis is tried again this often in the background (docs/operations.md).
+    redis_timeout: float = Field(default=0.5, gt=0)
+    redis_retry_interval: float = Field(default=5.0, gt=0)
     # Forgot password/username: requests per source address, and mails per account.
     recovery_rate_limit: str = "20/hour"
     recovery_account_rate_limit: str = "3/hour"

@@ -31,6 +31,8 @@ def session_store(settings: Settings) -> SessionStore:
         settings.rate_limit_key_prefix,
         settings.portal_session_ttl,
         settings.portal_idle_timeout,
+        timeout=settings.redis_timeout,
+        retry_interval=settings.redis_retry_interval,
     )
 
 

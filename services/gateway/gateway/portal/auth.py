@@ -28,6 +28,7 @@ from gateway.portal import csrf, oidc
 from gateway.portal.backchannel import InvalidLogoutToken, LogoutTokenVerifier
 from gateway.portal.middleware import PortalSession
 from gateway.portal.plan import store_tokens
+from gateway.portal.sessions import SessionStoreUnavailable
 from gateway.portal.views import render
 from gateway.settings import Settings
 from policy import InvalidToken, Principal
@@ -199,9 +200,14 @@ async def backchannel_logout(request: Request) -> Response:
         log.info("back-channel logout refused: %s", error)
         return _logout_error(str(error), headers)
     store = request.app.state.portal_sessions
-    ended = await store.end_by_sid(named.sid) if named.sid else 0
-    if named.sid is None and named.sub:
-        ended = await store.end_by_subject(named.sub)
+    try:
+        ended = await store.end_by_sid(named.sid) if named.sid else 0
+        if named.sid is None and named.sub:
+            ended = await store.end_by_subject(named.sub)
+    except SessionStoreUnavailable as error:  # identity delivers it again later
+        body = {"error": "temporarily_unavailable", "error_description": str(error)}
+        headers["Retry-After"] = str(error.retry_after)
+        return JSONResponse(body, status_code=503, headers=headers)
     log.info("session.ended reason=backchannel_logout count=%d", ended)
     return Response(status_code=200, headers=headers)
 

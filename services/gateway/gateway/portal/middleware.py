@@ -9,6 +9,10 @@ sign-in, against session fixation) or deletes it (logout), and sets or clears th
 cookie: HttpOnly, SameSite=Lax, Path=/portal (Path=/ as `__Host-` requires, and
 Secure, behind https). Every portal response also gets the security headers: a
 Content-Security-Policy without any script, no framing, no referrer, no caching.
+
+When the session store cannot be reached (`SessionStoreUnavailable`: Redis down) a
+portal page that needs a session answers a friendly 503 page with Retry-After instead
+of what it would have shown; pages without a session (the landing page) still work.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.portal.sessions import SessionStore, new_id
+from gateway.portal.sessions import SessionStore, SessionStoreUnavailable, new_id
+from gateway.portal.views import render
 
 PREFIX = "/portal"
 CSP = (
@@ -69,21 +74,59 @@ class PortalMiddleware:
             await self.app(scope, receive, send)
             return
         cookie = HTTPConnection(scope).cookies.get(self.cookie)
-        loaded = await self.store.load(cookie) if cookie else None
+        try:
+            loaded = await self.store.load(cookie) if cookie else None
+        except SessionStoreUnavailable as error:
+            await self._unavailable(scope, receive, send, error)
+            return
         session = PortalSession(
             cookie if loaded is not None else None, loaded or {}, copy.deepcopy(loaded or {})
         )
         scope["session"] = session.data
         scope["portal.session"] = session
+        answer = {"started": False, "replaced": False}
 
         async def send_with_session(message: Message) -> None:
+            if answer["replaced"]:
+                return  # the app's answer gave way to the 503 page
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                await self._persist(session, headers)
+                try:
+                    await self._persist(session, headers)
+                except SessionStoreUnavailable as error:
+                    answer["replaced"] = True
+                    await self._unavailable(scope, receive, send, error)
+                    return
                 self._security_headers(headers)
+                answer["started"] = True
             await send(message)
 
-        await self.app(scope, receive, send_with_session)
+        try:
+            await self.app(scope, receive, send_with_session)
+        except SessionStoreUnavailable as error:
+            if answer["started"] or answer["replaced"]:
+                raise
+            await self._unavailable(scope, receive, send, error)
+
+    async def _unavailable(
+        self, scope: Scope, receive: Receive, send: Send, error: SessionStoreUnavailable
+    ) -> None:
+        """The friendly 503 page: the session store is down, try again shortly."""
+        scope["session"] = {}
+        response = render(
+            Request(scope, receive),
+            "message.html",
+            "Please try again shortly",
+            status_code=503,
+            message=(
+                "The portal cannot reach its session store just now, so it cannot open your "
+                f"session. Nothing is lost: try again in {error.retry_after} seconds. Checking "
+                "eligibility and claims through the plan's API is not affected."
+            ),
+        )
+        response.headers["Retry-After"] = str(error.retry_after)
+        self._security_headers(response.headers)
+        await response(scope, receive, send)
 
     async def _persist(self, session: PortalSession, headers: MutableHeaders) -> None:
         if session.ended:

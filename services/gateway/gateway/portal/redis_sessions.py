@@ -6,24 +6,62 @@ by SSO session (`sid`) or subject, wherever the back-channel logout arrives. A
 record is a JSON value under `<prefix>:portal:s:<digest>` whose Redis expiry is the
 nearer of its idle and absolute deadlines (renewed on each load); sets under
 `<prefix>:portal:sid:<sid>` and `<prefix>:portal:sub:<sub>` index the digests.
+
+A Redis that refuses, or is silent past `GATEWAY_REDIS_TIMEOUT`, raises
+`SessionStoreUnavailable` (the portal answers 503 with Retry-After): a session cannot
+be made up in one process. The first failure logs one line and raises the alert
+metric (`policy.degraded`); until a background ping finds Redis again, every call
+fails at once instead of waiting for Redis again.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
-from gateway.portal.sessions import digest
+from gateway.portal.sessions import SessionStoreUnavailable, digest
+from policy.degraded import Dependency, redis_options
+
+COMPONENT = "session_store"
 
 
 class RedisSessionStore:
-    def __init__(self, url: str, prefix: str, ttl: float, idle_timeout: float) -> None:
-        self.redis = aioredis.from_url(url, decode_responses=True)
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        ttl: float,
+        idle_timeout: float,
+        *,
+        timeout: float = 0.5,
+        retry_interval: float = 5.0,
+    ) -> None:
+        self.redis = aioredis.from_url(url, decode_responses=True, **redis_options(timeout))
         self.prefix = f"{prefix}:portal"
         self.ttl, self.idle_timeout = ttl, idle_timeout
+        self.health = Dependency(COMPONENT, self._ping, retry_interval)
+        self.retry_after = max(1, math.ceil(retry_interval))
+
+    async def _ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    @asynccontextmanager
+    async def _reached(self) -> AsyncIterator[None]:
+        """Fail at once while Redis is known to be down; note a failure when it goes."""
+        if self.health.down:
+            raise SessionStoreUnavailable(self.retry_after)
+        try:
+            yield
+        except (RedisError, OSError) as error:
+            self.health.failed(error)
+            raise SessionStoreUnavailable(self.retry_after) from error
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}:s:{digest(session_id)}"
@@ -34,6 +72,10 @@ class RedisSessionStore:
         return max(0, int(left * 1000))
 
     async def load(self, session_id: str) -> dict[str, Any] | None:
+        async with self._reached():
+            return await self._load(session_id)
+
+    async def _load(self, session_id: str) -> dict[str, Any] | None:
         key, now = self._key(session_id), time.time()
         raw = await self.redis.get(key)
         if raw is None:
@@ -48,6 +90,10 @@ class RedisSessionStore:
         return data
 
     async def save(self, session_id: str, data: dict[str, Any]) -> None:
+        async with self._reached():
+            await self._save(session_id, data)
+
+    async def _save(self, session_id: str, data: dict[str, Any]) -> None:
         key, now = self._key(session_id), time.time()
         raw = await self.redis.get(key)
         created_at = json.loads(raw)["created_at"] if raw else now
@@ -65,7 +111,8 @@ class RedisSessionStore:
             await pipe.execute()
 
     async def delete(self, session_id: str) -> None:
-        await self.redis.delete(self._key(session_id))
+        async with self._reached():
+            await self.redis.delete(self._key(session_id))
 
     async def end_by_sid(self, sid: str) -> int:
         return await self._end("sid", sid)
@@ -76,6 +123,10 @@ class RedisSessionStore:
     async def _end(self, kind: str, value: str) -> int:
         """End the indexed sessions whose record still names `value` (a session may
         have signed in again since it was indexed)."""
+        async with self._reached():
+            return await self._end_indexed(kind, value)
+
+    async def _end_indexed(self, kind: str, value: str) -> int:
         index = f"{self.prefix}:{kind}:{value}"
         keys = sorted(await self.redis.smembers(index))
         records = await self.redis.mget(keys) if keys else []
@@ -92,4 +143,5 @@ class RedisSessionStore:
         await self.redis.ping()
 
     async def aclose(self) -> None:
+        await self.health.aclose()
         await self.redis.aclose()

@@ -50,6 +50,15 @@ class Record:
     sub: str | None = None
 
 
+class SessionStoreUnavailable(Exception):
+    """The shared session store cannot be reached: the portal answers 503 (a session
+    cannot be made up in one process), the APIs are unaffected."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the portal's session store is unavailable; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class SessionStore(Protocol):
     async def load(self, session_id: str) -> dict[str, Any] | None: ...
 

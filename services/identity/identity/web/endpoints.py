@@ -267,9 +267,11 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(session: SessionDep, keystore: KeyStoreDep) -> Response:
+async def readyz(request: Request, session: SessionDep, keystore: KeyStoreDep) -> Response:
     """Ready when the database answers (within its timeouts) and a signing key is there:
-    otherwise a 503 problem naming what failed."""
+    otherwise a 503 problem naming what failed. `stores` shows the Redis the rate limits
+    use (`down` while they count in this process): that never makes a replica unready,
+    or a Redis outage would take every replica out of the load balancer."""
     checks = {"database": "ok", "signing_key": "ok"}
     try:
         await session.execute(text("SELECT 1"))
@@ -282,4 +284,7 @@ async def readyz(session: SessionDep, keystore: KeyStoreDep) -> Response:
         checks["signing_key"] = "unavailable"
     if any(state != "ok" for state in checks.values()):
         return outages.not_ready(checks)
-    return JSONResponse({"status": "ok", "signing_kid": material.kid, "time": int(time.time())})
+    body: dict[str, Any] = {"status": "ok", "signing_kid": material.kid, "time": int(time.time())}
+    if (health := request.app.state.throttle.health) is not None:
+        body["stores"] = {health.component: health.status()}
+    return JSONResponse(body)
