@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -69,6 +70,7 @@ class Edge:
     issuer: TestIssuer
     upstream: Upstream
     client: httpx.AsyncClient
+    app: FastAPI | None = None
 
     def auth(self, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.mint(**claims)}"}
@@ -122,7 +124,7 @@ async def gateway(
                 transport = httpx.ASGITransport(app=app, client=client_address)
                 client = httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
             await stack.enter_async_context(client)
-            yield Edge(issuer, upstream, client)
+            yield Edge(issuer, upstream, client, app)
 
 
 @pytest.fixture

@@ -7,18 +7,19 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import ANY, patch
 
 import httpx
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
 
-from deploy.stack import free_port
 from gateway.ratelimit import RateLimits
 from gateway.settings import Settings
 from policy.counters import MemoryCounters
+from policy.ratelimit_fallback import COMPONENT
 from tests.gateway.conftest import Edge, gateway, running_upstream
-from tests.support.redis import require_redis
+from tests.support.faultproxy import FaultProxy
+from tests.support.redis import degraded_gauge, redis_proxy, require_redis, until_up
 from tests.support.tokens import TestIssuer
 
 RATE_LIMITED = "https://tinpass.dev/problems/rate-limited"
@@ -151,17 +152,64 @@ async def test_redis_url_selects_shared_storage_under_the_prefix() -> None:
         await limits.aclose()
 
 
-async def test_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
-    dead = f"redis://127.0.0.1:{free_port()}/0"
-    async with gateways(1, rate_limit_storage_url=dead, rate_limit_per_client="1/minute") as (
-        edge,
-    ):
-        for _ in range(2):
-            response = await edge.client.get("/claims/v1/claims", headers=edge.auth())
-            assert response.status_code == 200
-    failures = [r for r in caplog.records if r.getMessage() == "rate_limit.storage_failed"]
-    assert failures and failures[0].levelname == "WARNING"
-    assert failures[0].__dict__["error"] == "ConnectionError"
+@pytest.fixture
+async def proxied_redis() -> AsyncIterator[tuple[FaultProxy, dict[str, Any]]]:
+    """Gateway settings counting in Redis behind a fault proxy (short timeout and retry
+    interval, a key prefix of this test's own), and the proxy."""
+    url = await require_redis()
+    prefix = f"test-gateway-{uuid.uuid4().hex}"
+    with redis_proxy(url) as (proxy, through):
+        yield (
+            proxy,
+            {
+                "rate_limit_storage_url": through,
+                "rate_limit_key_prefix": prefix,
+                "redis_timeout": 0.2,
+                "redis_retry_interval": 0.2,
+            },
+        )
+    limits = RateLimits.from_settings(
+        Settings(rate_limit_storage_url=url, rate_limit_key_prefix=prefix)
+    )
+    await limits.reset()
+    await limits.aclose()
+
+
+async def claims(edge: Edge, client_id: str, count: int) -> list[int]:
+    headers = edge.auth(client_id=client_id)
+    return [
+        (await edge.client.get("/claims/v1/claims", headers=headers)).status_code
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("fault", ["refuse", "blackhole"])
+async def test_with_redis_down_the_limits_hold_per_process_and_come_back_shared(
+    proxied_redis: tuple[FaultProxy, dict[str, Any]], fault: str
+) -> None:
+    """The APIs keep answering and limited while Redis is refused or hung; readiness
+    holds and shows the store down; once Redis is back both replicas count together."""
+    proxy, shared = proxied_redis
+    async with gateways(
+        2, rate_limit_per_client="3/minute", rate_limit_per_address="", **shared
+    ) as (first, second):
+        gauge = degraded_gauge(COMPONENT)
+        proxy.mode = fault  # type: ignore[assignment]
+        assert await claims(first, "acme", 4) == [200, 200, 200, 429], "limited in this process"
+        assert await claims(second, "acme", 3) == [200, 200, 200], "and apart in the other"
+        readiness = await first.client.get("/readyz")
+        assert readiness.status_code == 200, "a rate-limit store never makes a replica unready"
+        assert readiness.json()["stores"] == {COMPONENT: {"state": "down", "since": ANY}}
+        assert degraded_gauge(COMPONENT) == gauge + 2
+
+        proxy.cut()
+        proxy.mode = "pass"
+        for edge in (first, second):
+            assert edge.app is not None
+            await until_up(edge.app.state.rate_limits.health)
+        assert degraded_gauge(COMPONENT) == gauge
+        statuses = [*await claims(first, "portal", 2), *await claims(second, "portal", 2)]
+        assert statuses == [200, 200, 200, 429], "3/minute for the client across replicas"
 
 
 async def test_retry_after_follows_the_window_that_refused() -> None:

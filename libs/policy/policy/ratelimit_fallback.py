@@ -47,8 +47,8 @@ class Limiter:
                 options["key_prefix"] = key_prefix
             self.storage = counters.storage(url, **options, **redis_options(timeout))
             self.health = Dependency(COMPONENT, self.storage.check, retry_interval)
-        self._shared = MovingWindowRateLimiter(self.storage)
         self._local = MovingWindowRateLimiter(self.memory)
+        self._shared = MovingWindowRateLimiter(self.storage) if self.health else self._local
 
     @property
     def degraded(self) -> bool:
@@ -59,23 +59,17 @@ class Limiter:
         self, item: RateLimitItem, *identifiers: str, cost: int = 1
     ) -> int | None:
         """Count `cost` hits; None when within `item`, else the seconds until there is room."""
-        if self.health is not None and not self.health.down:
-            try:
-                return await self._retry_after(self._shared, item, identifiers, cost)
-            except (StorageError, OSError) as error:
-                self.health.failed(getattr(error, "storage_error", error))
-        return await self._retry_after(self._local, item, identifiers, cost)
-
-    @staticmethod
-    async def _retry_after(
-        limiter: MovingWindowRateLimiter,
-        item: RateLimitItem,
-        identifiers: tuple[str, ...],
-        cost: int,
-    ) -> int | None:
-        if await limiter.hit(item, *identifiers, cost=cost):
-            return None
-        stats = await limiter.get_window_stats(item, *identifiers)
+        health = self.health
+        limiter = self._local if health is None or health.down else self._shared
+        try:
+            if await limiter.hit(item, *identifiers, cost=cost):
+                return None
+            stats = await limiter.get_window_stats(item, *identifiers)
+        except (StorageError, OSError) as error:
+            if health is None or limiter is self._local:
+                raise
+            health.failed(getattr(error, "storage_error", error))
+            return await self.retry_after(item, *identifiers, cost=cost)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def reset(self) -> None:

@@ -241,8 +241,8 @@ async def _session_store_state(store: SessionStore) -> str:
 
 def _stores(request: Request) -> dict[str, dict[str, Any]]:
     """The Redis stores and their state (`down`: rate limits counting in this process,
-    the portal answering 503). Never part of readiness: a Redis outage must not take
-    every replica out of the load balancer while the APIs still answer."""
+    the portal answering 503). The rate limits' store is never part of readiness: a
+    Redis outage must not take every replica out of the load balancer."""
     state = request.app.state
     sessions = getattr(state, "portal_sessions", None)
     found = [state.rate_limits.health, getattr(sessions, "health", None)]

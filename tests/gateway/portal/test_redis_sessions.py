@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -14,7 +15,11 @@ from gateway.portal import session_store
 from gateway.portal.redis_sessions import RedisSessionStore
 from gateway.portal.sessions import MemorySessionStore, digest
 from gateway.settings import Settings
-from tests.support.redis import require_redis
+from tests.gateway.conftest import running_upstream
+from tests.gateway.portal.conftest import portal_before
+from tests.gateway.portal.test_backchannel import logout_token
+from tests.gateway.portal.test_middleware import METADATA
+from tests.support.redis import redis_proxy, require_redis, until_up
 
 
 @pytest.fixture
@@ -103,3 +108,59 @@ def test_the_store_follows_the_setting() -> None:
     assert isinstance(shared, RedisSessionStore)
     with pytest.raises(ValueError, match="portal session store"):
         Settings(portal_session_store_url="postgresql://db/sessions")
+
+
+async def test_with_redis_down_portal_pages_answer_503_the_apis_work_and_it_recovers(
+    prefix: str,
+) -> None:
+    """A session cannot be made up in one process: while the store is refused or hung,
+    a page that needs one is a friendly 503 with Retry-After (the landing page and the
+    APIs still answer, readiness holds); when Redis is back the same session works."""
+    with redis_proxy(await require_redis()) as (proxy, through):
+        async with (
+            running_upstream() as (_, upstream_url),
+            portal_before(
+                upstream_url,
+                portal_session_store_url=through,
+                rate_limit_key_prefix=prefix,
+                redis_timeout=0.2,
+                redis_retry_interval=0.2,
+            ) as portal,
+        ):
+            portal.app.state.portal_oauth.tinpass.server_metadata.update(METADATA)
+            assert (await portal.client.get("/portal/login")).status_code == 302
+            assert portal.client.cookies.get("portal_session"), "a session in Redis"
+            api = {"Authorization": f"Bearer {portal.issuer.mint()}"}
+            for fault in ("refuse", "blackhole"):
+                proxy.mode = fault
+                assert_unavailable(await portal.client.get("/portal/"))
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=portal.app), base_url="http://portal.test"
+                ) as stranger:
+                    assert (await stranger.get("/portal/")).status_code == 200, "no session"
+                    assert_unavailable(await stranger.get("/portal/login"))  # would save one
+                    logout = await stranger.post(  # as identity sends it: no cookie
+                        "/portal/backchannel-logout",
+                        data={"logout_token": logout_token(portal.issuer)},
+                    )
+                    assert logout.status_code == 503, "identity delivers it again later"
+                    assert logout.json()["error"] == "temporarily_unavailable"
+                    assert logout.headers["retry-after"] == "1"
+                answer = await portal.client.get("/claims/v1/claims", headers=api)
+                assert answer.status_code == 200, "the APIs need no session"
+                readiness = await portal.client.get("/readyz")
+                assert readiness.status_code == 200
+                assert readiness.json()["stores"]["session_store"]["state"] == "down"
+                proxy.cut()
+                proxy.mode = "pass"
+                await until_up(portal.app.state.portal_sessions.health)
+                again = await portal.client.get("/portal/login")
+                assert again.status_code == 302, "the same browser's session works again"
+
+
+def assert_unavailable(page: httpx.Response) -> None:
+    assert page.status_code == 503, page.text
+    assert page.headers["retry-after"] == "1"
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert "please try again in 1 second." in page.text and "Traceback" not in page.text

@@ -113,15 +113,15 @@ class PortalMiddleware:
     ) -> None:
         """The friendly 503 page: the session store is down, try again shortly."""
         scope["session"] = {}
+        seconds = f"{error.retry_after} second{'' if error.retry_after == 1 else 's'}"
         response = render(
             Request(scope, receive),
             "message.html",
             "Please try again shortly",
             status_code=503,
             message=(
-                "The portal cannot reach its session store just now, so it cannot open your "
-                f"session. Nothing is lost: try again in {error.retry_after} seconds. Checking "
-                "eligibility and claims through the plan's API is not affected."
+                "The portal cannot reach the store that keeps sign-ins just now, so it cannot "
+                f"open your session. Nothing you did is lost: please try again in {seconds}."
             ),
         )
         response.headers["Retry-After"] = str(error.retry_after)
