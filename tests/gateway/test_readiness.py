@@ -1,6 +1,6 @@
-"""The gateway's readiness is its own ability to serve: the issuer's keys and, with the
-portal on, its session store. Upstreams are reported, never failing it: one plan service
-down must not take every gateway replica out of the load balancer."""
+"""The gateway's readiness is its own ability to serve: the issuer's keys. Upstreams and
+the portal's session store are reported, never failing it: a plan service or Redis down
+is down for every replica alike and must not take them all out of the load balancer."""
 
 from __future__ import annotations
 
@@ -116,24 +116,28 @@ async def test_the_portals_memory_store_is_ready() -> None:
     async with portal_before(f"http://127.0.0.1:{free_port()}") as portal:
         ready = await portal.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"jwks": "ok", "portal_sessions": "ok"}
+    assert ready.json()["checks"] == {"jwks": "ok"}
+    assert ready.json()["portal_sessions"] == "ok"
 
 
-async def test_the_portals_redis_store_down_makes_it_unready_until_it_is_back() -> None:
+async def test_the_portals_redis_store_down_is_reported_not_unready() -> None:
     await require_redis()
     with FaultProxy("127.0.0.1", 6379) as proxy:
         store_url = f"redis://127.0.0.1:{proxy.port}/0"
         async with portal_before(
             f"http://127.0.0.1:{free_port()}", portal_session_store_url=store_url
         ) as portal:
-            assert (await portal.client.get("/readyz")).status_code == 200
+            up = await portal.client.get("/readyz")
+            assert up.status_code == 200 and up.json()["portal_sessions"] == "ok"
             proxy.mode = "refuse"
             down = await portal.client.get("/readyz")
-            assert down.status_code == 503
-            assert down.json()["checks"]["portal_sessions"] == "unreachable"
+            assert down.status_code == 200, down.text
+            assert down.json()["portal_sessions"] == "unreachable"
             proxy.mode = "blackhole"
             hanging = await portal.client.get("/readyz")
-            assert hanging.json()["checks"]["portal_sessions"] in ("timeout", "unreachable")
-            assert hanging.status_code == 503
+            assert hanging.status_code == 200, hanging.text
+            assert hanging.json()["portal_sessions"] in ("timeout", "unreachable")
+            proxy.cut()
             proxy.mode = "pass"
-            assert (await portal.client.get("/readyz")).status_code == 200
+            back = await portal.client.get("/readyz")
+            assert back.status_code == 200 and back.json()["portal_sessions"] == "ok"

@@ -181,16 +181,14 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> FastJSONResponse:
     """Ready when this gateway can serve: the issuer's keys loaded (every API request and
-    portal sign-in verifies tokens with them) and, with the portal on, its session store
-    answering. Each upstream's state is reported in `upstreams` and never fails readiness:
-    an eligibility or claims service that is down is that service's own readiness, and
-    taking every gateway replica out of the load balancer for it would take the other
-    upstream (and the portal) down too; requests to a down upstream get 502/503/504."""
+    portal sign-in verifies tokens with them). What it shares with every replica is
+    reported and never fails readiness: each upstream's state (`upstreams`) and, with the
+    portal on, its session store (`portal_sessions`). A plan service or a Redis that is
+    down is down for every replica alike, so taking them all out of the load balancer
+    would only add the APIs (and the other upstream) to the outage; requests that need
+    the down part get 502/503/504 problems or the portal's 503 page meanwhile."""
     state = request.app.state
     checks = {"jwks": await _jwks_state(state.verifier)}
-    sessions = getattr(state, "portal_sessions", None)
-    if sessions is not None:
-        checks["portal_sessions"] = await _session_store_state(sessions)
     upstreams: Upstreams = state.upstreams
     states = await asyncio.gather(*(_upstream_state(pool) for pool in upstreams.pools.values()))
     ready = all(v == "ok" for v in checks.values())
@@ -199,6 +197,9 @@ async def readyz(request: Request) -> FastJSONResponse:
         "checks": checks,
         "upstreams": dict(zip(upstreams.pools, states, strict=True)),
     }
+    sessions = getattr(state, "portal_sessions", None)
+    if sessions is not None:
+        body["portal_sessions"] = await _session_store_state(sessions)
     if stores := _stores(request):
         body["stores"] = stores
     return FastJSONResponse(body, status_code=200 if ready else 503)
