@@ -35,13 +35,23 @@ if ! bash deploy/ensure_nginx.sh; then
   echo "NOTE: no nginx on this machine: the replicas test (test_ha.py) will be skipped."
 fi
 
-echo "== pytest on SQLite"
-TINPASS_TEST_DB=sqlite "$PY" -m pytest "$@"
-
 require_pg=0
 if [ "${CI:-}" = "true" ] || [ "${TINPASS_REQUIRE_POSTGRES:-0}" = "1" ]; then require_pg=1; fi
+pg_up=0
+if "$PY" deploy/pg_available.py "$PG_URL"; then pg_up=1; fi
 
-if "$PY" deploy/pg_available.py "$PG_URL"; then
+# The browser tests (marker `browser`: modules test_*_browser.py) run once: in the
+# PostgreSQL run when there is one, else in the SQLite run. What a page shows does not
+# depend on the database, and every journey behind the pages is tested on both.
+if [ "$pg_up" = "1" ]; then
+  echo "== pytest on SQLite (the browser tests run in the PostgreSQL run)"
+  TINPASS_TEST_DB=sqlite "$PY" -m pytest -m "not browser" "$@"
+else
+  echo "== pytest on SQLite"
+  TINPASS_TEST_DB=sqlite "$PY" -m pytest "$@"
+fi
+
+if [ "$pg_up" = "1" ]; then
   echo "== pytest on PostgreSQL ($PG_URL)"
   TINPASS_TEST_DB=postgresql "$PY" -m pytest "$@"
 elif [ "$require_pg" = "1" ]; then
