@@ -189,3 +189,26 @@ def closed(connection: AsyncConnection) -> bool:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_AUTOCOMMIT_READS = "policy.autocommit_reads"
+
+
+async def autocommit_reads(session: AsyncSession) -> bool:
+    """Run the session's next statements, until its next commit or rollback, each on
+    its own (the connection in autocommit), for a request that only reads first: a
+    read alone is one round trip instead of three (`BEGIN`, the read, `COMMIT`); each
+    statement still sees one consistent snapshot. Only when the session has not begun:
+    True then. A caller that goes on to change something commits first (no round trip
+    in this mode), so that its writes get a transaction of their own."""
+    if session.in_transaction():
+        return False
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[_AUTOCOMMIT_READS] = session.sync_session.get_transaction()
+    return True
+
+
+def in_autocommit_reads(session: AsyncSession) -> bool:
+    """Whether the session's current work began with `autocommit_reads`."""
+    began = session.info.get(_AUTOCOMMIT_READS)
+    return began is not None and began is session.sync_session.get_transaction()

@@ -35,6 +35,7 @@ from identity.store.snapshots import Subject
 from identity.web import csrf
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context
+from policy.dbpool import autocommit_reads
 
 router = APIRouter()
 
@@ -51,6 +52,8 @@ async def authorize(
 ) -> Response:
     oauth_request = await bridged_request(request, settings)
     sso = await store.active_session(request.cookies.get(SSO_COOKIE), settings.sso_idle_timeout)
+    if sso is None:  # no code can be issued: the step only reads (the nonce)
+        await autocommit_reads(store.session)
     ctx = await protocol_context(request, store, settings, keystore)
     return await resume(request, ctx, server, oauth_request, sso, fresh=False)
 

@@ -32,6 +32,7 @@ from identity.web.forms import FormRejected, checked
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context
 from policy import metrics
+from policy.dbpool import autocommit_reads
 
 router = APIRouter()
 GENERIC_LOGIN_ERROR = (
@@ -147,6 +148,7 @@ async def login(
 
 async def _check_password(ctx: ProtocolContext, username: str, password: str) -> User | None:
     session = ctx.store.session
+    await autocommit_reads(session)
     user = await session.scalar(select(User).where(User.username_normalized == username.casefold()))
     # Only read so far: the connection goes back to the pool while the password hashes
     # (tens of milliseconds, longer queued behind other logins), not held idle meanwhile.

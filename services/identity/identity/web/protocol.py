@@ -22,6 +22,7 @@ from identity.oauth.client_cache import ClientCache
 from identity.settings import Settings
 from identity.store import OAuthStore
 from policy import metrics
+from policy.dbpool import in_autocommit_reads
 
 
 async def protocol_context(
@@ -75,7 +76,11 @@ def changed_nothing(ctx: ProtocolContext) -> bool:
 async def commit(ctx: ProtocolContext) -> None:
     """The step's queued writes, then its audit events, then one commit; a step that
     changed nothing only awaits its events' group commit. Once recorded, the events
-    are counted (tokens, logins, failures, lockouts: policy.metrics)."""
+    are counted (tokens, logins, failures, lockouts: policy.metrics). A step that
+    began with `autocommit_reads` ends that mode first, so that anything written gets
+    a transaction of its own."""
+    if in_autocommit_reads(ctx.store.session):
+        await ctx.store.session.commit()
     if ctx.audit_writer is not None and changed_nothing(ctx):
         rows = event_rows(ctx)
         await ctx.audit_writer.write(rows)
