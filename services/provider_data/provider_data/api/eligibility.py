@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy import Decision, Principal, Resource, TokenVerifier, decide, outages, problem
 from policy.audit import AccessRecord
+from policy.dbpool import autocommit_reads, in_autocommit_reads
 from provider_data.api import providers
 from provider_data.api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from provider_data.api.service import build_app
@@ -83,6 +84,8 @@ async def _answer_one(
     on = inquiry.date_of_service or date.today()
     member_id = plandata.normalize_member_id(inquiry.member_id)
     key = guessing.client_key(principal.client_id)
+    if batch is None:  # alone: its one read needs no transaction (one round trip, not three)
+        await autocommit_reads(session)
     read = await eligibility_reads.inquiry_rows(session, principal.tax_ids, on, member_id, key)
     decision, provider = _decide(principal, inquiry, read.providers)
     if provider is None:
@@ -93,6 +96,8 @@ async def _answer_one(
     member = read.member_for(provider.id)
     answer = await _build(session, request, member, inquiry, on, provider, read.amounts)
     if answer.status == "not_found":
+        if in_autocommit_reads(session):
+            await session.commit()  # the reads are done: the counting gets a transaction
         wait = await guard.wait(member)
     else:
         assert member is not None  # found: matched
