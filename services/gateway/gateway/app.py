@@ -41,6 +41,7 @@ from policy import (
     JWKSUnavailable,
     TokenVerifier,
     forwarded,
+    heap,
     logs,
     metrics,
     outages,
@@ -276,6 +277,7 @@ def create_app(
             tracing.instrument_httpx(app.state.verifier.jwks.http_client, "gateway")
         with contextlib.suppress(JWKSUnavailable):
             await app.state.verifier.prime()
+        heap.freeze_startup_heap(settings.environment)
         try:
             yield
         finally:

@@ -54,7 +54,7 @@ from identity.web import (
 )
 from identity.web.forms import FormRejected, rejected_page
 from identity.web.headers import SecurityHeaders
-from policy import forwarded, logs, metrics, outages, sealer, tracing
+from policy import forwarded, heap, logs, metrics, outages, sealer, tracing
 from policy.boundary import InputGuard
 from policy.problems import Problem
 
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit_writer = audit.writer(engine, settings)
         if app.state.audit_writer is not None:
             await app.state.audit_writer.start()
+        heap.freeze_startup_heap(settings.environment)
         try:
             yield
         finally:

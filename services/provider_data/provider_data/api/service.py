@@ -18,6 +18,7 @@ from policy import (
     JWKSUnavailable,
     TokenVerifier,
     forwarded,
+    heap,
     logs,
     metrics,
     outages,
@@ -67,6 +68,7 @@ def build_app(
         app.state.audit_writer = audit.writer(engine, settings)
         if app.state.audit_writer is not None:
             await app.state.audit_writer.start()
+        heap.freeze_startup_heap(settings.environment)
         try:
             yield
         finally:
