@@ -20,6 +20,8 @@ benefits, and the administration console of an organization.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import re
 import shutil
@@ -43,6 +45,7 @@ from tests.support.browser import SCREENSHOTS, browser_page, launched_browser
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # one tour, in the first setup
 
 PASSWORD = "Demo.Passw0rd-2026"
+INVITED = "every.page@evergreen.example"
 DESKTOP = ViewportSize(width=1280, height=800)
 PHONE = ViewportSize(width=375, height=800)
 README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -277,6 +280,26 @@ async def administrator_pages(page: Page, tour: Tour) -> None:
     await page.get_by_role("link", name="Evergreen Family Clinic").click()
     await page.get_by_role("link", name=re.compile("Integrator clients")).click()
     await tour.check(page, "identity_console_clients")
+    await page.goto(issuer + "/console")
+    await page.get_by_role("link", name="Evergreen Family Clinic").click()
+    await page.get_by_label("E-mail address", exact=True).fill(INVITED)
+    await page.get_by_role("button", name="Send invitation").click()
+    await tour.check(page, "identity_console_org_invited")
+    await page.goto(invitation_link(tour.stack, INVITED))
+    await tour.check(page, "identity_invitation")
+
+
+def invitation_link(stack: Stack, address: str) -> str:
+    """The link in the invitation TINpass e-mailed to `address` (its outbox directory)."""
+    for path in sorted((stack.data_dir / "outbox").glob("*.eml"), key=lambda p: p.stat().st_mtime):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["To"] == address:
+            body = message.get_body(("plain",))
+            assert body is not None
+            found = re.search(r"https?://\S+/nominations/accept\?token=\S+", body.get_content())
+            if found:
+                return found.group(0)
+    raise AssertionError(f"TINpass e-mailed no invitation to {address}")
 
 
 async def operator_pages(page: Page, tour: Tour) -> None:
