@@ -68,14 +68,20 @@ NOT_PAGES = {
         "/status/audit": "audit trail status for monitoring (JSON)",
         "/console/orgs/{org_id}/access-review.csv": "a CSV download, not a page",
     },
-    "portal": {},
+    "portal": {
+        "/portal/login": "sends the browser on to TINpass's /authorize (every portal sign-in "
+        "here goes through it); its own page shows only while TINpass is unreachable",
+        "/portal/callback": "takes TINpass's answer and sends the browser on to /portal/ "
+        "(every portal sign-in here goes through it); its own page shows only when the "
+        "sign-in fails at TINpass",
+    },
 }
 
 
 @dataclass
 class Tour:
-    """The page states checked, what was wrong with them, and every page the browser
-    was sent to (by link, form, redirect or address)."""
+    """The page states checked, what was wrong with them, and every page (HTML answer)
+    the browser was sent to, by link, form, redirect or address."""
 
     stack: Stack
     checked: list[str] = field(default_factory=list)
@@ -91,8 +97,7 @@ class Tour:
         def seen(response: Response) -> None:
             if response.frame != page.main_frame or not response.request.is_navigation_request():
                 return
-            html = "text/html" in response.headers.get("content-type", "")
-            if html or 300 <= response.status < 400:
+            if "text/html" in response.headers.get("content-type", ""):
                 url = response.url.split("?", 1)[0].split("#", 1)[0]
                 path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
                 self.visits.add((self.kind(url), path))
