@@ -92,7 +92,7 @@ LAYERS: dict[str, list[Level]] = {
     "gateway": [
         {"platform": ("settings", "problems")},
         {"upstream pools": ("upstream",)},  # the edge and the portal both call through them
-        {"edge": ("cors", "ratelimit", "proxy"), "portal": ("portal",)},
+        {"edge": ("apidocs", "cors", "ratelimit", "proxy"), "portal": ("portal",)},
         {"app": ("app",)},
     ],
 }

@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="TINpass identity", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
-    admin_openapi.install(app)
+    admin_openapi.install(app, settings.issuer)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for path, endpoint in endpoints.CLIENT_ENDPOINTS.items():
         app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
