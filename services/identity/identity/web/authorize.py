@@ -21,7 +21,7 @@ from starlette.responses import Response
 from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep
 from identity.mfa import ACR_MFA
 from identity.models import SsoSession
-from identity.oauth import parameters
+from identity.oauth import parameters, wording
 from identity.oauth.bridge import (
     BridgedRequest,
     ProtocolContext,
@@ -78,7 +78,7 @@ async def resume(
             "message.html",
             status_code=400,
             title="This sign-in link is not valid",
-            message=f"{value.description or value.error}. "
+            message=f"{(value.description or value.error).rstrip('.')}. "
             "Go back to the site you came from and try again.",
             error=True,
         )
@@ -95,13 +95,13 @@ def _authorization_step(
     if (refused := parameters.authorization_error(server, oauth_request)) is not None:
         if refused.redirect_uri:
             return "response", server.handle_error_response(oauth_request, refused)
-        return "error", refused
+        return "error", wording.in_plain_words(refused)
     try:
         grant = server.get_consent_grant(oauth_request, end_user=subject)
     except OAuth2Error as error:
         if error.redirect_uri:
             return "response", server.handle_error_response(oauth_request, error)
-        return "error", error
+        return "error", wording.in_plain_words(error)
     if not fresh and _needs_login(grant, subject):
         if "none" in str(oauth_request.payload.data.get("prompt") or "").split():
             required = LoginRequiredError(redirect_uri=grant.redirect_uri)
