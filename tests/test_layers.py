@@ -79,7 +79,7 @@ LAYERS: dict[str, list[Level]] = {
                 "admin.problems",
             )
         },
-        {"entry points": ("app", "cli", "seed")},
+        {"entry points": ("app", "cli", "cli_lists", "seed")},
     ],
     "provider_data": [
         {"platform": ("platform", "migrations")},
