@@ -24,10 +24,19 @@ async def demo(identity_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert await run("seed-demo", "--data-dir", str(tmp_path)) == 0
 
 
-async def test_organizations_as_a_table_and_searched_by_tax_id(
+async def test_lists_of_organizations_people_and_clients(
     demo: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """One seeded database for the three read-only lists (seeding is the slow part)."""
     capsys.readouterr()
+    await _organizations_as_a_table_and_searched_by_tax_id(capsys)
+    await _people_searched_by_name_or_address_as_json(capsys)
+    await _clients_listed_with_how_they_sign_in(capsys)
+
+
+async def _organizations_as_a_table_and_searched_by_tax_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert await run("list-orgs") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["ID", "NAME", "STATUS", "PARENT", "TAX_IDS", "CREATED"]
@@ -38,10 +47,7 @@ async def test_organizations_as_a_table_and_searched_by_tax_id(
     assert found and all("98-7654321" in line for line in found)
 
 
-async def test_people_searched_by_name_or_address_as_json(
-    demo: None, capsys: pytest.CaptureFixture[str]
-) -> None:
-    capsys.readouterr()
+async def _people_searched_by_name_or_address_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert await run("list-people", "--search", "SAM.BILLER", "--json") == 0
     (person,) = json.loads(capsys.readouterr().out)
     assert person["username"] == "sam.biller"
@@ -53,10 +59,7 @@ async def test_people_searched_by_name_or_address_as_json(
     assert json.loads(capsys.readouterr().out) == []
 
 
-async def test_clients_listed_with_how_they_sign_in(
-    demo: None, capsys: pytest.CaptureFixture[str]
-) -> None:
-    capsys.readouterr()
+async def _clients_listed_with_how_they_sign_in(capsys: pytest.CaptureFixture[str]) -> None:
     assert await run("list-clients", "--json") == 0
     clients = {c["client_id"]: c for c in json.loads(capsys.readouterr().out)}
     assert {"acme-curl", "cascade-portal", "tinpass-cli"} <= set(clients)
