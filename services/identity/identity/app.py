@@ -40,6 +40,7 @@ from identity.throttle import Throttle
 from identity.web import (
     account,
     account_mfa,
+    account_sessions,
     audit_status,
     authorize,
     console,
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recovery.router)
     app.include_router(account.router)
     app.include_router(account_mfa.router)
+    app.include_router(account_sessions.router)
     app.include_router(account.confirm_router)
     app.include_router(admin_api.router)
     app.include_router(clients_api.router)

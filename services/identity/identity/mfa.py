@@ -152,6 +152,18 @@ async def organization_requires(session: AsyncSession, user: User) -> bool:
     return required is not None
 
 
+async def requiring_organizations(session: AsyncSession, user: User) -> list[str]:
+    """The names of the user's organizations that require two-step sign-in (none: it is
+    optional for them)."""
+    names = await session.scalars(
+        select(Organization.name)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user.id, Organization.mfa_required.is_(True))
+        .order_by(Organization.name)
+    )
+    return list(names)
+
+
 async def new_recovery_codes(session: AsyncSession, user: User) -> list[str]:
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = [
