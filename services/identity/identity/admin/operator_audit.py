@@ -124,9 +124,13 @@ def _event(row: AuditEvent, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _who(kind: str | None, ident: str | None, names: dict[str, str]) -> str:
+    """A person's name and username, an organization's or client's name; else the kind
+    of actor ('an operator at the command line')."""
     if ident and ident in names:
         return names[ident]
     kind_words = (kind or "").replace("_", " ")
+    if ident == "cli":
+        return f"{kind_words} at the command line".strip()
     return f"{kind_words} {ident}".strip() if ident else kind_words
 
 
