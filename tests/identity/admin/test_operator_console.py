@@ -25,7 +25,7 @@ PAGES = (
 )
 ROW_HEADER = re.compile(r'<th scope="row">([^<]+)')
 TIME = re.compile(
-    r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00">\d+ \w+ \d{4}, \d\d:\d\d UTC</time>'
+    r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00">\w{3} \d+, \d{4}, \d\d:\d\d UTC</time>'
 )
 
 

@@ -1,8 +1,9 @@
-"""Dates and times on pages: `<time datetime="ISO-8601 with offset">readable UTC</time>`.
+"""Dates and times on pages: `<time datetime="ISO-8601 with offset">readable UTC</time>`,
+registered as the `when` filter (`{{ moment | when }}`, `{{ moment | when("never") }}`).
 
-Every page shows instants in UTC, in words a person reads ("28 November 2026, 13:40
-UTC"); the machine-readable `datetime` attribute carries the offset, so the page can
-show them in the viewer's own time zone."""
+The same element and text as `policy.times.time_element` on the `console` branch (the
+site-wide one, whose script shows every such element in the viewer's time zone): when
+both are merged, this module gives way to that one."""
 
 from __future__ import annotations
 
@@ -10,24 +11,19 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-def _instant(value: datetime | str | None) -> datetime | None:
-    if value is None or value == "":
-        return None
+
+def readable_utc(moment: datetime) -> str:
+    """'Nov 28, 2026, 13:24 UTC'."""
+    return f"{MONTHS[moment.month - 1]} {moment.day}, {moment.year}, {moment:%H:%M} UTC"
+
+
+def when(value: datetime | str | None, empty: str = "") -> Markup:
+    """The `<time>` element of a moment (a datetime or its ISO-8601 text), or `empty`."""
+    if not value:
+        return escape(empty)
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def readable(value: datetime | str | None) -> str:
-    """'28 November 2026, 13:40 UTC' (empty for no value)."""
-    moment = _instant(value)
-    return f"{moment.day} {moment:%B %Y, %H:%M} UTC" if moment else ""
-
-
-def time_element(value: datetime | str | None) -> Markup:
-    """A `<time>` element for an instant (a datetime or an ISO-8601 string), or nothing."""
-    moment = _instant(value)
-    if moment is None:
-        return Markup("")
-    stamp = moment.isoformat(timespec="seconds")
-    return Markup('<time datetime="{}">{}</time>').format(escape(stamp), readable(moment))
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.replace(microsecond=0)
+    return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), readable_utc(moment))
