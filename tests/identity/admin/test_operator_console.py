@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from identity import admin_ops, audit
 from identity import tin_verification as tins
+from identity.admin import operator_audit
 from identity.models import AuditEvent, Organization
 from tests.identity.admin_flows import org_id_of, user_id_of
 from tests.identity.harness import IdentityHarness
@@ -191,3 +192,20 @@ async def test_the_queue_shows_when_each_request_came_and_its_evidence(
     assert re.search(r"<dt>Asked for</dt><dd>" + when, tin)
     assert re.search(r"by Hana Haruki \(hana.harb, hana@harborbilling.example\) on " + when, tin)
     assert "Harbor Billing LLC" in tin and "I attest that Harbor Billing LLC" in tin
+
+
+async def test_a_long_trail_is_counted_only_so_far_and_every_event_name_is_offered(
+    identity: IdentityHarness,
+) -> None:
+    harbor = await org_id_of(identity, "Harbor Billing Services")
+    wanted = operator_audit.AuditFilter(organization=harbor, event="profile.updated")
+    async with identity.session() as session:
+        capped = await operator_audit.events(session, wanted, page=1, count_up_to=30)
+        last = await operator_audit.events(session, wanted, page=9, count_up_to=30)
+        whole = await operator_audit.events(session, wanted)
+        names = await operator_audit.event_names(session)
+        distinct = set(await session.scalars(select(AuditEvent.event).distinct()))
+    assert (capped.more, capped.total, capped.pages, len(capped.items)) == (True, 30, 1, 50)
+    assert last.page == 1, "no page past the counted ones"
+    assert (whole.more, whole.total, whole.pages) == (False, 60, 2)
+    assert len(names) == len(set(names)) and set(names) == distinct, "each name once"

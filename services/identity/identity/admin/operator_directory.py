@@ -27,6 +27,7 @@ class Paged:
     page: int
     pages: int
     total: int
+    more: bool = False  # more than `total` match (counting stopped there)
 
 
 def tin_digits(text: str) -> str:
@@ -40,11 +41,17 @@ def contains(column: Any, text: str) -> ColumnElement[bool]:
 
 
 async def paged(
-    session: AsyncSession, query: Select[Any], page: int, size: int = PAGE_SIZE
+    session: AsyncSession,
+    query: Select[Any],
+    page: int,
+    size: int = PAGE_SIZE,
+    count_up_to: int | None = None,
 ) -> tuple[list[Any], int, int, int]:
-    """(rows of the page, page, pages, total); a page past the end shows the last one."""
-    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    pages = max(1, -(-total // size))
+    """(rows of the page, page, pages, total); a page past the end shows the last one.
+    With `count_up_to`, counting stops past that many (total is then count_up_to + 1)."""
+    counted = query.limit(count_up_to + 1) if count_up_to else query
+    total = int(await session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+    pages = max(1, -(-min(total, count_up_to or total) // size))
     page = min(max(1, page), pages)
     rows = list(await session.scalars(query.limit(size).offset((page - 1) * size)))
     return rows, page, pages, total
