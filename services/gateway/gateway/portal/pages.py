@@ -21,6 +21,7 @@ from gateway.portal import csrf
 from gateway.portal.auth import portal_session
 from gateway.portal.plan import Answer, SignedOut, call
 from gateway.portal.views import render
+from policy import PLAN_ROLES
 
 router = APIRouter(prefix="/portal")
 Page = Callable[..., Awaitable[Response]]
@@ -69,13 +70,17 @@ def trouble(request: Request, answer: Answer) -> Response:
     """The page for an answer that is not a result: refusal, not found, service down."""
     if answer.status == 403 and _reason(answer) in TIN_REFUSALS:
         return denied_page(request)
-    if answer.status == 403:
+    if answer.status == 403 and _reason(answer) == "missing_role":
+        return no_role_page(request)
+    if answer.status == 403:  # the refusal page offers ways on, never the page refused again
         return render(
             request,
             "message.html",
             "Access denied",
             status_code=403,
             message=answer.detail or "The plan refused this request for your account.",
+            refused=True,
+            administrator=is_administrator(request),
         )
     if answer.status == 429:  # the plan's rate limit, or too many inquiries that did not match
         return render(
@@ -110,8 +115,36 @@ def _reason(answer: Answer) -> str:
     return reason if isinstance(reason, str) else "no_matching_provider_record"
 
 
+def is_administrator(request: Request) -> bool:
+    """The signed-in person administers an organization at TINpass (the token's roles)."""
+    user = portal_session(request).data.get("user") or {}
+    orgs = [o for o in user.get("orgs") or [] if isinstance(o, dict)]
+    held = set(user.get("roles") or []).union(*(o.get("roles") or [] for o in orgs))
+    return "administrator" in held
+
+
 def denied_page(request: Request) -> Response:
-    return render(request, "denied.html", "Access not authorized", status_code=403)
+    """The person's Tax IDs match no provider record here (or they have none)."""
+    return render(
+        request,
+        "denied.html",
+        "Access not authorized",
+        status_code=403,
+        administrator=is_administrator(request),
+    )
+
+
+def no_role_page(request: Request) -> Response:
+    """The person holds no plan role (billing, clinical) the plan's services need."""
+    user = portal_session(request).data.get("user") or {}
+    return render(
+        request,
+        "no_role.html",
+        "No plan role yet",
+        status_code=403,
+        administrator=is_administrator(request),
+        plan_roles=sorted(set(user.get("roles") or []) & PLAN_ROLES),
+    )
 
 
 def form_refused(request: Request) -> Response:
