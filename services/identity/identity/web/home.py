@@ -34,7 +34,14 @@ async def home(request: Request, settings: SettingsDep, store: StoreDep) -> Resp
         "home.html",
         title="Welcome",
         user=account.user,
-        memberships=memberships,
+        memberships=[
+            {
+                "name": m.organization.name,
+                "status": m.organization.status,
+                "role": m.role,
+                "tax_ids": [format_tin(t.tin) for t in sorted(m.tax_ids, key=lambda t: t.tin)],
+            }
+            for m in memberships
+        ],
         administers=any(m.role == "administrator" for m in memberships),
-        format_tin=format_tin,
     )
