@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from identity.models import AuditEvent
 from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness
 from tests.identity.oauth.org_world import (
     World,
@@ -127,6 +129,13 @@ async def test_a_user_only_of_a_pending_organization_gets_no_code(world: World) 
     for answer in (page, again):  # after the password, and with the session
         assert answer.status_code == 403 and "location" not in answer.headers
         assert "Your organization is waiting for verification" in answer.text
+    async with world.identity.session() as session:
+        reasons = list(
+            await session.scalars(
+                select(AuditEvent.details).where(AuditEvent.event == "authorization.refused")
+            )
+        )
+    assert {"client_id": PORTAL, "reason": "organization_pending_verification"} in reasons
 
 
 async def test_refresh_keeps_the_selection_and_drops_a_removed_tin(world: World) -> None:

@@ -67,24 +67,24 @@ async def resume(
     """Validate, then either show the login form, explain why a signed-in person may
     not go on (`refusals`), or issue the code; one commit."""
     subject = await _subject(ctx.store, sso, oauth_request)
-    waiting = None
+    refusal = None
     if sso is not None and subject is None:
-        waiting = await refusals.why(ctx.store.session, sso.user_id, _asked_org(oauth_request))
+        refusal = await refusals.why(ctx.store.session, sso.user_id, _asked_org(oauth_request))
     outcome = await run_protocol(
-        ctx, _authorization_step, server, oauth_request, subject, fresh, waiting is not None
+        ctx, _authorization_step, server, oauth_request, subject, fresh, refusal is not None
     )
     kind, value = outcome
-    if kind == "refused" and waiting is not None and sso is not None:
+    if kind == "refused" and refusal is not None and sso is not None:
         client = oauth_request.client
         ctx.emit(
             "authorization.refused",
             user_id=sso.user_id,
             client_id=client.client_id if client else None,
-            reason=waiting.reason,
+            reason=refusal.reason,
         )
     await commit(ctx)
-    if kind == "refused" and waiting is not None:
-        return refusals.page(request, waiting, value)
+    if kind == "refused" and refusal is not None:
+        return refusals.page(request, refusal, value)
     if kind == "response":
         response: Response = value.to_starlette()
         return response
