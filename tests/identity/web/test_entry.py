@@ -5,6 +5,7 @@ username; the welcome page says where to go; an empty invitation warns its sende
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from identity import mfa
 from identity.models import AuditEvent, Membership
 from tests.identity.admin.test_registration import application, submit
 from tests.identity.admin_flows import org_id_of, user_id_of
@@ -170,3 +172,11 @@ async def test_a_person_with_an_account_joins_signed_in(
     assert joined.status_code == 200 and "You joined Evergreen Family Clinic" in joined.text
     assert "You are signed in to TINpass already" in joined.text
     assert re.search(r"will not show you eligibility or claims", joined.text)
+
+
+def test_the_qr_code_is_an_svg_document_a_browser_draws() -> None:
+    """Without its namespace an SVG image is no SVG to a browser (natural width 0); the
+    browser test decodes the drawn code (test_entry_browser.py)."""
+    uri = mfa.qr_data_uri("otpauth://totp/TINpass:sam?secret=JBSWY3DPEHPK3PXP&issuer=TINpass")
+    svg = base64.b64decode(uri.removeprefix("data:image/svg+xml;base64,")).decode()
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" width=')
