@@ -87,21 +87,30 @@ class Offer:
     plan_roles: list[str]
     tax_ids: list[str]
 
-    def text(self) -> str:
+    def text(self, *, joined: bool = False) -> str:
+        """What the invitation offers (the join page), or what was granted (`joined`)."""
         role = "an administrator" if self.role == "administrator" else "a member"
         tins = (
             f"for the Tax ID{'s' if len(self.tax_ids) > 1 else ''} {', '.join(self.tax_ids)}"
             if self.tax_ids
-            else "for no Tax ID yet (your administrator can add them later)"
+            else "for no Tax ID yet"
         )
         roles = (
             f"with the plan role{'s' if len(self.plan_roles) > 1 else ''} "
             f"{', '.join(self.plan_roles)}"
             if self.plan_roles
-            else "with no plan role yet, so health plans' portals will show you nothing until "
-            "your administrator gives you one"
+            else "with no plan role yet"
         )
-        return f"{self.org_name} invites you to TINpass as {role}, {tins}, {roles}."
+        if joined:
+            text = f"You now belong to {self.org_name} as {role}, {tins}, {roles}."
+        else:
+            text = f"{self.org_name} invites you to TINpass as {role}, {tins}, {roles}."
+        if not (self.tax_ids and self.plan_roles):
+            text += (
+                " Health plans' portals will not show you eligibility or claims until your "
+                "administrator gives you a Tax ID and a plan role; ask them if you need them."
+            )
+        return text
 
 
 async def _offer(session: Any, row: Nomination) -> Offer:
@@ -200,8 +209,7 @@ async def accept(request: Request, settings: SettingsDep, session: SessionDep) -
         "welcome.html",
         title="Your account is ready",
         user=user,
-        offer=offer,
-        offer_text=offer.text(),
+        offer_text=offer.text(joined=True),
     )
 
 
@@ -225,7 +233,6 @@ async def join(request: Request, settings: SettingsDep, store: StoreDep) -> Resp
         "welcome.html",
         title=f"You joined {offer.org_name}",
         user=account.user,
-        offer=offer,
-        offer_text=offer.text(),
+        offer_text=offer.text(joined=True),
         signed_in=True,
     )
