@@ -19,7 +19,9 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.portal import csrf
 from gateway.portal.auth import portal_session
+from gateway.portal.labels import SERVICE_TYPES
 from gateway.portal.plan import Answer, SignedOut, call
+from gateway.portal.summary import summarize
 from gateway.portal.views import render
 
 router = APIRouter(prefix="/portal")
@@ -154,7 +156,7 @@ async def denied(request: Request) -> Response:
 @router.get("/eligibility")
 @signed_in
 async def eligibility_form(request: Request) -> Response:
-    return render(request, "eligibility.html", "Check eligibility", form={}, result=None)
+    return _eligibility_page(request, "Check eligibility", {})
 
 
 @router.post("/eligibility")
@@ -164,23 +166,41 @@ async def eligibility_check(request: Request) -> Response:
         form = {k: str(v).strip() for k, v in submitted.items() if isinstance(v, str)}
     if not csrf.valid(portal_session(request).data, form.get(csrf.FIELD)):
         return form_refused(request)
-    inquiry = {"member_id": form.get("member_id", ""), "date_of_birth": form.get("date_of_birth")}
+    inquiry: dict[str, Any] = {
+        "member_id": form.get("member_id", ""),
+        "date_of_birth": form.get("date_of_birth"),
+    }
     if form.get("date_of_service"):
         inquiry["date_of_service"] = form["date_of_service"]
+    if form.get("service_type") in SERVICE_TYPES:
+        inquiry["service_type_codes"] = [form["service_type"]]
     answer = await call(request, "eligibility", "POST", "/eligibility/v1/inquiries", json=inquiry)
     if answer.status == 422:
-        return render(
-            request,
-            "eligibility.html",
-            "Check eligibility",
-            status_code=422,
-            form=form,
-            result=None,
-            errors=_field_errors(answer.body),
+        return _eligibility_page(
+            request, "Check eligibility", form, status_code=422, errors=_field_errors(answer.body)
         )
-    if not answer.ok:
+    if not answer.ok or not isinstance(answer.body, dict):
         return trouble(request, answer)
-    return render(request, "eligibility.html", "Eligibility result", form=form, result=answer.body)
+    summary = summarize(answer.body, request.app.state.settings.plan_name)
+    return _eligibility_page(
+        request, "Eligibility result", form, result=answer.body, summary=summary
+    )
+
+
+def _eligibility_page(
+    request: Request, title: str, form: dict[str, str], status_code: int = 200, **context: Any
+) -> Response:
+    """The form (with the service types to ask about), and the answer if there is one."""
+    values = {"result": None, **context}
+    return render(
+        request,
+        "eligibility.html",
+        title,
+        status_code=status_code,
+        form=form,
+        service_types=SERVICE_TYPES,
+        **values,
+    )
 
 
 def _field_errors(body: Any) -> list[str]:
