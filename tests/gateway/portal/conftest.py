@@ -133,6 +133,6 @@ async def plan(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plan]:
 async def portal_on_plan(plan: Plan) -> AsyncIterator[Portal]:
     """A portal before the plan's real services (one per test: its own sessions)."""
     async with portal_before(
-        plan.eligibility_url, issuer=plan.issuer, claims_url=plan.claims_url
+        plan.eligibility_url, issuer=plan.issuer, claims_url=plan.claims_url, upstream_timeout=10.0
     ) as running:
         yield running

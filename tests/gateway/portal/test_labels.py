@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from gateway.portal import labels
 from provider_data.documents.x12 import AAA_REASONS, SERVICE_TYPES
+from tests.gateway.portal.conftest import Portal
+from tests.gateway.portal.test_summary import USER, signed_in, text
 
 
 def test_fields_read_as_words_with_their_acronyms() -> None:
@@ -20,7 +23,7 @@ def test_codes_read_as_words() -> None:
     assert labels.code("in_network", "network") == "In network"
     assert labels.code("out_of_pocket", "kind") == "Out-of-pocket maximum"
     assert labels.code("partially_paid", "status") == "Partially paid"
-    assert labels.code("98", "service_type_code") == "98: Professional (Physician) Visit - Office"
+    assert labels.code("98", "service_type_codes") == "98: Professional (Physician) Visit - Office"
     assert labels.code("a_new_code", "status") == "A new code"
     assert labels.code(None, "status") == "none"
 
@@ -48,3 +51,24 @@ def test_the_portal_knows_every_code_the_plan_answers_with() -> None:
     assert labels.SERVICE_TYPES == SERVICE_TYPES
     assert set(AAA_REASONS.values()) <= labels.CODES["aaa_reject_code"].keys()
     assert set(AAA_REASONS) <= labels.CODES["reason"].keys()
+
+
+async def test_the_home_page_words_roles_and_network_status(portal_on_plan: Portal) -> None:
+    org = {"name": "Evergreen Health", "tax_ids": ["123456789"], "roles": ["billing", "subscriber"]}
+    await signed_in(portal_on_plan, user={**USER, "orgs": [org]})
+    words = text((await portal_on_plan.client.get("/portal/")).text)
+    assert "roles Billing (claims and amounts), Portal user" in words
+    assert "Evergreen Family Clinic (Tax ID 12-3456789, NPI" in words
+    assert "in network)" in words and "in_network" not in words and "TIN " not in words
+
+
+async def test_claim_pages_show_dollars_dates_and_words(portal_on_plan: Portal) -> None:
+    await signed_in(portal_on_plan)
+    listing = (await portal_on_plan.client.get("/portal/claims")).text
+    number = re.search(r'href="/portal/claims/([A-Z0-9-]+)"', listing)
+    assert number is not None
+    words = text((await portal_on_plan.client.get(f"/portal/claims/{number[1]}")).text)
+    assert re.search(r"Billed amount \$[0-9,]+\.[0-9]{2}", words)
+    assert re.search(r"Service date [A-Z][a-z]{2} [0-9]{1,2}, 20[0-9]{2}", words)
+    for raw in ("Npi", "None", "in_network", "partially_paid", "Category code"):
+        assert raw not in words, raw

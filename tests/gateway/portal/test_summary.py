@@ -15,10 +15,10 @@ from tests.gateway.portal.conftest import Plan, Portal
 USER = {"username": "sam.biller", "name": "Sam Biller", "tax_ids": ["123456789"], "orgs": []}
 
 
-async def signed_in(portal: Portal, **claims: Any) -> str:
+async def signed_in(portal: Portal, user: dict[str, Any] | None = None, **claims: Any) -> str:
     token = portal.issuer.mint(**claims)
     tokens = {"access_token": token, "id_token": "id-1", "expires_at": time.time() + 300}
-    data = {"sid": "sso-a", "sub": "u-1", "user": USER, "tokens": tokens, "csrf": "csrf-1"}
+    data = {"sid": "sso-a", "sub": "u-1", "user": user or USER, "tokens": tokens, "csrf": "csrf-1"}
     await portal.sessions.save("sess-1", data)
     portal.client.cookies.set(portal.cookie, "sess-1", domain="portal.test", path="/portal")
     return token

@@ -141,8 +141,7 @@ SERVICE_TYPES: dict[str, str] = {
     "AL": "Vision (Optometry)",
     "88": "Pharmacy",
 }
-CODES["service_type_code"] = {code: f"{code}: {name}" for code, name in SERVICE_TYPES.items()}
-CODES["service_type_codes"] = CODES["service_type_code"]
+CODES["service_type_codes"] = {code: f"{code}: {name}" for code, name in SERVICE_TYPES.items()}
 
 MONEY = frozenset(
     {
