@@ -17,6 +17,8 @@ def test_fields_read_as_words_with_their_acronyms() -> None:
     assert labels.label("aaa_reject_code") == "Reject reason code (X12 AAA)"
     assert labels.label("billing_npi") == "Billing NPI"
     assert labels.label("some_new_member_id") == "Some new member ID"
+    assert labels.label("code", "plan") == "Plan code" and labels.label("code") == "Code"
+    assert labels.label("amount", "accumulators") == "Yearly amount"
 
 
 def test_codes_read_as_words() -> None:
@@ -65,10 +67,33 @@ async def test_the_home_page_words_roles_and_network_status(portal_on_plan: Port
 async def test_claim_pages_show_dollars_dates_and_words(portal_on_plan: Portal) -> None:
     await signed_in(portal_on_plan)
     listing = (await portal_on_plan.client.get("/portal/claims")).text
+    for number in re.findall(r'href="/portal/claims/([A-Z0-9-]+)"', listing):
+        words = text((await portal_on_plan.client.get(f"/portal/claims/{number}")).text)
+        if "Status: Denied" in words:
+            break
+    assert "Status: Denied" in words and "F2: finalized, denied" in words
+    assert re.search(r"Billed amount \$[0-9,]+\.[0-9]{2}", words)
+    assert re.search(r"Service date [A-Z][a-z]{2} [0-9]{1,2}, 20[0-9]{2}", words)
+    assert "Remark code (RARC) Description M62" in words
+    assert "Adjustment group Reason code (CARC) Description Amount CO: contractual" in words
+    assert "Yearly amount" not in words and "Plan code" not in words
+    for raw in ("Npi", "None", "in_network", "partially_paid", "Category code"):
+        assert raw not in words, raw
+
+
+async def test_claim_amounts_hidden_from_a_clinical_role_say_so(portal_on_plan: Portal) -> None:
+    await signed_in(portal_on_plan, roles=["subscriber", "clinical"])
+    listing = (await portal_on_plan.client.get("/portal/claims")).text
+    assert "hidden for your role" in text(listing) and "None" not in text(listing)
     number = re.search(r'href="/portal/claims/([A-Z0-9-]+)"', listing)
     assert number is not None
     words = text((await portal_on_plan.client.get(f"/portal/claims/{number[1]}")).text)
-    assert re.search(r"Billed amount \$[0-9,]+\.[0-9]{2}", words)
-    assert re.search(r"Service date [A-Z][a-z]{2} [0-9]{1,2}, 20[0-9]{2}", words)
-    for raw in ("Npi", "None", "in_network", "partially_paid", "Category code"):
-        assert raw not in words, raw
+    assert "Paid amount hidden for your role" in words and "None" not in words
+
+
+async def test_a_refused_field_is_named_in_words(portal_on_plan: Portal) -> None:
+    await signed_in(portal_on_plan)
+    form = {"csrf_token": "csrf-1", "member_id": "M1000101", "date_of_birth": "12/04/1985"}
+    page = await portal_on_plan.client.post("/portal/eligibility", data=form)
+    assert page.status_code == 422
+    assert "Date of birth: " in text(page.text) and "date_of_birth" not in text(page.text)

@@ -82,7 +82,8 @@ async def test_the_detail_follows_in_words_and_dollars(portal_on_plan: Portal) -
     assert "Benefits" in detail and "Your provider record used for this check" in detail
     assert "In network" in detail and "Out of network" in detail and "$250.00" in detail
     assert "Relationship to subscriber Subscriber" in detail
-    assert "Date of birth Apr 12, 1985" in detail
+    assert "Date of birth Apr 12, 1985" in detail and "Plan code CHP" in detail
+    assert "Cost share Applies to Network Yearly amount Met so far Remaining" in detail
     for raw in ("Npi", "Pcp", "Aaa", "in_network", "out_of_pocket", "None", "Matched provider"):
         assert raw not in text(html), raw
 
@@ -127,14 +128,3 @@ async def test_coverage_that_ended_is_not_active_with_its_dates(portal_on_plan: 
     assert "(coverage Jan 1, 2023 to Dec 31, 2025)" in words
     assert "no coverage in effect on the date of service" in words
     assert "What the member pays" not in words
-
-
-async def test_claim_amounts_hidden_from_a_clinical_role_say_so(portal_on_plan: Portal) -> None:
-    await signed_in(portal_on_plan, roles=["subscriber", "clinical"])
-    words = text((await portal_on_plan.client.get("/portal/claims")).text)
-    assert "hidden for your role" in words and "None" not in words
-    assert "Pending review" in words or "Partially paid" in words
-    await signed_in(portal_on_plan)
-    billing = text((await portal_on_plan.client.get("/portal/claims")).text)
-    assert "hidden for your role" not in billing
-    assert re.search(r"\$[0-9,]+\.[0-9]{2}", billing)

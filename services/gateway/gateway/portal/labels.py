@@ -35,7 +35,6 @@ FIELDS: dict[str, str] = {
     "date_of_birth": "Date of birth",
     "date_of_service": "Date of service",
     "service_type_codes": "Types of service asked about",
-    "code": "Plan code",
     "product_code": "Product code",
     "effective_date": "Coverage start",
     "termination_date": "Coverage end",
@@ -49,9 +48,6 @@ FIELDS: dict[str, str] = {
     "coinsurance_percent": "Coinsurance",
     "prior_auth_required": "Prior authorization required",
     "visits_used": "Visits used",
-    "kind": "Cost share",
-    "level": "Applies to",
-    "amount": "Yearly amount",
     "met": "Met so far",
     "matched_provider": "Your provider record used for this check",
     "network_status": "Network status",
@@ -71,6 +67,13 @@ FIELDS: dict[str, str] = {
     "group_code": "Adjustment group",
     "reason_code": "Reason code (CARC)",
     "remarks": "Remarks (RARC)",
+    # a field's label inside one object or list ("plan.code"), before its label anywhere
+    "plan.code": "Plan code",
+    "plan.name": "Plan name",
+    "accumulators.kind": "Cost share",
+    "accumulators.level": "Applies to",
+    "accumulators.amount": "Yearly amount",
+    "remarks.code": "Remark code (RARC)",
 }
 # Words inside a field name that are written otherwise ("billing_npi" -> "Billing NPI").
 WORDS = {"npi": "NPI", "tin": "Tax ID", "pcp": "PCP", "id": "ID", "aaa": "AAA", "eob": "EOB"}
@@ -181,9 +184,9 @@ def words(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def label(name: Any) -> str:
-    """The label of an API field, as a person reads it."""
-    return FIELDS.get(str(name)) or words(str(name))
+def label(name: Any, within: str = "") -> str:
+    """The label of an API field (inside the object or list named `within`), in words."""
+    return FIELDS.get(f"{within}.{name}") or FIELDS.get(str(name)) or words(str(name))
 
 
 def code(value: Any, field: str = "") -> str:

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.portal import csrf
 from gateway.portal.auth import portal_session
-from gateway.portal.labels import SERVICE_TYPES
+from gateway.portal.labels import SERVICE_TYPES, label
 from gateway.portal.plan import Answer, SignedOut, call
 from gateway.portal.summary import summarize
 from gateway.portal.views import render
@@ -209,7 +209,7 @@ def _field_errors(body: Any) -> list[str]:
     messages = []
     for error in errors if isinstance(errors, list) else []:
         if isinstance(error, dict):
-            field = str(error.get("field") or "form").replace("_", " ")
+            field = label(str(error.get("field") or "form").split(".")[0])
             messages.append(f"{field}: {error.get('message') or 'not valid'}")
     if not messages:
         detail = body.get("detail") if isinstance(body, dict) else None
