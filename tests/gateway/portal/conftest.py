@@ -123,8 +123,10 @@ async def running_plan(tmp: Any) -> AsyncIterator[Plan]:
         yield Plan(issuer, *urls)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def plan(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plan]:
+    """One plan for the portal's tests that read real answers (few inquiries fail to
+    match in all: far under the plan's failed-match limits)."""
     async with running_plan(tmp_path_factory.mktemp("plan")) as running:
         yield running
 
