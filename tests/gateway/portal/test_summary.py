@@ -4,6 +4,7 @@ to check. Asked of the plan's real eligibility service, on its demo data."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from typing import Any
@@ -31,16 +32,16 @@ async def check(portal: Portal, member_id: str, born: str, **more: str) -> str:
     return page.text
 
 
-def text(html: str) -> str:
+def text(page: str) -> str:
     """The page as words, tags dropped and spaces collapsed."""
-    inline = re.sub(r"</?(time|span|strong)\b[^>]*>", "", html)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", inline))
+    inline = re.sub(r"</?(time|span|strong)\b[^>]*>", "", page)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", inline)))
 
 
-def summary_of(html: str) -> str:
+def summary_of(page: str) -> str:
     """The words of the result's summary: after the form, before the detail."""
-    assert 'id="result"' in html and 'id="details"' in html
-    return text(html.split('id="result"', 1)[1].split('id="details"', 1)[0])
+    assert 'id="result"' in page and 'id="details"' in page
+    return text(page.split('id="result"', 1)[1].split('id="details"', 1)[0])
 
 
 async def answer(plan: Plan, token: str, **inquiry: Any) -> dict[str, Any]:
@@ -128,3 +129,18 @@ async def test_coverage_that_ended_is_not_active_with_its_dates(portal_on_plan: 
     assert "(coverage Jan 1, 2023 to Dec 31, 2025)" in words
     assert "no coverage in effect on the date of service" in words
     assert "What the member pays" not in words
+
+
+async def test_out_of_network_without_a_benefit_says_to_call_the_plan(
+    portal_on_plan: Portal,
+) -> None:
+    """Lakeside Orthopedics is out of network for the HMO, which pays no office visit there."""
+    await signed_in(portal_on_plan, tax_ids=["444444444"])
+    html = await check(portal_on_plan, "M1000401", "1978-11-21", service_type="98")
+    summary = summary_of(html)
+    assert "Your network status Out of network" in summary
+    assert (
+        "No benefit for Professional (Physician) Visit - Office at your network status "
+        "(out of network). Call the plan's Provider Network department" in summary
+    )
+    assert "Remaining this plan year" not in summary
