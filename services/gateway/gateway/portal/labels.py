@@ -86,10 +86,10 @@ CODES: dict[str, dict[str, str]] = {
         "active": "Active",
         "inactive": "Not active",
         "not_found": "Member not found",
-        "received": "Received",
+        "received": "Received, not yet processed",
         "pended": "Pending review",
         "paid": "Paid",
-        "partially_paid": "Partially paid",
+        "partially_paid": "Partly paid",
         "denied": "Denied",
     },
     "reason": {
@@ -118,11 +118,12 @@ CODES: dict[str, dict[str, str]] = {
         "F1": "F1: finalized, paid",
         "F2": "F2: finalized, denied",
     },
-    "group_code": {
-        "CO": "CO: contractual obligation",
-        "PR": "PR: patient responsibility",
-        "OA": "OA: other adjustment",
-        "PI": "PI: payer initiated reduction",
+    "group_code": {  # X12 claim adjustment groups: who bears an adjustment
+        "CO": "Contractual obligation (provider write-off)",
+        "PR": "Patient responsibility",
+        "OA": "Other adjustment",
+        "PI": "Payer-initiated reduction",
+        "CR": "Correction or reversal",
     },
 }
 # X12 service type codes (the same list as provider_data.documents.x12.SERVICE_TYPES;
