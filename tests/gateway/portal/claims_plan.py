@@ -32,11 +32,13 @@ BILLER = {
 
 @asynccontextmanager
 async def portal_before_claims(tmp: Path, **overrides: Any) -> AsyncIterator[Portal]:
-    """The portal (over ASGI, or on a port with `base_url`) and the claims service."""
+    """The portal (over ASGI, or on a port with `base_url`) and the claims service
+    (given the gateway's usual 10 s per read: the machine may be busy)."""
     port = free_port()
+    options = {"upstream_timeout": 10.0, **overrides}
     async with (
         fresh_database("plan", tmp) as url,
-        portal_before(f"http://127.0.0.1:{port}", **overrides) as portal,
+        portal_before(f"http://127.0.0.1:{port}", **options) as portal,
         AsyncExitStack() as stack,
     ):
         await anyio.to_thread.run_sync(migrate, url)
