@@ -189,9 +189,7 @@ def claim_view(claim: dict[str, Any], lines: list[dict[str, Any]] | None) -> Cla
         status=str(claim.get("status") or ""),
         status_words=status_words(claim.get("status")),
         facts=facts,
-        amounts=[
-            (name, dollars(claim[key])) for key, name in CLAIM_AMOUNTS if key in claim
-        ],
+        amounts=[(name, dollars(claim[key])) for key, name in CLAIM_AMOUNTS if key in claim],
         denials=denials,
         remarks=remarks,
         note=str(claim.get("denial_reason") or ""),
