@@ -48,6 +48,7 @@ from identity.web import (
     console_clients,
     console_operator,
     endpoints,
+    home,
     login,
     nomination,
     recovery,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
     app.include_router(endpoints.router)
     app.include_router(audit_status.router)
+    app.include_router(home.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
     app.include_router(recovery.router)

@@ -34,6 +34,7 @@ STEP = 30
 RECOVERY_CODES = 10
 ACR_MFA = "urn:tinpass:acr:mfa"
 ACR_PASSWORD = "urn:tinpass:acr:pwd"
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 
 def start_enrollment(settings: Settings, user: User) -> str:
@@ -62,8 +63,13 @@ def provisioning_uri(secret: str, user: User) -> str:
 
 
 def qr_data_uri(uri: str) -> str:
-    """The otpauth URI as an SVG QR code, rendered on the server (no script)."""
-    svg = segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff")
+    """The otpauth URI as an SVG QR code, rendered on the server (no script).
+
+    The SVG names its namespace (`xmlns`): an SVG image without it is not an SVG
+    document to the browser, which then shows nothing (natural width 0)."""
+    qr = segno.make(uri, error="m")
+    svg = qr.svg_inline(scale=5, dark="#000", light="#fff", svgclass=None, lineclass=None)
+    svg = svg.replace("<svg ", f'<svg xmlns="{SVG_NAMESPACE}" ', 1)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
