@@ -54,6 +54,8 @@ LAYERS: dict[str, list[Level]] = {
                 "admin.clients",
                 "admin.nominations",
                 "admin.operator",
+                "admin.operator_audit",
+                "admin.operator_directory",
                 "admin.profile",
                 "admin.review",
                 "admin.service",
