@@ -232,7 +232,7 @@ async def subscriber_portal(page: Page, tour: Tour) -> None:
     await page.get_by_label("Status").select_option("paid")
     await page.get_by_role("button", name="Search").click()
     await page.get_by_role("table").locator("tbody tr").first.get_by_role("link").click()
-    await expect(page.get_by_role("heading", name="Explanation of benefits")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Service lines")).to_be_visible()
     await tour.check(page, "portal_claim")
     await page.goto(cascade + "/portal/claims/NO-SUCH-CLAIM")
     await tour.check(page, "portal_claim_not_found")
