@@ -133,6 +133,25 @@ async def test_a_mistake_comes_back_beside_its_field_with_the_values_kept(
     assert await clients_named(identity, "Signed batch") == 0
 
 
+async def test_a_field_breaking_the_input_rule_comes_back_beside_it(
+    identity: IdentityHarness,
+) -> None:
+    org = await org_id_of(identity, EVERGREEN)
+    here = f"/console/orgs/{org}"
+    async with signed_in(identity, "ever.admin") as browser:
+        token = await csrf_of(browser, here)
+        long = await browser.post(
+            f"{here}/sub-organizations", data={"csrf_token": token, "name": "N" * 300}
+        )
+        again = await browser.post(
+            f"{here}/sub-organizations", data={"csrf_token": token, "name": "Northside annex"}
+        )
+    assert long.status_code == 422
+    assert re.search(r'<span class="field-error" id="child-name-error">The field “Name”', long.text)
+    assert 'aria-describedby="child-name-error"' in long.text
+    assert again.status_code == 303, "the refused form used nothing up"
+
+
 async def test_removing_a_tax_id_asks_first(identity: IdentityHarness) -> None:
     org = await org_id_of(identity, EVERGREEN)
     here = f"/console/orgs/{org}"

@@ -1,4 +1,5 @@
-"""Rendering portal pages: Jinja2 templates with autoescaping, no script anywhere."""
+"""Rendering portal pages: Jinja2 templates with autoescaping; the one script is
+identity's /static/time.js (times in the viewer's time zone), no inline script."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from gateway.portal import csrf
+from policy.times import time_element
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -28,6 +31,9 @@ def label(name: str) -> str:
 
 templates.env.filters["tin"] = format_tin
 templates.env.filters["label"] = label
+# `{{ moment | when }}`: a <time> element; identity's /static/time.js (the one script
+# the portal's CSP allows) shows it in the viewer's time zone.
+templates.env.filters["when"] = lambda value, empty="": Markup(time_element(value, empty))  # noqa: S704
 
 
 def render(

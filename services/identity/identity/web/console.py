@@ -32,7 +32,7 @@ from identity.settings import Settings
 from identity.web import csrf, form_tokens, return_to
 from identity.web.account import _account
 from identity.web.console_forms import FormState, state_of
-from identity.web.forms import checked
+from identity.web.forms import FormRejected, checked, rejected_page
 from identity.web.pages import render
 from policy.problems import Problem
 
@@ -239,19 +239,40 @@ class Sent:
     fields: dict[str, list[Any]]
 
 
+@dataclass
+class Refused:
+    """A console form that breaks the input rule (`web.forms.checked`): not acted on,
+    shown again with the field named (or the input rule's page, for a button form)."""
+
+    console: Console
+    rejected: FormRejected
+    values: dict[str, list[Any]]
+
+    async def response(self, request: Request, form: str, again: Again | None) -> Response:
+        if again is None:
+            return rejected_page(request, self.rejected)
+        errors = {self.rejected.field: self.rejected.message}
+        return await again(self.console, FormState(form, self.values, errors))
+
+
 async def admit(
     request: Request, settings: Settings, store: Any, org_id: str | None = None
-) -> Sent | Response:
+) -> Sent | Refused | Response:
     """Signed in, the form's single-use token genuine and not used before (its use
     recorded, first in the action's transaction); else the page that says why."""
     console = await current_console(request, store, settings)
     if console is None:
         return to_login(request)
-    form = checked(await request.form())
+    form = await request.form()
     fields: dict[str, list[Any]] = {k: form.getlist(k) for k in form}
     token = one(fields, "csrf_token")
     if not csrf.once_valid(request, settings.secret_key, token):
         return error_page(request, settings, 400, EXPIRED_FORM, org_id)
+    try:
+        checked(form)
+    except FormRejected as rejected:  # nothing done yet: the form again, the field named
+        texts = {k: [v for v in vs if isinstance(v, str)] for k, vs in fields.items()}
+        return Refused(console, rejected, texts)
     actor = service.Actor(console.admin, request_id(request), source_address(request))
     # Signing in touched the SSO session's last-seen time: commit that on its own, so
     # the action's transaction holds no lock on it (administrators acting on each
@@ -277,6 +298,8 @@ async def perform(
     authorization rule, the service call and its audit event in one commit, then a 303
     with a notice. A refusal of the form `form` shows its page again (`again`)."""
     sent = await admit(request, settings, store, org_id)
+    if isinstance(sent, Refused):
+        return await sent.response(request, form, again)
     if not isinstance(sent, Sent):
         return sent
     try:

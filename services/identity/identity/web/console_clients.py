@@ -24,6 +24,7 @@ from identity.web import console_secrets
 from identity.web.console import (
     Again,
     Console,
+    Refused,
     Sent,
     admit,
     current_console,
@@ -117,6 +118,9 @@ async def _with_secret(
     """Run `make` (returns the client and its new secret), hold the secret for the
     client's secret page and redirect there (303): a reload makes nothing again."""
     sent = await admit(request, settings, store, org_id)
+    again = again_on_clients(request, settings, store, org_id)
+    if isinstance(sent, Refused):
+        return await sent.response(request, "c", again)
     if not isinstance(sent, Sent):
         return sent
     try:
@@ -126,7 +130,6 @@ async def _with_secret(
         if problem.status == 404:
             return not_found_page(request)
         if problem.status == 422:
-            again = again_on_clients(request, settings, store, org_id)
             return await again(sent.console, state_of("c", sent.fields, problem))
         return error_page(request, settings, problem.status, problem.detail, org_id)
     user_id = sent.console.user.id
