@@ -40,6 +40,7 @@ from identity.throttle import Throttle
 from identity.web import (
     account,
     account_mfa,
+    account_sessions,
     audit_status,
     authorize,
     console,
@@ -48,6 +49,7 @@ from identity.web import (
     console_confirm,
     console_operator,
     endpoints,
+    home,
     login,
     nomination,
     recovery,
@@ -150,17 +152,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="TINpass identity", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
-    admin_openapi.install(app)
+    admin_openapi.install(app, settings.issuer)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for path, endpoint in endpoints.CLIENT_ENDPOINTS.items():
         app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
     app.include_router(endpoints.router)
     app.include_router(audit_status.router)
+    app.include_router(home.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
     app.include_router(recovery.router)
     app.include_router(account.router)
     app.include_router(account_mfa.router)
+    app.include_router(account_sessions.router)
     app.include_router(account.confirm_router)
     app.include_router(admin_api.router)
     app.include_router(clients_api.router)

@@ -139,7 +139,7 @@ async def test_the_console_asks_for_sign_in_and_hides_the_operator_queue(
     assert home.status_code == 303 and home.headers["location"] == "/login?next=/console"
     async with signed_in(identity, "ever.admin") as browser:
         queue = await browser.get("/console/operator")
-    assert queue.status_code == 404
+    assert queue.status_code == 403 and "Only TINpass operators" in queue.text
     async with identity.session() as session:
         operator = await session.scalar(select(User).where(User.username == "ops.olivia"))
         assert operator is not None and operator.is_operator

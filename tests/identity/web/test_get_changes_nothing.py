@@ -116,6 +116,7 @@ async def links(identity: IdentityHarness) -> Links:
             "existing": existing,
             "user_id": sam.id,
             "tin": "987654321",
+            "name": "swagger-ui.css",  # /docs/assets/{name}: the offline Swagger UI
         },
     )
 

@@ -44,6 +44,9 @@ NOTICES = {
     "tin_removed": "The Tax ID was removed; nobody acts for it any more.",
     "suborg": "The sub-organization was created.",
     "nominated": "The invitation was sent.",
+    "nominated_bare": "The invitation was sent, but it gives no Tax ID and no plan role: the "
+    "person can sign in, yet health plans' portals will show them nothing until you give "
+    "them some under “People and their access” once they have joined.",
     "resent": "A new invitation link was sent; the old one no longer works.",
     "cancelled": "The invitation was cancelled.",
     "member": "The changes were saved; the person's next token reflects them.",
@@ -52,6 +55,8 @@ NOTICES = {
     "removed": "The person no longer belongs to this organization (an account that belongs "
     "to no other organization is closed).",
     "reset": "A password reset link was sent to the person's e-mail address.",
+    "own_plan_roles": "Your plan roles were saved. Sign in to the health plan's portal again "
+    "to use them.",
 }
 EXPIRED_FORM = "This form expired. Reload the page and try again."
 
@@ -166,6 +171,10 @@ async def _org_context(session: AsyncSession, console: Console, org_id: str) -> 
         "grantable": grantable,
         "plan_roles": plan_roles.choices(),
         "liftable": suspensions.liftable(suspensions.level_of(console.user)),
+        # the viewer's own plan roles here (None: not a member): none prompts her to take one
+        "own_plan_roles": next(
+            (m["plan_roles"] for m in own if m["user_id"] == console.user.id), None
+        ),
     }
 
 

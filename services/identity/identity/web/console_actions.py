@@ -92,7 +92,7 @@ async def nominate(
         }
         throttle = request.app.state.throttle
         made.append(await nominations.nominate(session, actor, org_id, data, settings, throttle))
-        return "nominated"
+        return "nominated" if data["plan_roles"] or data["tax_ids"] else "nominated_bare"
 
     again = again_on_org(request, settings, store, org_id)
     response = await perform(request, settings, store, org_id, action, form="n", again=again)
@@ -177,3 +177,25 @@ async def member_action(
     for reset in resets if response.status_code == 303 else []:
         await service.send_reset(mailer_of(request), reset)
     return response
+
+
+@router.post("/orgs/{org_id}/own-plan-roles")
+async def own_plan_roles(
+    org_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    """An administrator gives herself plan roles (the console's prompt while she has none;
+    a plan's portal shows nothing without one). Her role and Tax IDs stay as they are."""
+
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        await service.update_member(
+            session,
+            actor,
+            org_id,
+            actor.admin.user.id,
+            role=None,
+            plan_roles=many(f, "plan_roles"),
+            tax_ids=None,
+        )
+        return "own_plan_roles"
+
+    return await perform(request, settings, store, org_id, action)
