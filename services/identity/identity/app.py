@@ -46,6 +46,7 @@ from identity.web import (
     console,
     console_actions,
     console_clients,
+    console_confirm,
     console_operator,
     endpoints,
     home,
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     app.include_router(console_actions.router)
     app.include_router(console_clients.router)
+    app.include_router(console_confirm.router)
     app.include_router(console_operator.router)
     app.add_exception_handler(Problem, admin_problems.handle)
     app.add_exception_handler(admin_idempotency.Replay, admin_idempotency.handle_replay)

@@ -91,7 +91,7 @@ async def test_an_administrator_without_a_plan_role_is_offered_one(
     async with signed_in(identity, "ever.admin") as admin:
         prompted = await admin.get(f"/console/orgs/{org}")
         assert "Give yourself a plan role" in prompted.text
-        token = await csrf_of(admin)
+        token = await csrf_of(admin, f"/console/orgs/{org}")
         saved = await admin.post(
             f"/console/orgs/{org}/own-plan-roles",
             data={"csrf_token": token, "plan_roles": ["billing", "clinical"]},
@@ -111,7 +111,11 @@ async def test_an_administrator_without_a_plan_role_is_offered_one(
 
 
 async def nominate(admin: httpx.AsyncClient, org: str, email: str, **extra: object) -> str:
-    form = {"csrf_token": await csrf_of(admin), "email": email, "given_name": "Nia"}
+    form = {
+        "csrf_token": await csrf_of(admin, f"/console/orgs/{org}"),
+        "email": email,
+        "given_name": "Nia",
+    }
     made = await admin.post(f"/console/orgs/{org}/nominations", data={**form, **extra})
     assert made.status_code == 303, made.text
     return str((await admin.get(made.headers["location"])).text)

@@ -114,6 +114,8 @@ async def links(identity: IdentityHarness) -> Links:
             "org_id": evergreen.id,
             "client_id": client,
             "existing": existing,
+            "user_id": sam.id,
+            "tin": "987654321",
             "name": "swagger-ui.css",  # /docs/assets/{name}: the offline Swagger UI
         },
     )

@@ -216,7 +216,8 @@ async def test_sessions_are_listed_and_sign_out_everywhere(
         phone_after = await phone.get(authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new()))
         desk_after = await desk.get("/account")
     assert 'name="password"' in phone_after.text
-    assert desk_after.status_code == 303 and desk_after.headers["location"] == "/login"
+    assert desk_after.status_code == 303
+    assert desk_after.headers["location"] == "/login?next=/account"
 
 
 async def test_account_page_requires_a_session_and_forms_require_csrf(

@@ -1,16 +1,19 @@
-"""Rendering portal pages: Jinja2 templates with autoescaping, no script anywhere."""
+"""Rendering portal pages: Jinja2 templates with autoescaping; the one script is
+identity's /static/time.js (times in the viewer's time zone), no inline script."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from gateway.portal import csrf, labels
 from gateway.portal.labels import format_tin
+from policy.times import time_element
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -25,6 +28,9 @@ templates.env.filters["code"] = labels.code
 templates.env.filters["dollars"] = labels.dollars
 templates.env.filters["day"] = labels.day
 templates.env.filters["value"] = labels.value
+# `{{ moment | when }}`: a <time> element; identity's /static/time.js (the one script
+# the portal's CSP allows) shows it in the viewer's time zone.
+templates.env.filters["when"] = lambda value, empty="": Markup(time_element(value, empty))  # noqa: S704
 
 
 def render(

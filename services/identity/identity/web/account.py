@@ -17,7 +17,7 @@ from identity.models import SsoSession, User
 from identity.password_policy import PolicyViolation
 from identity.security import verify_password_async
 from identity.settings import Settings
-from identity.web import csrf, user_agents
+from identity.web import csrf, return_to, user_agents
 from identity.web.authorize import SSO_COOKIE
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
@@ -38,7 +38,8 @@ async def _account(request: Request, store: Any, settings: Settings) -> Account 
 
 
 def _to_login() -> Response:
-    return RedirectResponse("/login", status_code=303)
+    """To the sign-in page, which brings the person back to their account afterwards."""
+    return RedirectResponse(return_to.login_url("/account"), status_code=303)
 
 
 async def _audit(request: Request, session: Any, event: str, user: User, **details: Any) -> None:

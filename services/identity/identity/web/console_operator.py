@@ -64,7 +64,7 @@ async def _operator(request: Request, settings: Settings, store: Any) -> Respons
     """None for a signed-in operator; the sign-in redirect or the 403 page otherwise."""
     account = await _account(request, store, settings)
     if account is None:
-        return to_login()
+        return to_login(request)
     return None if account.user.is_operator else _no_page(request)
 
 
