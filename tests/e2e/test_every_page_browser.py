@@ -169,6 +169,8 @@ async def emailed_links(stack: Stack) -> tuple[str, str]:
 
 
 async def signed_out_pages(page: Page, tour: Tour) -> None:
+    await page.goto(tour.stack.issuer + "/")
+    await tour.check(page, "identity_front_page")
     issuer, cascade = tour.stack.issuer, tour.stack.url("gateway")
     await page.goto(issuer + "/login")
     await tour.check(page, "identity_login")
@@ -265,6 +267,8 @@ async def subscriber_account(page: Page, tour: Tour) -> None:
     await tour.check(page, "identity_mfa_enrollment")
     await page.goto(issuer + "/console")
     await tour.check(page, "identity_console_subscriber")
+    await page.goto(issuer + "/")
+    await tour.check(page, "identity_front_page_signed_in")
     await page.goto(issuer + "/logout")
     await tour.check(page, "identity_logout")
 
@@ -285,6 +289,23 @@ async def administrator_pages(page: Page, tour: Tour) -> None:
     await page.get_by_role("link", name="Evergreen Family Clinic").click()
     await page.get_by_role("link", name=re.compile("Integrator clients")).click()
     await tour.check(page, "identity_console_clients")
+    await page.get_by_label("Name", exact=True).fill("Every page client")
+    await page.get_by_role("button", name="Create client").click()
+    await expect(page.get_by_role("button", name=re.compile("I have stored"))).to_be_visible()
+    await tour.check(page, "identity_console_client_secret")
+    await page.get_by_role("link", name="Back to the clients").click()
+    await confirmation(page, tour, 'form[action$="/delete"]', "identity_confirm_client_delete")
+    await page.goto(issuer + "/console")
+    await page.get_by_role("link", name="Evergreen Family Clinic").click()
+    await confirmation(page, tour, 'form[action*="/tax-ids/"]', "identity_confirm_tin_remove")
+    await page.goto(issuer + "/console")
+    await page.get_by_role("link", name="Evergreen Family Clinic").click()
+    await confirmation(page, tour, 'form[action$="/suspend"]', "identity_confirm_suspend")
+    await page.goto(issuer + "/console")
+    await page.get_by_role("link", name="Evergreen Family Clinic").click()
+    await confirmation(
+        page, tour, 'form[action$="/remove"][action*="/members/"]', "identity_confirm_member_remove"
+    )
     await page.goto(issuer + "/console")
     await page.get_by_role("link", name="Evergreen Family Clinic").click()
     await page.get_by_label("E-mail address", exact=True).fill(INVITED)
@@ -292,6 +313,17 @@ async def administrator_pages(page: Page, tour: Tour) -> None:
     await tour.check(page, "identity_console_org_invited")
     await page.goto(invitation_link(tour.stack, INVITED))
     await tour.check(page, "identity_invitation")
+
+
+async def confirmation(page: Page, tour: Tour, form: str, name: str) -> None:
+    """The confirmation page a destructive action's button opens (a GET form), checked,
+    then left by its Cancel link: nothing is removed on the shared stack."""
+    action = await page.locator(form).first.get_attribute("action")
+    assert action, form
+    await page.goto(tour.stack.issuer + action)
+    await expect(page.get_by_role("link", name=re.compile("Cancel"))).to_be_visible()
+    await tour.check(page, name)
+    await page.get_by_role("link", name=re.compile("Cancel")).click()
 
 
 def invitation_link(stack: Stack, address: str) -> str:
@@ -321,6 +353,12 @@ async def operator_pages(page: Page, tour: Tour) -> None:
     await page.get_by_label("Tax ID to look up").fill("12")
     await page.get_by_role("button", name="Look up").click()
     await tour.check(page, "identity_console_operator_not_a_tin")
+    await page.goto(issuer + "/console/operator/organizations?q=evergreen")
+    await tour.check(page, "identity_operator_organizations")
+    await page.goto(issuer + "/console/operator/people?q=12-3456789")
+    await tour.check(page, "identity_operator_people")
+    await page.goto(issuer + "/console/operator/audit?person=ever.admin")
+    await tour.check(page, "identity_operator_audit")
 
 
 @pytest.fixture(scope="module")
