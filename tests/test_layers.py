@@ -54,6 +54,8 @@ LAYERS: dict[str, list[Level]] = {
                 "admin.clients",
                 "admin.nominations",
                 "admin.operator",
+                "admin.operator_audit",
+                "admin.operator_directory",
                 "admin.profile",
                 "admin.review",
                 "admin.service",
@@ -79,7 +81,7 @@ LAYERS: dict[str, list[Level]] = {
                 "admin.problems",
             )
         },
-        {"entry points": ("app", "cli", "seed")},
+        {"entry points": ("app", "cli", "cli_lists", "seed")},
     ],
     "provider_data": [
         {"platform": ("platform", "migrations")},
@@ -92,7 +94,7 @@ LAYERS: dict[str, list[Level]] = {
     "gateway": [
         {"platform": ("settings", "problems")},
         {"upstream pools": ("upstream",)},  # the edge and the portal both call through them
-        {"edge": ("cors", "ratelimit", "proxy"), "portal": ("portal",)},
+        {"edge": ("apidocs", "cors", "ratelimit", "proxy"), "portal": ("portal",)},
         {"app": ("app",)},
     ],
 }

@@ -134,6 +134,9 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         "seed-demo",
         "rotate-keys",
         "list-keys",
+        "list-orgs",
+        "list-people",
+        "list-clients",
     ):
         assert command in text
 

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -51,9 +52,10 @@ async def launched_browser() -> AsyncIterator[Browser]:
 
 
 @asynccontextmanager
-async def browser_page(browser: Browser, name: str) -> AsyncIterator[Page]:
-    """A fresh context (its own cookies) and page; a screenshot of the last page is kept."""
-    context: BrowserContext = await browser.new_context()
+async def browser_page(browser: Browser, name: str, **options: Any) -> AsyncIterator[Page]:
+    """A fresh context (its own cookies; `options` of Playwright's `new_context`, such as
+    `timezone_id`) and page; a screenshot of the last page is kept."""
+    context: BrowserContext = await browser.new_context(**options)
     page = await context.new_page()
     page.set_default_timeout(15_000)
     try:

@@ -20,10 +20,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from gateway import cors, portal, proxy, ratelimit
+from gateway import apidocs, cors, portal, proxy, ratelimit
 from gateway.portal.redis_sessions import RedisSessionStore
 from gateway.portal.sessions import SessionStore
 from gateway.problems import problem_response as _problem
@@ -251,6 +253,19 @@ def _stores(request: Request) -> dict[str, dict[str, Any]]:
     return {health.component: health.status() for health in found if health is not None}
 
 
+async def _no_such_endpoint(request: Request, exc: Exception) -> Response:
+    """A path the gateway does not route: a problem pointing to the API description
+    (the portal's pages keep their own answers)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 404 or answer_kind(request) == "html":
+        return await http_exception_handler(request, exc)
+    detail = (
+        f"There is no endpoint at {request.url.path}. The APIs this gateway serves are "
+        "described at /docs (and /openapi.json)."
+    )
+    return _problem(404, "No such endpoint", detail, "no-such-endpoint", request.state.request_id)
+
+
 def answer_kind(request: Request) -> outages.Kind:
     return "html" if request.url.path.startswith("/portal") else "api"
 
@@ -291,11 +306,15 @@ def create_app(
             if isinstance(sessions, RedisSessionStore):
                 await sessions.aclose()
 
-    app = FastAPI(title="TINpass gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="TINpass gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
     # Its own dependencies down (Redis: rate limits, portal sessions): a 503 problem, or
     # a page under /portal, with Retry-After and one log line (policy.outages).
     outages.install(app, answer_kind)
+    app.add_exception_handler(StarletteHTTPException, _no_such_endpoint)
     app.include_router(router)
+    apidocs.install(app, settings)  # /openapi.json and /docs: the plan's APIs, merged
     if settings.portal_enabled:
         portal.install(app, settings)
     cors.install(app, settings)

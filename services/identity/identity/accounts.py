@@ -13,9 +13,17 @@ from datetime import UTC, datetime, timedelta
 import anyio.to_thread
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from identity import audit, backchannel_logout
-from identity.models import PasswordHistory, RefreshToken, SsoSession, User
+from identity.models import (
+    Membership,
+    Organization,
+    PasswordHistory,
+    RefreshToken,
+    SsoSession,
+    User,
+)
 from identity.password_policy import (
     PolicyViolation,
     check_password,
@@ -127,3 +135,16 @@ async def end_sessions(
     await session.execute(revoke.values(revoked_at=stamp))
     await backchannel_logout.queue(session, user_id, ended)
     return ended
+
+
+async def memberships_of(session: AsyncSession, user_id: str) -> list[Membership]:
+    """The user's memberships with their organizations (loaded), by organization name:
+    what the landing page and the explanation of a refused sign-in read."""
+    rows = await session.scalars(
+        select(Membership)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.user_id == user_id)
+        .options(selectinload(Membership.organization), selectinload(Membership.tax_ids))
+        .order_by(Organization.name)
+    )
+    return list(rows)

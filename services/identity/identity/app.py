@@ -40,13 +40,16 @@ from identity.throttle import Throttle
 from identity.web import (
     account,
     account_mfa,
+    account_sessions,
     audit_status,
     authorize,
     console,
     console_actions,
     console_clients,
+    console_confirm,
     console_operator,
     endpoints,
+    home,
     login,
     nomination,
     recovery,
@@ -150,17 +153,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="TINpass identity", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
-    admin_openapi.install(app)
+    admin_openapi.install(app, settings.issuer)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for path, endpoint in endpoints.CLIENT_ENDPOINTS.items():
         app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
     app.include_router(endpoints.router)
     app.include_router(audit_status.router)
+    app.include_router(home.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
     app.include_router(recovery.router)
     app.include_router(account.router)
     app.include_router(account_mfa.router)
+    app.include_router(account_sessions.router)
     app.include_router(account.confirm_router)
     app.include_router(admin_api.router)
     app.include_router(clients_api.router)
@@ -171,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     app.include_router(console_actions.router)
     app.include_router(console_clients.router)
+    app.include_router(console_confirm.router)
     app.include_router(console_operator.router)
     app.add_exception_handler(Problem, admin_problems.handle)
     app.add_exception_handler(admin_idempotency.Replay, admin_idempotency.handle_replay)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity import accounts, admin_ops, audit, plan_roles, suspensions
+from identity import accounts, admin_ops, audit, cli_lists, plan_roles, suspensions
 from identity.db import create_engine, migrate, session_factory
 from identity.janitor import Janitor
 from identity.keys import published_keys, rotate_keys
@@ -109,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     resources.add_argument("client_id")
     resources.add_argument("resource", nargs="*", help="known resources (IDENTITY_RESOURCES)")
+    cli_lists.add_parsers(commands)
     seed = commands.add_parser("seed-demo", help="create the demo data (idempotent)")
     seed.add_argument("--data-dir", type=Path, default=Path("data"))
     seed.add_argument(
@@ -335,6 +336,9 @@ COMMANDS: dict[str, Command] = {
     "suspend": _suspend,
     "reactivate": _reactivate,
     "set-org-security": _org_security,
+    "list-orgs": cli_lists.listing,
+    "list-people": cli_lists.listing,
+    "list-clients": cli_lists.listing,
 }
 
 
@@ -366,6 +370,9 @@ async def _janitor(settings: Settings) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
+    if (problem := cli_lists.database_problem(settings, args.command)) is not None:
+        print(problem, file=sys.stderr)
+        return 2
     try:
         if args.command == "migrate":
             migrate(settings.database_url)

@@ -34,6 +34,7 @@ STEP = 30
 RECOVERY_CODES = 10
 ACR_MFA = "urn:tinpass:acr:mfa"
 ACR_PASSWORD = "urn:tinpass:acr:pwd"
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 
 def start_enrollment(settings: Settings, user: User) -> str:
@@ -62,8 +63,13 @@ def provisioning_uri(secret: str, user: User) -> str:
 
 
 def qr_data_uri(uri: str) -> str:
-    """The otpauth URI as an SVG QR code, rendered on the server (no script)."""
-    svg = segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff")
+    """The otpauth URI as an SVG QR code, rendered on the server (no script).
+
+    The SVG names its namespace (`xmlns`): an SVG image without it is not an SVG
+    document to the browser, which then shows nothing (natural width 0)."""
+    qr = segno.make(uri, error="m")
+    svg = qr.svg_inline(scale=5, dark="#000", light="#fff", svgclass=None, lineclass=None)
+    svg = svg.replace("<svg ", f'<svg xmlns="{SVG_NAMESPACE}" ', 1)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
@@ -150,6 +156,18 @@ async def organization_requires(session: AsyncSession, user: User) -> bool:
         .limit(1)
     )
     return required is not None
+
+
+async def requiring_organizations(session: AsyncSession, user: User) -> list[str]:
+    """The names of the user's organizations that require two-step sign-in (none: it is
+    optional for them)."""
+    names = await session.scalars(
+        select(Organization.name)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user.id, Organization.mfa_required.is_(True))
+        .order_by(Organization.name)
+    )
+    return list(names)
 
 
 async def new_recovery_codes(session: AsyncSession, user: User) -> list[str]:

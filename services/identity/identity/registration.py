@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity import accounts, action_tokens, admin_ops, audit, tin_verification
+from identity import accounts, action_tokens, admin_ops, audit, plan_roles, tin_verification
 from identity.models import Membership, Organization, User
 from identity.password_policy import PolicyViolation
 from identity.security import format_tin, normalize_tin
@@ -45,7 +45,11 @@ FIELDS = (
     "email",
     "username",
     "password",
+    "plan_role_billing",
+    "plan_role_clinical",
 )
+# The applicant's own plan roles, ticked on the form: a plan's portal needs one.
+PLAN_ROLE_FIELDS = {"plan_role_billing": "billing", "plan_role_clinical": "clinical"}
 STATE = re.compile(r"[A-Za-z]{2}")
 ZIP = re.compile(r"[0-9]{5}(-?[0-9]{4})?")
 NPI = re.compile(r"[0-9]{10}")  # ASCII digits only (str.isdigit() takes any script's)
@@ -196,7 +200,9 @@ async def _organization(session: AsyncSession, app: Application, user: User) -> 
     tin = await tin_verification.request(session, org, digits, "Primary", evidence, user.id)
     member = Membership(user_id=user.id, organization_id=org.id, role="administrator")
     member.tax_ids = []  # granted to the applicant once an operator verifies it
-    member.plan_roles = []
+    member.plan_roles = plan_roles.checked(
+        role for name, role in PLAN_ROLE_FIELDS.items() if app.get(name)
+    )
     session.add(member)
     await session.flush()
     await audit.record(
@@ -210,6 +216,7 @@ async def _organization(session: AsyncSession, app: Application, user: User) -> 
         details={
             "after": profile_of(org)
             | {"status": org.status, "tin": format_tin(digits), "tin_status": tin.status}
+            | {"administrator_plan_roles": member.plan_roles}
         },
     )
     await audit.record(

@@ -103,7 +103,7 @@ def normalize_tin(value: str) -> str:
     """A Tax ID as nine digits; accepts `12-3456789` or `123456789`."""
     text = value.strip()
     if not _TIN.fullmatch(text):
-        raise ValueError(f"a Tax ID has exactly nine digits, like 12-3456789 (got {value!r})")
+        raise ValueError("A Tax ID has exactly nine digits, like 12-3456789.")
     return text.replace("-", "")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,13 +45,15 @@ async def test_every_portal_page_has_the_security_headers_and_no_anonymous_cooki
     response = await portal.client.get("/portal/")
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
-    assert "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert f"script-src {ISSUER}/static/time.js;" in csp and "frame-ancestors 'none'" in csp
     assert f"form-action 'self' {ISSUER}" in csp
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["cache-control"] == "no-store"
     assert "set-cookie" not in response.headers
-    assert "<script" not in response.text
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", response.text, re.DOTALL)
+    assert scripts == [""], "no inline script"
+    assert f'<script src="{ISSUER}/static/time.js" defer>' in response.text
     assert 'href="/portal/login"' in response.text
 
 

@@ -38,7 +38,9 @@ async def test_claims_are_asked_with_the_persons_token(
     token = await signed_in(portal)
     page = await portal.client.get("/portal/claims")
     assert page.status_code == 200
-    assert "0 claims billed under your Tax IDs" in page.text
+    assert "0 claims on this page, newest service date first, billed under your Tax IDs" in (
+        page.text
+    )
     (seen,) = upstream.seen
     assert (seen["method"], seen["path"]) == ("GET", "/claims/v1/claims")
     assert seen["headers"]["authorization"] == f"Bearer {token}"
@@ -68,8 +70,11 @@ async def test_a_claims_search_passes_only_the_filled_filters(
     portal, upstream = portal_and_upstream
     await signed_in(portal)
     form = {"csrf_token": "csrf-1", "member_id": "M1000101", "status": "paid", "tin": ""}
-    assert (await portal.client.post("/portal/claims", data=form)).status_code == 200
-    assert upstream.seen[0]["query"] == "member_id=M1000101&status=paid"
+    sent = await portal.client.post("/portal/claims", data=form)
+    assert sent.status_code == 303 and "M1000101" not in sent.headers["location"]
+    assert upstream.seen == [], "the form only leads to the search's address"
+    assert (await portal.client.get(sent.headers["location"])).status_code == 200
+    assert upstream.seen[0]["query"] == "status=paid&member_id=M1000101&limit=25"
 
 
 async def test_a_malformed_claim_number_is_not_passed_upstream(
@@ -106,10 +111,14 @@ async def test_a_tax_id_in_look_alike_digits_is_refused_by_the_form(
     page = await portal.client.post("/portal/claims", data=form)
     assert page.status_code == 422
     assert "Billing Tax ID: use nine digits 0-9, like 12-3456789." in page.text
+    by_address = await portal.client.get("/portal/claims", params={"tin": form["tin"]})
+    assert by_address.status_code == 422
+    assert "Billing Tax ID: use nine digits 0-9, like 12-3456789." in by_address.text
     assert upstream.seen == [], "nothing is asked of the plan"
     ascii_ = await portal.client.post("/portal/claims", data={**form, "tin": "12-3456789"})
-    assert ascii_.status_code == 200
-    assert upstream.seen[0]["query"] == "tin=12-3456789"
+    assert ascii_.status_code == 303
+    assert (await portal.client.get(ascii_.headers["location"])).status_code == 200
+    assert upstream.seen[0]["query"] == "tin=12-3456789&limit=25"
 
 
 def test_only_ascii_tins_are_shown_with_a_dash() -> None:

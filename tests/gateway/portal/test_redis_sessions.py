@@ -165,5 +165,6 @@ def assert_unavailable(page: httpx.Response) -> None:
     assert page.status_code == 503, page.text
     assert page.headers["retry-after"] == "1"
     assert page.headers["content-type"].startswith("text/html")
-    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert "script-src http" in page.headers["content-security-policy"]
+    assert "/static/time.js;" in page.headers["content-security-policy"]
     assert "please try again in 1 second." in page.text and "Traceback" not in page.text

@@ -59,19 +59,21 @@ async def test_the_administrator_chooses_and_changes_the_plans(identity: Identit
 async def test_the_console_chooses_the_plans(identity: IdentityHarness) -> None:
     org = await org_id_of(identity, "Evergreen Family Clinic")
     async with signed_in(identity, "ever.admin") as browser:
-        token = await csrf_of(browser)
+        clients = f"/console/orgs/{org}/clients"
+        token = await csrf_of(browser, clients)
         made = await browser.post(
-            f"/console/orgs/{org}/clients",
+            clients,
             data={"csrf_token": token, "name": "Summit batch", "resources": [SUMMIT_RESOURCE]},
         )
-        found = re.search(r'id="client-id">([^<]+)<', made.text)
-        secret = re.search(r'id="client-secret">([^<]+)<', made.text)
-        assert made.status_code == 200 and found and secret, made.text
+        shown = await browser.get(made.headers["location"])
+        found = re.search(r'id="client-id">([^<]+)<', shown.text)
+        secret = re.search(r'id="client-secret">([^<]+)<', shown.text)
+        assert made.status_code == 303 and found and secret, shown.text
         client_id = found.group(1)
-        listing = await browser.get(f"/console/orgs/{org}/clients")
+        listing = await browser.get(clients)
         changed = await browser.post(
-            f"/console/orgs/{org}/clients/{client_id}/resources",
-            data={"csrf_token": token, "resources": [CASCADE_RESOURCE]},
+            f"{clients}/{client_id}/resources",
+            data={"csrf_token": await csrf_of(browser, clients), "resources": [CASCADE_RESOURCE]},
         )
     assert "Summit Health Plan" in listing.text and "Plans Summit batch may call" in listing.text
     assert changed.status_code == 303, changed.text

@@ -165,11 +165,15 @@ async def console_race(identity: IdentityHarness, org: str) -> list[httpx.Respon
             user: await stack.enter_async_context(signed_in(identity, name))
             for user, name in names.items()
         }
-        tokens = {user: await csrf_of(browser) for user, browser in browsers.items()}
+        tokens = {
+            (actor, target): await csrf_of(browsers[actor], f"/console/orgs/{org}")
+            for actor, target in permutations(browsers, 2)
+        }
 
         async def one(actor: str, target: str) -> httpx.Response:
             return await browsers[actor].post(
-                f"/console/orgs/{org}/members/{target}/remove", data={"csrf_token": tokens[actor]}
+                f"/console/orgs/{org}/members/{target}/remove",
+                data={"csrf_token": tokens[actor, target]},
             )
 
         return list(await asyncio.gather(*(one(a, t) for a, t in permutations(browsers, 2))))

@@ -61,7 +61,7 @@ async def test_an_operators_suspension_outranks_the_organizations_administrator(
         assert "suspended by TINpass operators" in page.text
         forced = await browser.post(
             f"/console/orgs/{org}/members/{sam}/reactivate",
-            data={"csrf_token": await csrf_of(browser)},
+            data={"csrf_token": await csrf_of(browser, f"/console/orgs/{org}")},
         )
     assert forced.status_code == 403 and "only they can reactivate" in forced.text
     assert (await account(identity, "sam.biller")).status == "suspended"
@@ -88,9 +88,9 @@ async def test_the_administrator_lifts_their_own_suspension_and_the_console_offe
 ) -> None:
     org, sam = await org_id_of(identity, EVERGREEN), await user_id_of(identity, "sam.biller")
     async with signed_in(identity, "ever.admin") as browser:
-        token = await csrf_of(browser)
         page = await browser.get(f"/console/orgs/{org}")
         assert not reactivate_offered(page.text, sam), "an active account is not reactivated"
+        token = await csrf_of(browser, f"/console/orgs/{org}/members/{sam}/suspend")
         done = await browser.post(
             f"/console/orgs/{org}/members/{sam}/suspend", data={"csrf_token": token}
         )
@@ -98,6 +98,7 @@ async def test_the_administrator_lifts_their_own_suspension_and_the_console_offe
         assert (await account(identity, "sam.biller")).suspension_level == "organization"
         page = await browser.get(f"/console/orgs/{org}")
         assert reactivate_offered(page.text, sam)
+        token = await csrf_of(browser, f"/console/orgs/{org}")
         back = await browser.post(
             f"/console/orgs/{org}/members/{sam}/reactivate", data={"csrf_token": token}
         )

@@ -173,8 +173,8 @@ async def test_the_operator_console_shows_the_evidence_and_decides(
     identity, _ = mailing
     org = await org_id_of(identity, EVERGREEN)
     async with signed_in(identity, "ever.admin") as admin:
-        token = await csrf_of(admin, f"/console/orgs/{org}")
         for tin in ("16-1803398", "14-1421356"):
+            token = await csrf_of(admin, f"/console/orgs/{org}")
             added = await admin.post(
                 f"/console/orgs/{org}/tax-ids",
                 data={"csrf_token": token, "tin": tin, "attest": "yes", **_name()},

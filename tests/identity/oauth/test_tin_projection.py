@@ -6,18 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from tests.identity.harness import IdentityHarness
+from identity.models import AuditEvent
+from tests.identity.harness import PASSWORD, PORTAL, PORTAL_REDIRECT, IdentityHarness
 from tests.identity.oauth.org_world import (
     World,
     refresh,
     revoke_tin_grant,
     seed,
-    sign_in_code,
     user_tokens,
     verified,
 )
-from tests.support.oidc import jwt_claims, query_of
+from tests.support.oidc import Pkce, authorize_url, jwt_claims, query_of, sign_in
 
 ORG_CLAIMS = ("org_id", "tax_ids", "roles", "orgs")
 
@@ -108,19 +109,33 @@ async def test_org_id_selects_one_organizations_context(world: World) -> None:
 
 @pytest.mark.parametrize("org", ["Cedar Pediatrics", "Dogwood Surgery"])
 async def test_an_organization_that_is_not_active_is_never_selected(world: World, org: str) -> None:
+    """No code: TINpass explains instead (web/refusals.py); asked for no page at all, the
+    relying party hears `login_required` (there is no subject to sign in)."""
+    url = authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new(), org_id=world.orgs[org])
     async with world.identity.client() as browser:
-        redirect, _ = await sign_in_code(
-            world.identity, browser, "multi.biller", org_id=world.orgs[org]
-        )
-    answer = query_of(redirect.headers["location"])
-    assert "code" not in answer and answer["error"] == "access_denied"
+        page = await sign_in(browser, url, "multi.biller", PASSWORD)
+        assert page.status_code == 403 and "location" not in page.headers
+        assert org in page.text
+        silent = await browser.get(f"{url}&prompt=none")
+    answer = query_of(silent.headers["location"])
+    assert "code" not in answer and answer["error"] == "login_required"
 
 
 async def test_a_user_only_of_a_pending_organization_gets_no_code(world: World) -> None:
+    url = authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new())
     async with world.identity.client() as browser:
-        redirect, _ = await sign_in_code(world.identity, browser, "pending.only")
-    answer = query_of(redirect.headers["location"])
-    assert "code" not in answer and answer["error"] == "access_denied"
+        page = await sign_in(browser, url, "pending.only", PASSWORD)
+        again = await browser.get(url)
+    for answer in (page, again):  # after the password, and with the session
+        assert answer.status_code == 403 and "location" not in answer.headers
+        assert "Your organization is waiting for verification" in answer.text
+    async with world.identity.session() as session:
+        reasons = list(
+            await session.scalars(
+                select(AuditEvent.details).where(AuditEvent.event == "authorization.refused")
+            )
+        )
+    assert {"client_id": PORTAL, "reason": "organization_pending_verification"} in reasons
 
 
 async def test_refresh_keeps_the_selection_and_drops_a_removed_tin(world: World) -> None:

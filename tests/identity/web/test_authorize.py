@@ -66,7 +66,7 @@ async def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(
         response = await browser.get(url)
     assert response.status_code == 400
     assert "location" not in response.headers
-    assert "not supported by client" in response.text
+    assert "This redirect URI is not registered for the client." in response.text
 
 
 async def test_unknown_client_gets_an_error_page(identity: IdentityHarness) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from starlette.routing import Route
 
 from identity.models import Membership, TaxId, User
-from identity.web import console, console_actions, console_clients, console_operator
+from identity.web import console, console_actions, console_clients, console_operator, csrf
 from tests.identity.admin_flows import org_id_of, user_id_of
 from tests.identity.harness import PASSWORD, IdentityHarness
 from tests.support.oidc import jwt_claims, submit_login
@@ -41,10 +41,17 @@ def console_routes() -> list[tuple[str, str]]:
     return [(m, p) for m, p in found if "{org_id}" in p and m != "HEAD"]
 
 
-async def csrf_of(browser: httpx.AsyncClient) -> str:
-    page = await browser.get("/account")  # any page with a form carries the token
+async def csrf_of(browser: httpx.AsyncClient, path: str = "/account") -> str:
+    """The form token a page carries (a console page's is single-use)."""
+    page = await browser.get(path)
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     return found.group(1) if found else ""
+
+
+def fresh_token(identity: IdentityHarness, browser: httpx.AsyncClient) -> str:
+    """A new single-use console form token for this browser, as a console page's form
+    carries (minted here for routes whose pages the signed-in person cannot see)."""
+    return csrf.once_token(identity.settings.secret_key, browser.cookies[csrf.COOKIE])
 
 
 @pytest.mark.parametrize("outsider", ["hana.harb", "sam.biller"])
@@ -68,9 +75,9 @@ async def test_outsiders_get_404_on_every_console_route(
     routes = console_routes()
     assert len(routes) >= 13
     async with signed_in(identity, outsider) as browser:
-        token = await csrf_of(browser)
         for method, path in routes:
             url = path.format(**values)
+            token = fresh_token(identity, browser)
             response = await browser.request(
                 method, url, data={"csrf_token": token, "tin": "44-5556666", "name": "X"}
             )
@@ -85,21 +92,34 @@ async def test_the_administrator_uses_the_console_and_csrf_is_required(
         page = await browser.get(f"/console/orgs/{org}")
         assert page.status_code == 200 and "<h1>Evergreen Family Clinic</h1>" in page.text
         forged = await browser.post(f"/console/orgs/{org}/tax-ids", data={"tin": "44-1112222"})
-        token = await csrf_of(browser)
-        evidence = {"csrf_token": token, "legal_name": "Evergreen Family Clinic PLLC"}
+        here = f"/console/orgs/{org}"
+        evidence = {"legal_name": "Evergreen Family Clinic PLLC"}
         unattested = await browser.post(
-            f"/console/orgs/{org}/tax-ids", data={**evidence, "tin": "44-1112222"}
+            f"{here}/tax-ids",
+            data={**evidence, "csrf_token": await csrf_of(browser, here), "tin": "44-1112222"},
         )
         added = await browser.post(
-            f"/console/orgs/{org}/tax-ids", data={**evidence, "tin": "44-1112222", "attest": "yes"}
+            f"{here}/tax-ids",
+            data={
+                **evidence,
+                "csrf_token": await csrf_of(browser, here),
+                "tin": "44-1112222",
+                "attest": "yes",
+            },
         )
         bad = await browser.post(
-            f"/console/orgs/{org}/tax-ids", data={**evidence, "tin": "44-11", "attest": "yes"}
+            f"{here}/tax-ids",
+            data={
+                **evidence,
+                "csrf_token": await csrf_of(browser, here),
+                "tin": "44-11",
+                "attest": "yes",
+            },
         )
         shown = await browser.get(f"/console/orgs/{org}")
         review = await browser.get(f"/console/orgs/{org}/access-review.csv")
     assert forged.status_code == 400
-    assert unattested.status_code == 422 and "Attest" in unattested.text
+    assert unattested.status_code == 422 and "Tick the box to attest" in unattested.text
     assert added.status_code == 303 and added.headers["location"].endswith("done=tin_pending")
     assert "44-1112222" in shown.text and "waiting for verification by TINpass" in shown.text
     assert 'value="44-1112222"' not in shown.text, "no picker offers a TIN waiting for verification"
@@ -116,10 +136,10 @@ async def test_the_console_asks_for_sign_in_and_hides_the_operator_queue(
 ) -> None:
     async with identity.client() as anonymous:
         home = await anonymous.get("/console")
-    assert home.status_code == 303 and home.headers["location"] == "/login"
+    assert home.status_code == 303 and home.headers["location"] == "/login?next=/console"
     async with signed_in(identity, "ever.admin") as browser:
         queue = await browser.get("/console/operator")
-    assert queue.status_code == 404
+    assert queue.status_code == 403 and "Only TINpass operators" in queue.text
     async with identity.session() as session:
         operator = await session.scalar(select(User).where(User.username == "ops.olivia"))
         assert operator is not None and operator.is_operator
@@ -127,20 +147,26 @@ async def test_the_console_asks_for_sign_in_and_hides_the_operator_queue(
 
 async def test_integrator_clients_in_the_console(identity: IdentityHarness) -> None:
     org = await org_id_of(identity, EVERGREEN)
+    clients = f"/console/orgs/{org}/clients"
     async with signed_in(identity, "ever.admin") as browser:
-        token = await csrf_of(browser)
         made = await browser.post(
-            f"/console/orgs/{org}/clients",
-            data={"csrf_token": token, "name": "Nightly batch", "tax_ids": ["98-7654321"]},
+            clients,
+            data={
+                "csrf_token": await csrf_of(browser, clients),
+                "name": "Nightly batch",
+                "tax_ids": ["98-7654321"],
+            },
         )
-        client_id = re.search(r'id="client-id">([^<]+)<', made.text)
-        secret = re.search(r'id="client-secret">([^<]+)<', made.text)
-        assert made.status_code == 200 and client_id and secret, made.text
-        assert made.headers["cache-control"] == "no-store"
-        listing = await browser.get(f"/console/orgs/{org}/clients")
+        assert made.status_code == 303, made.text
+        shown = await browser.get(made.headers["location"])
+        client_id = re.search(r'id="client-id">([^<]+)<', shown.text)
+        secret = re.search(r'id="client-secret">([^<]+)<', shown.text)
+        assert shown.status_code == 200 and client_id and secret, shown.text
+        assert shown.headers["cache-control"] == "no-store"
+        listing = await browser.get(clients)
         bad_keys = await browser.post(
-            f"/console/orgs/{org}/clients/{client_id.group(1)}/keys",
-            data={"csrf_token": token, "jwks": "not json"},
+            f"{clients}/{client_id.group(1)}/keys",
+            data={"csrf_token": await csrf_of(browser, clients), "jwks": "not json"},
         )
     assert "Nightly batch" in listing.text and secret.group(1) not in listing.text
     assert bad_keys.status_code == 422 and "JWKS" in bad_keys.text
@@ -153,9 +179,9 @@ async def test_integrator_clients_in_the_console(identity: IdentityHarness) -> N
     assert issued.status_code == 200, issued.text
     assert jwt_claims(issued.json()["access_token"])["tax_ids"] == ["987654321"]
     async with signed_in(identity, "ever.admin") as browser:
-        token = await csrf_of(browser)
+        token = await csrf_of(browser, clients)
         deleted = await browser.post(
-            f"/console/orgs/{org}/clients/{client_id.group(1)}/delete", data={"csrf_token": token}
+            f"{clients}/{client_id.group(1)}/delete", data={"csrf_token": token}
         )
     assert deleted.status_code == 303
     async with identity.client() as client:

@@ -110,7 +110,14 @@ async def links(identity: IdentityHarness) -> Links:
             "/nominations/accept": {"token": newcomer},
             "/authorize": authorize,
         },
-        path={"org_id": evergreen.id, "client_id": client, "existing": existing},
+        path={
+            "org_id": evergreen.id,
+            "client_id": client,
+            "existing": existing,
+            "user_id": sam.id,
+            "tin": "987654321",
+            "name": "swagger-ui.css",  # /docs/assets/{name}: the offline Swagger UI
+        },
     )
 
 

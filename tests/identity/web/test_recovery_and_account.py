@@ -28,6 +28,9 @@ from tests.support.oidc import Pkce, authorize_url, form_fields, sign_in
 from tests.support.smtp import Inbox
 
 SAM_MAIL = "sam.biller@evergreen.example"
+FIREFOX_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+)
 
 
 @pytest.fixture(scope="module")
@@ -200,18 +203,21 @@ async def test_sessions_are_listed_and_sign_out_everywhere(
     identity, _ = mailing
     async with (
         identity.client() as phone,
-        identity.client(headers={"User-Agent": "Desk Browser"}) as desk,
+        identity.client(headers={"User-Agent": FIREFOX_ON_WINDOWS}) as desk,
     ):
         await signed_in(identity, phone, "ever.admin", PASSWORD)
         await signed_in(identity, desk, "ever.admin", PASSWORD)
         page = await desk.get("/account")
-        assert "Desk Browser" in page.text and "(this browser)" in page.text
-        done = await post_form(desk, page)
+        assert "Firefox on Windows <strong>(this browser)</strong>" in page.text
+        everywhere = form_fields(page.text, page.text.count("<form") - 1)
+        assert everywhere.pop("__action__") == "/account/sessions/end-all"
+        done = await desk.post("/account/sessions/end-all", data=everywhere)
         assert "signed out" in done.text
         phone_after = await phone.get(authorize_url(PORTAL, PORTAL_REDIRECT, Pkce.new()))
         desk_after = await desk.get("/account")
     assert 'name="password"' in phone_after.text
-    assert desk_after.status_code == 303 and desk_after.headers["location"] == "/login"
+    assert desk_after.status_code == 303
+    assert desk_after.headers["location"] == "/login?next=/account"
 
 
 async def test_account_page_requires_a_session_and_forms_require_csrf(

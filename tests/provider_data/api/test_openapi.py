@@ -56,3 +56,57 @@ async def test_claim_status_carries_the_277_category(plan: Plan) -> None:
     listed = await plan.claims.get("/claims/v1/claims", params={"limit": 100}, headers=plan.auth())
     pairs = {(c["status"], c["category_code"]) for c in listed.json()["claims"]}
     assert pairs == {("paid", "F1"), ("partially_paid", "F1"), ("denied", "F2"), ("pended", "P1")}
+
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+SCOPES = {"eligibility:read", "claims:read", "claims:write"}
+
+
+async def test_every_refusal_is_a_documented_problem_and_every_operation_secured(
+    plan: Plan,
+) -> None:
+    for client in (plan.eligibility, plan.claims):
+        spec = (await client.get("/openapi.json")).json()
+        schemas = spec["components"]["schemas"]
+        assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+        schemes = spec["components"]["securitySchemes"]
+        assert set(schemes["clientCredentials"]["flows"]["clientCredentials"]["scopes"]) == SCOPES
+        code = schemes["authorizationCode"]["flows"]["authorizationCode"]
+        assert code["authorizationUrl"].endswith("/authorize")
+        assert code["tokenUrl"].endswith("/token")
+        for path, operations in spec["paths"].items():
+            if path.endswith("z"):  # /healthz, /readyz: no token, no problem
+                continue
+            for method, operation in operations.items():
+                name = f"{method.upper()} {path}"
+                (scope,) = operation["security"][0]["clientCredentials"]
+                assert scope in SCOPES, name
+                assert {"401", "403", "422", "503"} <= set(operation["responses"]), name
+                for status, response in operation["responses"].items():
+                    if status >= "400":
+                        assert response["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+
+
+async def test_scopes_and_particular_refusals(plan: Plan) -> None:
+    spec = (await plan.claims.get("/openapi.json")).json()
+    submit = spec["paths"]["/claims/v1/claims"]["post"]
+    assert submit["security"][0] == {"clientCredentials": ["claims:write"]}
+    assert {"400", "409", "429"} <= set(submit["responses"])
+    assert "claim-rejected" in submit["responses"]["422"]["description"]
+    assert "idempotency-key-reused" in submit["responses"]["422"]["description"]
+    search = spec["paths"]["/claims/v1/claims"]["get"]
+    assert search["security"][0] == {"clientCredentials": ["claims:read"]}
+    assert "cursor" in search["responses"]["400"]["description"]
+    inquiry = (await plan.eligibility.get("/openapi.json")).json()["paths"]
+    assert (
+        "Retry-After"
+        in inquiry["/eligibility/v1/inquiries"]["post"]["responses"]["429"]["description"]
+    )
+
+
+async def test_docs_page_is_served_offline(plan: Plan) -> None:
+    page = await plan.claims.get("/docs")
+    assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text
+    assert (await plan.claims.get("/docs/assets/swagger-ui.css")).status_code == 200

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from gateway.portal import auth, pages
+from gateway.portal import auth, claims, pages
 from gateway.portal.middleware import PortalMiddleware
 from gateway.portal.redis_sessions import RedisSessionStore
 from gateway.portal.sessions import MemorySessionStore, SessionStore
@@ -52,6 +52,7 @@ def install(app: FastAPI, settings: Settings, store: SessionStore | None = None)
     )
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(claims.router)
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
 
     @app.get("/", include_in_schema=False)

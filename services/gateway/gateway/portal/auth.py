@@ -107,15 +107,9 @@ async def callback(request: Request) -> Response:
     except NETWORK_ERRORS:
         return _tinpass_unreachable(request)
     except (OAuthError, InvalidToken) as error:
-        log.info("portal sign-in failed: %s", getattr(error, "error", type(error).__name__))
-        return render(
-            request,
-            "message.html",
-            "Sign-in did not complete",
-            status_code=400,
-            message="TINpass did not complete the sign-in. Please try again.",
-            retry=True,
-        )
+        reason = getattr(error, "error", type(error).__name__)
+        log.info("portal sign-in failed: %s", reason)
+        return _sign_in_failed(request, reason)
     identity = dict(token.get("userinfo") or {})
     session = portal_session(request)
     session.data.clear()
@@ -126,6 +120,26 @@ async def callback(request: Request) -> Response:
     session.renew()
     log.info("session.started client=%s sid=%s", principal.client_id, identity.get(Claim.SID))
     return RedirectResponse("/portal/", status_code=303)
+
+
+def _sign_in_failed(request: Request, reason: str) -> Response:
+    settings: Settings = request.app.state.settings
+    if reason in {"access_denied", "login_required"}:  # TINpass would not let the account in
+        message = (
+            "TINpass did not let your account into this portal. Your organization may still "
+            f"be waiting for verification by TINpass staff. Open TINpass at "
+            f"{settings.issuer.rstrip('/')}/ and sign in there to see why, then try again."
+        )
+    else:
+        message = "TINpass did not complete the sign-in. Please try again."
+    return render(
+        request,
+        "message.html",
+        "Sign-in did not complete",
+        status_code=400,
+        message=message,
+        retry=True,
+    )
 
 
 def _user(principal: Principal, identity: dict[str, Any]) -> dict[str, Any]:

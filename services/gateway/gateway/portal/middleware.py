@@ -30,7 +30,7 @@ from gateway.portal.views import render
 
 PREFIX = "/portal"
 CSP = (
-    "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
+    "default-src 'none'; script-src {issuer}/static/time.js; style-src 'self'; img-src 'self'; "
     "form-action 'self' {issuer}; base-uri 'none'; frame-ancestors 'none'"
 )
 

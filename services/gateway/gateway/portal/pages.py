@@ -1,4 +1,4 @@
-"""The portal's pages: home, eligibility, claims, claim detail, access denied.
+"""The portal's pages: home, eligibility, access denied (the claim pages are in claims).
 
 Every page is rendered on the server from what the plan's services answer to the
 signed-in person's token; forms are POSTs carrying the session's CSRF token
@@ -19,25 +19,16 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.portal import csrf
 from gateway.portal.auth import portal_session
+from gateway.portal.labels import SERVICE_TYPES, label
 from gateway.portal.plan import Answer, SignedOut, call
+from gateway.portal.summary import summarize
 from gateway.portal.views import render
+from policy import PLAN_ROLES
 
 router = APIRouter(prefix="/portal")
 Page = Callable[..., Awaitable[Response]]
-CLAIM_STATUSES = ("received", "pended", "paid", "partially_paid", "denied")
-SEARCH_FIELDS = (
-    "member_id",
-    "claim_number",
-    "tin",
-    "status",
-    "service_date_from",
-    "service_date_to",
-    "cursor",
-)
 TIN_REFUSALS = {"no_matching_provider_record", "no_tax_ids"}
 CLAIM_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
-TIN = re.compile(r"[0-9]{2}-?[0-9]{7}")  # ASCII only: str.isdigit() and \d take any script's
-TIN_ERROR = "Billing Tax ID: use nine digits 0-9, like 12-3456789."
 
 
 def signed_in(page: Page) -> Page:
@@ -69,13 +60,17 @@ def trouble(request: Request, answer: Answer) -> Response:
     """The page for an answer that is not a result: refusal, not found, service down."""
     if answer.status == 403 and _reason(answer) in TIN_REFUSALS:
         return denied_page(request)
-    if answer.status == 403:
+    if answer.status == 403 and _reason(answer) == "missing_role":
+        return no_role_page(request)
+    if answer.status == 403:  # the refusal page offers ways on, never the page refused again
         return render(
             request,
             "message.html",
             "Access denied",
             status_code=403,
             message=answer.detail or "The plan refused this request for your account.",
+            refused=True,
+            administrator=is_administrator(request),
         )
     if answer.status == 429:  # the plan's rate limit, or too many inquiries that did not match
         return render(
@@ -110,8 +105,36 @@ def _reason(answer: Answer) -> str:
     return reason if isinstance(reason, str) else "no_matching_provider_record"
 
 
+def is_administrator(request: Request) -> bool:
+    """The signed-in person administers an organization at TINpass (the token's roles)."""
+    user = portal_session(request).data.get("user") or {}
+    orgs = [o for o in user.get("orgs") or [] if isinstance(o, dict)]
+    held = set(user.get("roles") or []).union(*(o.get("roles") or [] for o in orgs))
+    return "administrator" in held
+
+
 def denied_page(request: Request) -> Response:
-    return render(request, "denied.html", "Access not authorized", status_code=403)
+    """The person's Tax IDs match no provider record here (or they have none)."""
+    return render(
+        request,
+        "denied.html",
+        "Access not authorized",
+        status_code=403,
+        administrator=is_administrator(request),
+    )
+
+
+def no_role_page(request: Request) -> Response:
+    """The person holds no plan role (billing, clinical) the plan's services need."""
+    user = portal_session(request).data.get("user") or {}
+    return render(
+        request,
+        "no_role.html",
+        "No plan role yet",
+        status_code=403,
+        administrator=is_administrator(request),
+        plan_roles=sorted(set(user.get("roles") or []) & PLAN_ROLES),
+    )
 
 
 def form_refused(request: Request) -> Response:
@@ -154,7 +177,7 @@ async def denied(request: Request) -> Response:
 @router.get("/eligibility")
 @signed_in
 async def eligibility_form(request: Request) -> Response:
-    return render(request, "eligibility.html", "Check eligibility", form={}, result=None)
+    return _eligibility_page(request, "Check eligibility", {})
 
 
 @router.post("/eligibility")
@@ -164,23 +187,41 @@ async def eligibility_check(request: Request) -> Response:
         form = {k: str(v).strip() for k, v in submitted.items() if isinstance(v, str)}
     if not csrf.valid(portal_session(request).data, form.get(csrf.FIELD)):
         return form_refused(request)
-    inquiry = {"member_id": form.get("member_id", ""), "date_of_birth": form.get("date_of_birth")}
+    inquiry: dict[str, Any] = {
+        "member_id": form.get("member_id", ""),
+        "date_of_birth": form.get("date_of_birth"),
+    }
     if form.get("date_of_service"):
         inquiry["date_of_service"] = form["date_of_service"]
+    if form.get("service_type") in SERVICE_TYPES:
+        inquiry["service_type_codes"] = [form["service_type"]]
     answer = await call(request, "eligibility", "POST", "/eligibility/v1/inquiries", json=inquiry)
     if answer.status == 422:
-        return render(
-            request,
-            "eligibility.html",
-            "Check eligibility",
-            status_code=422,
-            form=form,
-            result=None,
-            errors=_field_errors(answer.body),
+        return _eligibility_page(
+            request, "Check eligibility", form, status_code=422, errors=_field_errors(answer.body)
         )
-    if not answer.ok:
+    if not answer.ok or not isinstance(answer.body, dict):
         return trouble(request, answer)
-    return render(request, "eligibility.html", "Eligibility result", form=form, result=answer.body)
+    summary = summarize(answer.body, request.app.state.settings.plan_name)
+    return _eligibility_page(
+        request, "Eligibility result", form, result=answer.body, summary=summary
+    )
+
+
+def _eligibility_page(
+    request: Request, title: str, form: dict[str, str], status_code: int = 200, **context: Any
+) -> Response:
+    """The form (with the service types to ask about), and the answer if there is one."""
+    values = {"result": None, **context}
+    return render(
+        request,
+        "eligibility.html",
+        title,
+        status_code=status_code,
+        form=form,
+        service_types=SERVICE_TYPES,
+        **values,
+    )
 
 
 def _field_errors(body: Any) -> list[str]:
@@ -189,77 +230,9 @@ def _field_errors(body: Any) -> list[str]:
     messages = []
     for error in errors if isinstance(errors, list) else []:
         if isinstance(error, dict):
-            field = str(error.get("field") or "form").replace("_", " ")
+            field = label(str(error.get("field") or "form").split(".")[0])
             messages.append(f"{field}: {error.get('message') or 'not valid'}")
     if not messages:
         detail = body.get("detail") if isinstance(body, dict) else None
         messages.append(str(detail) if detail else "Check the member ID and dates and try again.")
     return messages
-
-
-@router.get("/claims")
-@signed_in
-async def claims_list(request: Request) -> Response:
-    return await _claims(request, {}, {})
-
-
-@router.post("/claims")
-@signed_in
-async def claims_search(request: Request) -> Response:
-    async with request.form() as submitted:
-        form = {k: str(v).strip() for k, v in submitted.items() if isinstance(v, str)}
-    if not csrf.valid(portal_session(request).data, form.get(csrf.FIELD)):
-        return form_refused(request)
-    if form.get("tin") and not TIN.fullmatch(form["tin"]):
-        return render(
-            request,
-            "claims.html",
-            "Claims",
-            status_code=422,
-            form=form,
-            claims=[],
-            statuses=CLAIM_STATUSES,
-            errors=[TIN_ERROR],
-        )
-    params = {name: form[name] for name in SEARCH_FIELDS if form.get(name)}
-    return await _claims(request, form, params)
-
-
-async def _claims(request: Request, form: dict[str, str], params: dict[str, str]) -> Response:
-    answer = await call(request, "claims", "GET", "/claims/v1/claims", params=params)
-    if answer.status == 422:
-        return render(
-            request,
-            "claims.html",
-            "Claims",
-            status_code=422,
-            form=form,
-            claims=[],
-            statuses=CLAIM_STATUSES,
-            errors=_field_errors(answer.body),
-        )
-    if not answer.ok:
-        return trouble(request, answer)
-    body = answer.body if isinstance(answer.body, dict) else {}
-    return render(
-        request,
-        "claims.html",
-        "Claims",
-        form=form,
-        claims=body.get("claims", []),
-        next_cursor=body.get("next_cursor"),
-        statuses=CLAIM_STATUSES,
-    )
-
-
-@router.get("/claims/{claim_number}")
-@signed_in
-async def claim_detail(request: Request, claim_number: str) -> Response:
-    if not CLAIM_NUMBER.fullmatch(claim_number):
-        return trouble(request, Answer(404, None))
-    answer = await call(request, "claims", "GET", f"/claims/v1/claims/{claim_number}")
-    if not answer.ok or not isinstance(answer.body, dict):
-        return trouble(request, answer)
-    eob = await call(request, "claims", "GET", f"/claims/v1/claims/{claim_number}/eob")
-    lines = eob.body.get("lines") if eob.ok and isinstance(eob.body, dict) else None
-    return render(request, "claim.html", f"Claim {claim_number}", claim=answer.body, lines=lines)

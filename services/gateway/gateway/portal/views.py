@@ -1,33 +1,36 @@
-"""Rendering portal pages: Jinja2 templates with autoescaping, no script anywhere."""
+"""Rendering portal pages: Jinja2 templates with autoescaping; the one script is
+identity's /static/time.js (times in the viewer's time zone), no inline script."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from gateway.portal import csrf
+from gateway.portal import csrf, labels
+from gateway.portal.labels import format_tin
+from policy.times import time_element
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
-def format_tin(tin: str) -> str:
-    return f"{tin[:2]}-{tin[2:]}" if re.fullmatch(r"[0-9]{9}", tin) else tin
+__all__ = ["format_tin", "render", "templates"]
 
-
-def label(name: str) -> str:
-    """A field name as a person reads it: `out_of_pocket_max` -> `Out of pocket max`."""
-    text = name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
+# Every page names fields and words values through labels.py (macros.html's `show` too).
 templates.env.filters["tin"] = format_tin
-templates.env.filters["label"] = label
+templates.env.filters["label"] = labels.label
+templates.env.filters["code"] = labels.code
+templates.env.filters["dollars"] = labels.dollars
+templates.env.filters["day"] = labels.day
+templates.env.filters["value"] = labels.value
+# `{{ moment | when }}`: a <time> element; identity's /static/time.js (the one script
+# the portal's CSP allows) shows it in the viewer's time zone.
+templates.env.filters["when"] = lambda value, empty="": Markup(time_element(value, empty))  # noqa: S704
 
 
 def render(

@@ -284,7 +284,7 @@ async def reset_password(
     return answer
 
 
-@router.post("/nominations", status_code=201)
+@router.post("/nominations", status_code=201, responses=nominations.TOO_MANY)
 async def nominate(
     org_id: str,
     body: NominationIn,
@@ -307,7 +307,7 @@ async def nominate(
     return answer
 
 
-@router.post("/nominations/{nomination_id}/resend")
+@router.post("/nominations/{nomination_id}/resend", responses=nominations.TOO_MANY)
 async def resend_nomination(
     org_id: str,
     nomination_id: str,

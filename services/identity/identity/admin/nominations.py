@@ -89,6 +89,15 @@ async def send(
     )
 
 
+# The OpenAPI description of check_limits's refusal, on the routes that send invitations.
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Too many invitations for this address or organization were sent "
+        "recently: retry after `Retry-After` seconds."
+    }
+}
+
+
 async def check_limits(throttle: Throttle, org_id: str, email: str) -> None:
     """Invitations (nominations and resends) per organization and per invited address."""
     for bucket, key, whom in (  # the address first: its refusals spend no organization's

@@ -14,12 +14,13 @@ import uuid
 from functools import partial
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc6749.hooks import hooked
 
 from identity.oauth.bridge import current, on_loop
 from identity.oauth.rfc8707 import granted_resources
 from identity.oauth.rfc9068 import new_token
+from identity.oauth.wording import plain_list
 from identity.store import NewCode
 from identity.store.snapshots import CodeInfo, RefreshInfo, Subject
 
@@ -98,8 +99,21 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     @hooked
     def validate_token_request(self) -> None:
-        """Authlib's, with the `after_validate_token_request` hook the code grant has."""
+        """Authlib's, with the `after_validate_token_request` hook the code grant has.
+
+        Scopes none of which the client may have are `invalid_scope`, not a token with
+        an empty scope; when only some are allowed, the token carries those and the
+        answer's `scope` says which (RFC 6749 §3.3: the server may issue a narrower
+        scope and must then say so)."""
         super().validate_token_request()
+        asked = self.request.payload.scope
+        client = self.request.client
+        if asked and not client.get_allowed_scope(asked):
+            may = client.get_allowed_scope("").split()
+            raise InvalidScopeError(
+                f"This client may not have {plain_list(asked.split(), 'or')}: "
+                f"it is registered for {plain_list(may, 'and')}."
+            )
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshInfo | None:
         ctx = current()
@@ -175,5 +189,18 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
     @hooked
     def validate_token_request(self) -> None:
-        """Authlib's, with the `after_validate_token_request` hook the code grant has."""
+        """Authlib's, with the `after_validate_token_request` hook the code grant has.
+
+        Scopes none of which the client may have are `invalid_scope`, not a token with
+        an empty scope; when only some are allowed, the token carries those and the
+        answer's `scope` says which (RFC 6749 §3.3: the server may issue a narrower
+        scope and must then say so)."""
         super().validate_token_request()
+        asked = self.request.payload.scope
+        client = self.request.client
+        if asked and not client.get_allowed_scope(asked):
+            may = client.get_allowed_scope("").split()
+            raise InvalidScopeError(
+                f"This client may not have {plain_list(asked.split(), 'or')}: "
+                f"it is registered for {plain_list(may, 'and')}."
+            )

@@ -14,7 +14,7 @@ from typing import Any
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError
 
-from identity.oauth import client_authentication
+from identity.oauth import client_authentication, wording
 from identity.oauth.bridge import BridgedRequest, ProtocolResponse, current
 from identity.oauth.discovery import SCOPES
 from identity.oauth.grants import (
@@ -107,6 +107,13 @@ class TinpassAuthorizationServer(AuthorizationServer):
 
     def create_json_request(self, request: Any) -> Any:
         raise TypeError("TINpass accepts no JSON requests at its OAuth endpoints")
+
+    def handle_error_response(self, request: Any, error: Any) -> ProtocolResponse:
+        """Every OAuth error answer (JSON or redirect), its description in plain words."""
+        response: ProtocolResponse = super().handle_error_response(
+            request, wording.in_plain_words(error)
+        )
+        return response
 
     def handle_response(self, status: int, body: Any, headers: Any) -> ProtocolResponse:
         return ProtocolResponse(status, body, list(headers))

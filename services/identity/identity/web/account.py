@@ -1,6 +1,7 @@
-"""A signed-in user's own account: profile, password, e-mail, sessions and signing
-out everywhere (two-step sign-in: `identity.web.account_mfa`). Every change needs the
-SSO session and a CSRF token (and a POST), and is audited in its transaction."""
+"""A signed-in user's own account: profile, password, e-mail and the list of sessions
+(signing out of one or all: `identity.web.account_sessions`; two-step sign-in:
+`identity.web.account_mfa`). Every change needs the SSO session and a CSRF token
+(and a POST), and is audited in its transaction."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from identity.models import SsoSession, User
 from identity.password_policy import PolicyViolation
 from identity.security import verify_password_async
 from identity.settings import Settings
-from identity.web import csrf
+from identity.web import csrf, return_to, user_agents
 from identity.web.authorize import SSO_COOKIE
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
@@ -37,7 +38,8 @@ async def _account(request: Request, store: Any, settings: Settings) -> Account 
 
 
 def _to_login() -> Response:
-    return RedirectResponse("/login", status_code=303)
+    """To the sign-in page, which brings the person back to their account afterwards."""
+    return RedirectResponse(return_to.login_url("/account"), status_code=303)
 
 
 async def _audit(request: Request, session: Any, event: str, user: User, **details: Any) -> None:
@@ -54,6 +56,29 @@ async def _audit(request: Request, session: Any, event: str, user: User, **detai
     )
 
 
+NOTICES = {
+    "session_ended": "That session is signed out. Sites you used in it were told to sign "
+    "you out too.",
+    "session_gone": "That session had already ended.",
+}
+
+
+def describe_sessions(rows: list[SsoSession], current: str) -> list[dict[str, Any]]:
+    """The account page's rows: the browser and system in words, this browser first."""
+    described = [
+        {
+            "id": row.id,
+            "device": user_agents.describe(row.user_agent),
+            "signed_in": row.auth_time,
+            "last_seen": row.last_seen_at,
+            "source_address": row.source_address or "",
+            "current": row.id == current,
+        }
+        for row in rows
+    ]
+    return sorted(described, key=lambda s: not s["current"])
+
+
 async def _overview(
     request: Request,
     settings: Settings,
@@ -62,11 +87,11 @@ async def _overview(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    sessions = list(
+    rows = list(
         await store.session.scalars(
             select(SsoSession)
             .where(SsoSession.user_id == account.user.id, SsoSession.ended_at.is_(None))
-            .order_by(SsoSession.auth_time.desc())
+            .order_by(SsoSession.auth_time.desc(), SsoSession.id)
         )
     )
     token, new_cookie = csrf.issue(request, settings.secret_key)
@@ -76,11 +101,11 @@ async def _overview(
         status_code=status_code,
         title="Your account",
         user=account.user,
-        sessions=sessions,
-        current=account.sso.id,
+        sessions=describe_sessions(rows, account.sso.id),
         csrf_token=token,
         notice=notice,
         recovery_left=await mfa.remaining_recovery_codes(store.session, account.user),
+        mfa_required_by=await mfa.requiring_organizations(store.session, account.user),
     )
     csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
     await store.session.commit()
@@ -88,9 +113,13 @@ async def _overview(
 
 
 @router.get("")
-async def overview(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+async def overview(
+    request: Request, settings: SettingsDep, store: StoreDep, done: str = ""
+) -> Response:
     account = await _account(request, store, settings)
-    return await _overview(request, settings, store, account) if account else _to_login()
+    if account is None:
+        return _to_login()
+    return await _overview(request, settings, store, account, NOTICES.get(done))
 
 
 def _password_form(
@@ -352,26 +381,3 @@ async def confirm_email(request: Request, settings: SettingsDep, session: Sessio
         title="E-mail address changed",
         message=f"Your address is now {address}.",
     )
-
-
-@router.post("/sessions/end-all")
-async def end_everywhere(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
-    account = await _account(request, store, settings)
-    fields = await posted(request)
-    if account is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
-        return _to_login()
-    ended = await accounts.end_sessions(store.session, account.user.id, "signed_out_everywhere")
-    await _audit(
-        request, store.session, "sessions.ended_everywhere", account.user, sessions=len(ended)
-    )
-    await store.session.commit()
-    response = render(
-        request,
-        "message.html",
-        title="Signed out everywhere",
-        message=f"All {len(ended)} of your sessions are signed out.",
-        link="/login",
-        link_text="Sign in",
-    )
-    response.delete_cookie(SSO_COOKIE, path="/")
-    return response

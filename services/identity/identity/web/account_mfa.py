@@ -60,6 +60,7 @@ async def _page(
         needs_reauth=not mfa.recently_authenticated(settings, account.sso, account.user),
         max_age_minutes=max(1, settings.mfa_reauth_max_age // 60),
         recovery_left=await mfa.remaining_recovery_codes(store.session, account.user),
+        required_by=await mfa.requiring_organizations(store.session, account.user),
     )
     csrf.set_cookie(response, new_cookie, secure=settings.secure_cookies)
     await store.session.commit()  # only the session's last-seen time (idle timeout)

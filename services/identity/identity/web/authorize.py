@@ -21,7 +21,7 @@ from starlette.responses import Response
 from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep
 from identity.mfa import ACR_MFA
 from identity.models import SsoSession
-from identity.oauth import parameters
+from identity.oauth import parameters, wording
 from identity.oauth.bridge import (
     BridgedRequest,
     ProtocolContext,
@@ -32,7 +32,7 @@ from identity.oauth.server import TinpassAuthorizationServer
 from identity.settings import Settings
 from identity.store import OAuthStore
 from identity.store.snapshots import Subject
-from identity.web import csrf
+from identity.web import csrf, refusals
 from identity.web.pages import render
 from identity.web.protocol import commit, protocol_context
 from policy.dbpool import autocommit_reads
@@ -67,11 +67,27 @@ async def resume(
     *,
     fresh: bool,
 ) -> Response:
-    """Validate, then either show the login form or issue the code; one commit."""
+    """Validate, then either show the login form, explain why a signed-in person may
+    not go on (`refusals`), or issue the code; one commit."""
     subject = await _subject(ctx.store, sso, oauth_request)
-    outcome = await run_protocol(ctx, _authorization_step, server, oauth_request, subject, fresh)
-    await commit(ctx)
+    refusal = None
+    if sso is not None and subject is None:
+        refusal = await refusals.why(ctx.store.session, sso.user_id, _asked_org(oauth_request))
+    outcome = await run_protocol(
+        ctx, _authorization_step, server, oauth_request, subject, fresh, refusal is not None
+    )
     kind, value = outcome
+    if kind == "refused" and refusal is not None and sso is not None:
+        client = oauth_request.client
+        ctx.emit(
+            "authorization.refused",
+            user_id=sso.user_id,
+            client_id=client.client_id if client else None,
+            reason=refusal.reason,
+        )
+    await commit(ctx)
+    if kind == "refused" and refusal is not None:
+        return refusals.page(request, refusal, value)
     if kind == "response":
         response: Response = value.to_starlette()
         return response
@@ -81,7 +97,7 @@ async def resume(
             "message.html",
             status_code=400,
             title="This sign-in link is not valid",
-            message=f"{value.description or value.error}. "
+            message=f"{(value.description or value.error).rstrip('.')}. "
             "Go back to the site you came from and try again.",
             error=True,
         )
@@ -93,20 +109,26 @@ def _authorization_step(
     oauth_request: BridgedRequest,
     subject: Subject | None,
     fresh: bool,
+    blocked: bool = False,
 ) -> tuple[str, Any]:
-    """Authlib's synchronous step (on the loop, `run_protocol`): it validates and issues."""
+    """Authlib's synchronous step (on the loop, `run_protocol`): it validates and issues.
+    `blocked`: the signed-in person may not go on, which a page explains (with
+    `prompt=none` Authlib has already answered `login_required`: no subject)."""
     if (refused := parameters.authorization_error(server, oauth_request)) is not None:
         if refused.redirect_uri:
             return "response", server.handle_error_response(oauth_request, refused)
-        return "error", refused
+        return "error", wording.in_plain_words(refused)
     try:
         grant = server.get_consent_grant(oauth_request, end_user=subject)
     except OAuth2Error as error:
         if error.redirect_uri:
             return "response", server.handle_error_response(oauth_request, error)
-        return "error", error
+        return "error", wording.in_plain_words(error)
+    if blocked and (fresh or not _prompts(oauth_request, "login")):
+        client = oauth_request.client
+        return "refused", client.name if client else None
     if not fresh and _needs_login(grant, subject):
-        if "none" in str(oauth_request.payload.data.get("prompt") or "").split():
+        if _no_prompt(oauth_request):
             required = LoginRequiredError(redirect_uri=grant.redirect_uri)
             required.state = oauth_request.payload.state
             return "response", server.handle_error_response(oauth_request, required)
@@ -114,6 +136,20 @@ def _authorization_step(
         return "login", client.name if client else None
     response = server.create_authorization_response(oauth_request, grant_user=subject, grant=grant)
     return "response", response
+
+
+def _prompts(oauth_request: BridgedRequest, value: str) -> bool:
+    """The relying party's `prompt` parameter holds `value`."""
+    return value in str(oauth_request.payload.data.get("prompt") or "").split()
+
+
+def _no_prompt(oauth_request: BridgedRequest) -> bool:
+    return _prompts(oauth_request, "none")
+
+
+def _asked_org(oauth_request: BridgedRequest) -> str | None:
+    asked = oauth_request.payload.data.get("org_id")
+    return str(asked) if asked else None
 
 
 def requests_mfa(data: Any) -> bool:

@@ -13,7 +13,15 @@ from identity import tin_verification
 from identity.admin import nominations, profile, service
 from identity.deps import SettingsDep, StoreDep
 from identity.models import Nomination
-from identity.web.console import mailer_of, many, not_found_page, one, perform, send_invitation
+from identity.web.console import (
+    again_on_org,
+    mailer_of,
+    many,
+    not_found_page,
+    one,
+    perform,
+    send_invitation,
+)
 
 router = APIRouter(prefix="/console")
 
@@ -27,7 +35,8 @@ async def change_profile(
         await profile.update(session, actor, org_id, changes)
         return "profile"
 
-    return await perform(request, settings, store, org_id, action)
+    again = again_on_org(request, settings, store, org_id)
+    return await perform(request, settings, store, org_id, action, form="p", again=again)
 
 
 @router.post("/orgs/{org_id}/tax-ids")
@@ -39,7 +48,8 @@ async def add_tin(
         await service.add_tin(session, actor, org_id, one(f, "tin"), one(f, "label"), evidence)
         return "tin_pending"
 
-    return await perform(request, settings, store, org_id, action)
+    again = again_on_org(request, settings, store, org_id)
+    return await perform(request, settings, store, org_id, action, form="tin", again=again)
 
 
 @router.post("/orgs/{org_id}/tax-ids/{tin}/remove")
@@ -61,7 +71,8 @@ async def add_child(
         await service.create_sub_organization(session, actor, org_id, one(f, "name"))
         return "suborg"
 
-    return await perform(request, settings, store, org_id, action)
+    again = again_on_org(request, settings, store, org_id)
+    return await perform(request, settings, store, org_id, action, form="child", again=again)
 
 
 @router.post("/orgs/{org_id}/nominations")
@@ -81,9 +92,10 @@ async def nominate(
         }
         throttle = request.app.state.throttle
         made.append(await nominations.nominate(session, actor, org_id, data, settings, throttle))
-        return "nominated"
+        return "nominated" if data["plan_roles"] or data["tax_ids"] else "nominated_bare"
 
-    response = await perform(request, settings, store, org_id, action)
+    again = again_on_org(request, settings, store, org_id)
+    response = await perform(request, settings, store, org_id, action, form="n", again=again)
     for row, token in made if response.status_code == 303 else []:
         await send_invitation(mailer_of(request), settings, store.session, row, token)
     return response
@@ -132,7 +144,9 @@ async def change_member(
         )
         return "member"
 
-    return await perform(request, settings, store, org_id, action)
+    again = again_on_org(request, settings, store, org_id)
+    form = f"m-{user_id}"
+    return await perform(request, settings, store, org_id, action, form=form, again=again)
 
 
 @router.post("/orgs/{org_id}/members/{user_id}/{verb}")
@@ -163,3 +177,25 @@ async def member_action(
     for reset in resets if response.status_code == 303 else []:
         await service.send_reset(mailer_of(request), reset)
     return response
+
+
+@router.post("/orgs/{org_id}/own-plan-roles")
+async def own_plan_roles(
+    org_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    """An administrator gives herself plan roles (the console's prompt while she has none;
+    a plan's portal shows nothing without one). Her role and Tax IDs stay as they are."""
+
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        await service.update_member(
+            session,
+            actor,
+            org_id,
+            actor.admin.user.id,
+            role=None,
+            plan_roles=many(f, "plan_roles"),
+            tax_ids=None,
+        )
+        return "own_plan_roles"
+
+    return await perform(request, settings, store, org_id, action)

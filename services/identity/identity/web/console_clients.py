@@ -1,8 +1,9 @@
 """The console's page for the organization's integrator clients: create one with the
 Tax IDs and the plans (RFC 8707 resources) it may use, rotate its secret, register
 its public keys (private_key_jwt), change its TINs or plans, delete it. Same
-service (`admin/clients.py`) and authorization as the API; a new secret is shown
-once, on the page that made it."""
+service (`admin/clients.py`) and authorization as the API. A new secret is held
+server-side for the page the form redirects to (`web.console_secrets`), so a
+reload shows that page again and makes no second client."""
 
 from __future__ import annotations
 
@@ -11,17 +12,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from identity.admin import clients, service
-from identity.deps import SettingsDep, StoreDep, request_id, source_address
+from identity.deps import SettingsDep, StoreDep
 from identity.models import Client
 from identity.problems import invalid
 from identity.security import format_tin
 from identity.settings import Settings
-from identity.web import csrf
+from identity.web import console_secrets
 from identity.web.console import (
-    EXPIRED_FORM,
+    Again,
+    Console,
+    Refused,
+    Sent,
+    admit,
     current_console,
     error_page,
     many,
@@ -31,19 +36,26 @@ from identity.web.console import (
     perform,
     to_login,
 )
-from identity.web.forms import checked
+from identity.web.console_forms import FormState, state_of
 from policy.problems import Problem
 
 router = APIRouter(prefix="/console")
+JWKS_WORDS = 'The public keys must be a JWKS in JSON: {"keys": [...]}.'
+NOTICES = {
+    "changed": "Saved.",
+    "keys": "The public keys are registered; the client now signs its requests (private_key_jwt).",
+    "deleted": "The client was deleted and its tokens revoked.",
+    "stored": "The secret is no longer shown; TINpass keeps only its digest.",
+}
 
 
 def _jwks(text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except ValueError as error:
-        raise invalid('The public keys must be a JWKS in JSON: {"keys": [...]}.') from error
+        raise invalid(JWKS_WORDS, field="jwks") from error
     if not isinstance(document, dict):
-        raise invalid('The public keys must be a JWKS in JSON: {"keys": [...]}.')
+        raise invalid(JWKS_WORDS, field="jwks")
     return document
 
 
@@ -53,7 +65,20 @@ async def listing(
 ) -> Response:
     console = await current_console(request, store, settings)
     if console is None:
-        return to_login()
+        return to_login(request)
+    return await clients_page(request, settings, store, console, org_id, NOTICES.get(done))
+
+
+async def clients_page(
+    request: Request,
+    settings: Settings,
+    store: Any,
+    console: Console,
+    org_id: str,
+    notice: str | None = None,
+    state: FormState | None = None,
+) -> Response:
+    """The clients' page; with `state`, a form sent back with its mistakes (422)."""
     actor = service.Actor(console.admin, None, None)
     try:
         org = await service.organization(store.session, actor, org_id)
@@ -65,18 +90,22 @@ async def listing(
         request,
         settings,
         "console_clients.html",
-        title=f"{org.name}: integrator clients",
+        status_code=422 if state else 200,
+        title=("Correct the form: " if state else "") + f"{org.name}: integrator clients",
         org=org,
         clients=[clients.describe(c) for c in rows],
         grantable=sorted(format_tin(t) for t in grantable),
         plans=settings.resources,
-        notice={
-            "changed": "Saved.",
-            "keys": "The public keys are registered; the client "
-            "now signs its requests (private_key_jwt).",
-            "deleted": "The client was deleted and its tokens revoked.",
-        }.get(done),
+        notice=notice,
+        state=state,
     )
+
+
+def again_on_clients(request: Request, settings: Settings, store: Any, org_id: str) -> Again:
+    async def show(console: Console, state: FormState) -> Response:
+        return await clients_page(request, settings, store, console, org_id, state=state)
+
+    return show
 
 
 async def _with_secret(
@@ -86,34 +115,73 @@ async def _with_secret(
     org_id: str,
     make: Any,
 ) -> Response:
-    """Run `make` (returns the client and its new secret) and show the secret once."""
-    console = await current_console(request, store, settings)
-    if console is None:
-        return to_login()
-    form = checked(await request.form())
-    fields: dict[str, Any] = {k: form.getlist(k) for k in form}
-    if not csrf.valid(request, settings.secret_key, one(fields, "csrf_token")):
-        return error_page(request, settings, 400, EXPIRED_FORM, org_id)
-    actor = service.Actor(console.admin, request_id(request), source_address(request))
+    """Run `make` (returns the client and its new secret), hold the secret for the
+    client's secret page and redirect there (303): a reload makes nothing again."""
+    sent = await admit(request, settings, store, org_id)
+    again = again_on_clients(request, settings, store, org_id)
+    if isinstance(sent, Refused):
+        return await sent.response(request, "c", again)
+    if not isinstance(sent, Sent):
+        return sent
     try:
-        client, secret = await make(store.session, actor, fields)
+        client, secret = await make(store.session, sent.actor, sent.fields)
     except Problem as problem:
         await store.session.rollback()
         if problem.status == 404:
             return not_found_page(request)
+        if problem.status == 422:
+            return await again(sent.console, state_of("c", sent.fields, problem))
         return error_page(request, settings, problem.status, problem.detail, org_id)
+    user_id = sent.console.user.id
+    await console_secrets.hold(store.session, settings, request, user_id, client.client_id, secret)
     await store.session.commit()
-    response = page(
+    return RedirectResponse(
+        f"/console/orgs/{org_id}/clients/{client.client_id}/secret", status_code=303
+    )
+
+
+@router.get("/orgs/{org_id}/clients/{client_id}/secret")
+async def secret_page(
+    org_id: str, client_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    """The new secret, while it is held for this administrator in this browser."""
+    console = await current_console(request, store, settings)
+    if console is None:
+        return to_login(request)
+    actor = service.Actor(console.admin, None, None)
+    try:
+        rows = await clients.list_clients(store.session, actor, org_id)
+    except Problem:
+        return not_found_page(request)
+    client = next((c for c in rows if c.client_id == client_id), None)
+    if client is None:
+        return not_found_page(request)
+    held = await console_secrets.held(store.session, settings, request, console.user.id, client_id)
+    return page(
         request,
         settings,
         "console_secret.html",
-        title="The client's secret",
+        title=f"{client.name}: its secret" if held and held.secret else client.name,
         org_id=org_id,
         client=clients.describe(client),
-        secret=secret,
+        held=held,
+        minutes=console_secrets.SECRET_TTL // 60,
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+
+
+@router.post("/orgs/{org_id}/clients/{client_id}/secret/stored")
+async def secret_stored(
+    org_id: str, client_id: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    """The administrator has stored the secret: it is not shown any more."""
+
+    async def action(session: AsyncSession, actor: service.Actor, f: dict[str, Any]) -> str:
+        await clients.list_clients(session, actor, org_id)  # the one authorization rule
+        await console_secrets.forget(session, request, client_id)
+        return "stored"
+
+    back = f"/console/orgs/{org_id}/clients"
+    return await perform(request, settings, store, org_id, action, back=back)
 
 
 @router.post("/orgs/{org_id}/clients")
@@ -183,6 +251,7 @@ async def change(
 
     if verb not in {"keys", "delete", "tax-ids", "resources"}:
         return not_found_page(request)
-    return await perform(
-        request, settings, store, org_id, action, back=f"/console/orgs/{org_id}/clients"
-    )
+    back = f"/console/orgs/{org_id}/clients"
+    again = again_on_clients(request, settings, store, org_id)
+    form = f"{verb}-{client_id}"
+    return await perform(request, settings, store, org_id, action, back, form=form, again=again)

@@ -1,6 +1,10 @@
-"""The operators' console page: pending registrations (verify, or reject with a
-reason), TINs waiting for verification with their evidence (verify, or reject with
-a reason), and a search for a verified TIN to revoke. Only operators see it; others get 404."""
+"""The operators' console: the queue of pending registrations (verify, or reject with
+a reason) and TINs waiting for verification, each with its submission date and
+evidence (verify, or reject with a reason), a search for a verified TIN to revoke;
+lists of every organization and person (searched by name, username, e-mail or TIN,
+a page at a time) and the audit trail (filtered by organization, person or event).
+The lists and the trail are GETs that change nothing. Only operators see these pages;
+anyone else signed in gets 403."""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from identity import tin_verification as tins
-from identity.admin import operator
+from identity.admin import operator, operator_audit, operator_directory
 from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.models import Organization
 from identity.security import normalize_tin
+from identity.settings import Settings
 from identity.web import csrf
 from identity.web.account import _account
 from identity.web.console import EXPIRED_FORM, error_page, mailer_of, page, to_login
@@ -31,6 +36,13 @@ DONE = {
     "it; the organization's administrators were told why.",
 }
 TIN_VERBS = {"approve": "approved", "reject": "declined", "revoke": "revoked"}
+DECISIONS = {
+    ("registrations", "verify"),
+    ("registrations", "reject"),
+    ("tax-ids", "approve"),
+    ("tax-ids", "reject"),
+    ("tax-ids", "revoke"),
+}
 
 router = APIRouter(prefix="/console")
 
@@ -39,22 +51,33 @@ def _no_page(request: Request) -> Response:
     return render(
         request,
         "message.html",
-        status_code=404,
-        title="Not found",
+        status_code=403,
+        title="Only for TINpass operators",
         error=True,
-        message="This page does not exist.",
+        message="Only TINpass operators can see this page.",
+        link="/console",
+        link_text="Back to the console",
     )
+
+
+async def _operator(request: Request, settings: Settings, store: Any) -> Response | None:
+    """None for a signed-in operator; the sign-in redirect or the 403 page otherwise."""
+    account = await _account(request, store, settings)
+    if account is None:
+        return to_login(request)
+    return None if account.user.is_operator else _no_page(request)
+
+
+def _page_number(text: str) -> int:
+    return int(text) if text.isdigit() and 0 < len(text) < 7 else 1
 
 
 @router.get("/operator")
 async def queue(
     request: Request, settings: SettingsDep, store: StoreDep, done: str = "", tin: str = ""
 ) -> Response:
-    account = await _account(request, store, settings)
-    if account is None:
-        return to_login()
-    if not account.user.is_operator:
-        return _no_page(request)
+    if (refused := await _operator(request, settings, store)) is not None:
+        return refused
     return page(
         request,
         settings,
@@ -65,6 +88,56 @@ async def queue(
         requests=await tins.pending(store.session),
         tin=tin,
         found=await _found(store.session, tin),
+    )
+
+
+@router.get("/operator/organizations")
+async def organizations(
+    request: Request, settings: SettingsDep, store: StoreDep, q: str = "", page: str = "1"
+) -> Response:
+    if (refused := await _operator(request, settings, store)) is not None:
+        return refused
+    found = await operator_directory.organizations(store.session, q[:200], _page_number(page))
+    await store.session.commit()  # only the session's last-seen time (idle timeout)
+    return render(request, "console_operator_orgs.html", title="Organizations", q=q, found=found)
+
+
+@router.get("/operator/people")
+async def people(
+    request: Request, settings: SettingsDep, store: StoreDep, q: str = "", page: str = "1"
+) -> Response:
+    if (refused := await _operator(request, settings, store)) is not None:
+        return refused
+    found = await operator_directory.people(store.session, q[:200], _page_number(page))
+    await store.session.commit()
+    return render(request, "console_operator_people.html", title="People", q=q, found=found)
+
+
+@router.get("/operator/audit")
+async def audit_trail(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    organization: str = "",
+    person: str = "",
+    event: str = "",
+    page: str = "1",
+) -> Response:
+    if (refused := await _operator(request, settings, store)) is not None:
+        return refused
+    wanted = operator_audit.AuditFilter(organization[:200], person[:200], event[:64])
+    found = await operator_audit.events(store.session, wanted, _page_number(page))
+    names = await operator_audit.event_names(store.session)
+    shown = await operator_audit.matched(store.session, wanted)
+    await store.session.commit()
+    return render(
+        request,
+        "console_operator_audit.html",
+        title="Audit trail",
+        wanted=wanted,
+        shown=shown,
+        found=found,
+        event_names=names,
     )
 
 
@@ -83,14 +156,10 @@ async def decide(
     account = await _account(request, store, settings)
     if account is None:
         return to_login()
-    if not account.user.is_operator or (kind, verb) not in {
-        ("registrations", "verify"),
-        ("registrations", "reject"),
-        ("tax-ids", "approve"),
-        ("tax-ids", "reject"),
-        ("tax-ids", "revoke"),
-    }:
+    if not account.user.is_operator:
         return _no_page(request)
+    if (kind, verb) not in DECISIONS:
+        return error_page(request, settings, 404, "There is no such decision to make.")
     form = checked(await request.form())
     if not csrf.valid(request, settings.secret_key, str(form.get("csrf_token", ""))):
         return error_page(request, settings, 400, EXPIRED_FORM)

@@ -28,7 +28,7 @@ from identity.deps import (
     source_address,
 )
 from identity.keys import key_set
-from identity.oauth import parameters
+from identity.oauth import parameters, wording
 from identity.oauth.bridge import ProtocolResponse, bridged_request, run_protocol
 from identity.oauth.discovery import provider_metadata
 from identity.oauth.oidc import user_claims
@@ -203,7 +203,7 @@ async def end_session(
         try:
             validated = server.validate_endpoint_request("end_session", req)
         except OAuth2Error as error:
-            return "error", error
+            return "error", wording.in_plain_words(error)
         if sso is None or confirmed or hint_names_session(validated, sso.user_id, sso.id):
             return "done", server.create_endpoint_response("end_session", validated)
         return "confirm", None
@@ -231,7 +231,7 @@ def _logout_response(
             "message.html",
             status_code=400,
             title="Sign-out request not valid",
-            message=f"{value.description or value.error}.",
+            message=f"{(value.description or value.error).rstrip('.')}.",
             error=True,
         )
     if kind == "confirm":

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from identity import accounts, mfa
 from identity.deps import KeyStoreDep, ServerDep, SettingsDep, StoreDep, ThrottleDep, source_address
@@ -26,7 +26,7 @@ from identity.oauth.server import TinpassAuthorizationServer
 from identity.security import generate_secret, token_digest, verify_password_async
 from identity.settings import Settings
 from identity.throttle import Throttle
-from identity.web import csrf, tickets
+from identity.web import csrf, return_to, tickets
 from identity.web.authorize import SSO_COOKIE, login_page, requests_mfa, resume, step_page
 from identity.web.forms import FormRejected, checked
 from identity.web.pages import render
@@ -93,7 +93,9 @@ async def _throttled(
 
 @router.get("/login")
 async def login_form(request: Request, settings: SettingsDep) -> Response:
-    return login_page(request, settings, None, None)
+    response = login_page(request, settings, None, None)
+    return_to.remember(request, response, secure=settings.secure_cookies)
+    return response
 
 
 @router.post("/login")
@@ -367,6 +369,10 @@ async def finish_login(
     if step.pairs:
         oauth_request = stored_authorization_request(step.pairs, ctx.settings)
         response = await resume(request, ctx, server, oauth_request, sso, fresh=True)
+    elif back := return_to.remembered(request):
+        await commit(ctx)
+        response = RedirectResponse(back, status_code=303)
+        return_to.forget(response)
     else:
         await commit(ctx)
         response = render(

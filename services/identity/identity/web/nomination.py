@@ -4,16 +4,18 @@ with it and join the organization (a person may work for several organizations).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from identity import audit
-from identity.admin import nominations
+from identity.admin import nominations, service
 from identity.deps import SessionDep, SettingsDep, StoreDep, request_id, source_address
 from identity.models import Nomination, Organization, User
 from identity.password_policy import PolicyViolation
+from identity.security import format_tin
 from identity.settings import Settings
 from identity.web import csrf
 from identity.web.account import _account
@@ -41,23 +43,28 @@ def _accept_form(
     request: Request,
     settings: Settings,
     token: str,
+    offer: Offer,
     errors: dict[str, list[str]] | None = None,
     status_code: int = 200,
+    username: str = "",
 ) -> Response:
+    """Choose a username and password; a refused password keeps the username typed."""
     errors = errors or {}
     return form_page(
         request,
         settings,
-        title="Join your organization on TINpass",
+        title=f"Join {offer.org_name} on TINpass",
         action="/nominations/accept",
         submit="Create my account",
         status_code=status_code,
         hidden={"token": token},
+        intro=offer.text(),
         fields=[
             Field(
                 "username",
                 "Choose a username",
                 autocomplete="username",
+                value=username,
                 errors=errors.get("username", []),
             ),
             Field(
@@ -68,6 +75,51 @@ def _accept_form(
                 errors=errors.get("password", []),
             ),
         ],
+    )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What an invitation gives, in words: the organization, role, plan roles, Tax IDs."""
+
+    org_name: str
+    role: str
+    plan_roles: list[str]
+    tax_ids: list[str]
+
+    def text(self, *, joined: bool = False) -> str:
+        """What the invitation offers (the join page), or what was granted (`joined`)."""
+        role = "an administrator" if self.role == "administrator" else "a member"
+        tins = (
+            f"for the Tax ID{'s' if len(self.tax_ids) > 1 else ''} {', '.join(self.tax_ids)}"
+            if self.tax_ids
+            else "for no Tax ID yet"
+        )
+        roles = (
+            f"with the plan role{'s' if len(self.plan_roles) > 1 else ''} "
+            f"{', '.join(self.plan_roles)}"
+            if self.plan_roles
+            else "with no plan role yet"
+        )
+        if joined:
+            text = f"You now belong to {self.org_name} as {role}, {tins}, {roles}."
+        else:
+            text = f"{self.org_name} invites you to TINpass as {role}, {tins}, {roles}."
+        if not (self.tax_ids and self.plan_roles):
+            text += (
+                " Health plans' portals will not show you eligibility or claims until your "
+                "administrator gives you a Tax ID and a plan role; ask them if you need them."
+            )
+        return text
+
+
+async def _offer(session: Any, row: Nomination) -> Offer:
+    usable = await service.usable_tins(session, row.organization_id)
+    return Offer(
+        await _org_name(session, row),
+        row.role,
+        sorted(row.plan_roles),
+        [format_tin(t) for t in sorted(set(row.tax_ids)) if t in usable],
     )
 
 
@@ -85,10 +137,11 @@ async def accept_form(
     if row is None:
         return _gone(request)
     existing = await nominations.existing_account(session, row)
+    offer = await _offer(session, row)
     if existing is None:
-        return _accept_form(request, settings, token)
+        return _accept_form(request, settings, token, offer)
     account = await _account(request, store, settings)
-    name = await _org_name(session, row)
+    name = offer.org_name
     if account is None or account.user.id != existing.id:
         return render(
             request,
@@ -105,7 +158,7 @@ async def accept_form(
         title=f"Join {name}",
         action="/nominations/join",
         submit=f"Join {name}",
-        intro=f"{name} invites you, {existing.username}, to act for it through TINpass.",
+        intro=f"You are signed in as {existing.username}. {offer.text()}",
         hidden={"token": token},
         fields=[],
     )
@@ -133,9 +186,11 @@ async def accept(request: Request, settings: SettingsDep, session: SessionDep) -
     row = await nominations.open_nomination(session, token)
     if row is None or not csrf.valid(request, settings.secret_key, fields.get("csrf_token")):
         return _gone(request)
+    offer = await _offer(session, row)
+    username = fields.get("username", "")
     try:
         user = await nominations.accept(
-            session, settings, row, fields.get("username", ""), fields.get("password", "")
+            session, settings, row, username, fields.get("password", "")
         )
     except PolicyViolation as violation:
         await session.rollback()
@@ -143,18 +198,18 @@ async def accept(request: Request, settings: SettingsDep, session: SessionDep) -
         for v in violation.violations:
             name = "username" if v.code.startswith("username") else "password"
             by_field.setdefault(name, []).append(v.message)
-        return _accept_form(request, settings, token, by_field, 400)
+        return _accept_form(request, settings, token, offer, by_field, 400, username)
     except ValueError as error:
         await session.rollback()
-        return _accept_form(request, settings, token, {"username": [str(error)]}, 400)
+        errors = {"username": [str(error)]}
+        return _accept_form(request, settings, token, offer, errors, 400, username)
     await _accepted(request, session, row, user)
     return render(
         request,
-        "message.html",
+        "welcome.html",
         title="Your account is ready",
-        message=f"Welcome, {user.username}. You can now sign in.",
-        link="/login",
-        link_text="Sign in",
+        user=user,
+        offer_text=offer.text(joined=True),
     )
 
 
@@ -170,14 +225,14 @@ async def join(request: Request, settings: SettingsDep, store: StoreDep) -> Resp
         return _gone(request)
     if account.user.id != existing.id:
         return _gone(request)
+    offer = await _offer(session, row)
     await nominations.join(session, row, account.user)
-    name = await _org_name(session, row)
     await _accepted(request, session, row, account.user)
     return render(
         request,
-        "message.html",
-        title=f"You joined {name}",
-        message=f"Relying parties can now ask for {name}'s context when you sign in.",
-        link="/account",
-        link_text="Your account",
+        "welcome.html",
+        title=f"You joined {offer.org_name}",
+        user=account.user,
+        offer_text=offer.text(joined=True),
+        signed_in=True,
     )

@@ -44,6 +44,18 @@ LABELS = {
     "email": ("Your e-mail address", "email", "email"),
     "username": ("Choose a username", "text", "username"),
     "password": ("Choose a password", "password", "new-password"),
+    # The first administrator's own plan roles (identity.registration.PLAN_ROLE_FIELDS):
+    # without one, health plans' portals show her nothing.
+    "plan_role_billing": (
+        "Give me the plan role billing: I check eligibility, claims and payment amounts",
+        "checkbox",
+        "off",
+    ),
+    "plan_role_clinical": (
+        "Give me the plan role clinical: I check eligibility and claim status, without amounts",
+        "checkbox",
+        "off",
+    ),
 }
 
 
@@ -76,7 +88,8 @@ def _form(
         intro=(
             "Register your organization and yourself as its first Administrator. "
             "TINpass operators verify every organization before its people can sign in "
-            "to health plans."
+            "to health plans. To use health plans' portals yourself, also give yourself a "
+            "plan role at the end (you can change it later in Administration)."
         ),
         fields=fields,
         status_code=status_code,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -34,7 +35,7 @@ from provider_data.documents.claims import (
     Status,
 )
 from provider_data.documents.identifiers import TIN_PATTERN, TIN_RULE
-from provider_data.documents.x12 import CARC, RARC
+from provider_data.documents.x12 import CARC, RARC, SERVICE_TYPES
 from provider_data.domain import access
 from provider_data.platform.problems import Problem, not_found
 from provider_data.platform.settings import Settings
@@ -52,19 +53,33 @@ def may_see_amounts(principal: Principal, tin: str) -> bool:
     return decide(principal, "claim.amounts", Resource.claim(tin)).allowed
 
 
-def _cursor(claim: claim_reads.ClaimView) -> str:
-    raw = f"{claim.service_date.isoformat()}|{claim.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+BACKWARD = "before"  # a cursor's third part: the page just newer than its claim
 
 
-def _after(cursor: str) -> tuple[date, int]:
+@dataclass(frozen=True)
+class Position:
+    """Where a page starts: after a claim (the next page) or before it (the previous)."""
+
+    day: date
+    ident: int
+    backward: bool = False
+
+
+def _cursor(claim: claim_reads.ClaimView, backward: bool = False) -> str:
+    raw = f"{claim.service_date.isoformat()}|{claim.id}" + (f"|{BACKWARD}" if backward else "")
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _position(cursor: str) -> Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        day, _, ident = raw.partition("|")
-        after = date.fromisoformat(day), int(ident)
-        if not 0 <= after[1] <= MAX_ID:  # beyond any id: databases refuse the number
+        day, ident, *rest = raw.split("|")
+        if rest not in ([], [BACKWARD]):
+            raise ValueError("not a direction")
+        position = Position(date.fromisoformat(day), int(ident), bool(rest))
+        if not 0 <= position.ident <= MAX_ID:  # beyond any id: databases refuse the number
             raise ValueError("cursor id out of range")
-        return after
+        return position
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise Problem(
             400,
@@ -72,6 +87,71 @@ def _after(cursor: str) -> tuple[date, int]:
             "The cursor is not one this API gave; start again without it.",
             "bad-cursor",
         ) from error
+
+
+def _check_dates(since: date | None, until: date | None) -> None:
+    if since and until and since > until:
+        message = f"The range ends ({until}) before it starts ({since})."
+        raise Problem(
+            422,
+            "The request is not valid",
+            f"service_date_to: {message}",
+            "validation",
+            errors=[{"field": "service_date_to", "message": message}],
+        )
+
+
+@dataclass(frozen=True)
+class Search:
+    """One search's filters, read a page at a time in either direction."""
+
+    tins: list[str]
+    member: str | None
+    status: str | None
+    since: date | None
+    until: date | None
+    number: str | None
+    limit: int
+
+    async def _read(
+        self, session: AsyncSession, at: Position | None, backward: bool, size: int
+    ) -> list[claim_reads.ClaimView]:
+        query = claim_reads.search_query(
+            self.tins,
+            self.member,
+            self.status,
+            self.since,
+            self.until,
+            self.number,
+            (at.day, at.ident) if at else None,
+            size,
+            backward=backward,
+        )
+        return await claim_reads.search(session, query)
+
+    async def page(
+        self, session: AsyncSession, at: Position | None
+    ) -> tuple[list[claim_reads.ClaimView], str | None, str | None]:
+        """The page at `at`, and the cursors of the pages after and before it (or None).
+
+        A page reached going forward looks one claim back (one more statement) to know
+        whether a previous page exists; the first page and pages reached going back
+        know it from the read itself (a claim beyond the page was read, or not)."""
+        backward = bool(at and at.backward)
+        found = await self._read(session, at, backward, self.limit + 1)
+        more = len(found) > self.limit  # beyond this page, in the direction it was read
+        page = found[-self.limit :] if backward else found[: self.limit]
+        if not page:
+            return page, None, None
+        newer, older = (more, True) if backward else (at is not None, more)
+        if newer and not backward:
+            first = Position(page[0].service_date, page[0].id)
+            newer = bool(await self._read(session, first, True, 1))
+        return (
+            page,
+            _cursor(page[-1]) if older else None,
+            _cursor(page[0], backward=True) if newer else None,
+        )
 
 
 async def _search_tins(
@@ -113,24 +193,27 @@ async def list_claims(
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ClaimList:
     """Claims billed under the token's Tax IDs, newest service date first, a page at a time."""
+    _check_dates(service_date_from, service_date_to)
     decision, _ = await access.authorize_plan(
         session, request, principal, "claims.read", date.today()
     )
     tins = await _search_tins(session, request, principal, decision, tin)
     member = plandata.normalize_member_id(member_id) if member_id else None
-    after = _after(cursor) if cursor else None
-    query = claim_reads.search_query(
-        tins, member, status, service_date_from, service_date_to, claim_number, after, limit + 1
+    search = Search(tins, member, status, service_date_from, service_date_to, claim_number, limit)
+    page, next_cursor, previous_cursor = await search.page(
+        session, _position(cursor) if cursor else None
     )
-    found = await claim_reads.search(session, query)
-    page = found[:limit]
     claims = [claim_out(c, may_see_amounts(principal, c.billing_tin)) for c in page]
     shown = ((c.member_id, c.billing_tin) for c in claims)
     await access.record_disclosures(
         session, request, principal, decision, shown, member_filter=member, read_only=True
     )
-    next_cursor = _cursor(page[-1]) if len(found) > limit else None
-    return ClaimList(claims=claims, count=len(claims), next_cursor=next_cursor)
+    return ClaimList(
+        claims=claims,
+        count=len(claims),
+        next_cursor=next_cursor,
+        previous_cursor=previous_cursor,
+    )
 
 
 async def _readable(
@@ -184,6 +267,7 @@ def _eob_line(line: claim_reads.LineView) -> EobLine:
         units=line.units,
         service_date=line.service_date,
         service_type_code=line.service_type_code,
+        service_type=SERVICE_TYPES.get(line.service_type_code or ""),
         status=line.status,
         charge=line.charge,
         allowed=line.allowed,

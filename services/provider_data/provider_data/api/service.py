@@ -27,6 +27,7 @@ from policy import (
 )
 from policy.boundary import InputGuard
 from policy.fastjson import FastJSONResponse
+from provider_data.api import openapi
 from provider_data.platform import audit, problems
 from provider_data.platform.db import create_engine, session_factory
 from provider_data.platform.settings import Settings
@@ -82,7 +83,15 @@ def build_app(
             metrics.unwatch_pool(engine, service)
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan, version="1.0")
+    app = FastAPI(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        version="1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
+    openapi.install(app, settings.issuer)  # /openapi.json and /docs, served offline
     problems.install(app)
     app.include_router(router)
     app.include_router(_health)

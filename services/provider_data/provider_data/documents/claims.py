@@ -197,7 +197,12 @@ class ClaimList(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"claims": [CLAIM_OUT_EXAMPLE], "count": 1, "next_cursor": "MjAyNi0wMy0wMnwzMQ"}
+                {
+                    "claims": [CLAIM_OUT_EXAMPLE],
+                    "count": 1,
+                    "next_cursor": "MjAyNi0wMy0wMnwzMQ",
+                    "previous_cursor": None,
+                }
             ]
         }
     )
@@ -206,6 +211,10 @@ class ClaimList(BaseModel):
     count: int
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+    previous_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the page before (newer claims); null on the first page.",
     )
 
 
@@ -228,6 +237,9 @@ class EobLine(BaseModel):
     units: int
     service_date: date
     service_type_code: str | None
+    service_type: str | None = Field(
+        default=None, description="The X12 service type's name, e.g. Diagnostic Lab."
+    )
     status: str
     charge: Amount
     allowed: Amount
@@ -254,6 +266,7 @@ class Eob(BaseModel):
                             "units": 1,
                             "service_date": "2026-03-02",
                             "service_type_code": "98",
+                            "service_type": "Professional (Physician) Visit - Office",
                             "status": "paid",
                             "charge": "150.00",
                             "allowed": "92.00",

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from provider_data.platform.models import (
@@ -103,12 +103,15 @@ def search_query(
     number: str | None,
     after: tuple[date, int] | None,
     limit: int,
+    *,
+    backward: bool = False,
 ) -> Select[Any]:
     """The page (newest service date first) as a subquery, joined to its history.
 
     Each TIN's newest claims come from its own walk of `ix_claims_search` (billing TIN,
     service date, id), at most `limit` each, merged: the cost follows the page, not the
-    number of claims on file under those TINs."""
+    number of claims on file under those TINs. `backward` takes the `limit` claims just
+    newer than `after` instead (the previous page), still answered newest first."""
 
     def newest(tin: str) -> Select[*tuple[Any, ...]]:
         query = (
@@ -126,11 +129,8 @@ def search_query(
             if wanted is not None:
                 query = query.where(test())
         if after is not None:
-            day, ident = after
-            query = query.where(
-                or_(Claim.service_date < day, and_(Claim.service_date == day, Claim.id < ident))
-            )
-        return query.order_by(Claim.service_date.desc(), Claim.id.desc()).limit(limit)
+            query = query.where(_beyond(after, backward))
+        return query.order_by(*_walk(Claim.service_date, Claim.id, backward)).limit(limit)
 
     if len(tins) == 1:
         found = newest(tins[0]).subquery()
@@ -138,7 +138,7 @@ def search_query(
         merged = union_all(*(select(newest(tin).subquery()) for tin in tins)).subquery()
         found = (
             select(merged)
-            .order_by(merged.c.service_date.desc(), merged.c.id.desc())
+            .order_by(*_walk(merged.c.service_date, merged.c.id, backward))
             .limit(limit)
             .subquery()
         )
@@ -148,6 +148,19 @@ def search_query(
         .outerjoin(event, event.claim_id == found.c.id)
         .order_by(found.c.service_date.desc(), found.c.id.desc(), event.id)
     )
+
+
+def _beyond(after: tuple[date, int], backward: bool) -> ColumnElement[bool]:
+    """Claims older than the position (the next page), or newer (`backward`)."""
+    day, ident = after
+    if backward:
+        return or_(Claim.service_date > day, and_(Claim.service_date == day, Claim.id > ident))
+    return or_(Claim.service_date < day, and_(Claim.service_date == day, Claim.id < ident))
+
+
+def _walk(day: Any, ident: Any, backward: bool) -> tuple[Any, Any]:
+    """Newest first, or (`backward`) oldest first from the position."""
+    return (day.asc(), ident.asc()) if backward else (day.desc(), ident.desc())
 
 
 async def search(session: AsyncSession, query: Select[Any]) -> list[ClaimView]:
