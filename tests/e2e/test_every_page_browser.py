@@ -171,6 +171,12 @@ async def emailed_links(stack: Stack) -> tuple[str, str]:
 async def signed_out_pages(page: Page, tour: Tour) -> None:
     await page.goto(tour.stack.issuer + "/")
     await tour.check(page, "identity_front_page")
+    # The pages a registration and an invitation lead to (post/redirect/get), as a
+    # browser without the form's answer sees them.
+    await page.goto(tour.stack.issuer + "/register/sent")
+    await tour.check(page, "identity_registration_sent")
+    await page.goto(tour.stack.issuer + "/nominations/welcome")
+    await tour.check(page, "identity_invitation_welcome")
     issuer, cascade = tour.stack.issuer, tour.stack.url("gateway")
     await page.goto(issuer + "/login")
     await tour.check(page, "identity_login")

@@ -91,3 +91,10 @@ def jwt_claims(token: str) -> dict[str, Any]:
     """The claims of a JWS, unverified (for reading what a server issued)."""
     payload: dict[str, Any] = json.loads(jws.extract_compact(token.encode()).payload)
     return payload
+
+
+async def followed(browser: httpx.AsyncClient, answer: httpx.Response, path: str) -> httpx.Response:
+    """A form's post/redirect/get: the POST answered 303 to `path`; the page found there."""
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == path
+    return await browser.get(path)

@@ -13,7 +13,7 @@ from identity.models import Membership, Organization, User
 from tests.identity.admin_flows import admin_token, bearer, org_id_of, user_id_of
 from tests.identity.flows import exchange_portal_code, portal_code, portal_tokens
 from tests.identity.harness import PASSWORD, IdentityHarness
-from tests.support.oidc import form_fields, jwt_claims, submit_login
+from tests.support.oidc import followed, form_fields, jwt_claims, submit_login
 from tests.support.smtp import Inbox
 
 EVERGREEN = "Evergreen Family Clinic"
@@ -28,6 +28,9 @@ async def nominate(identity: IdentityHarness, email: str, **extra: object) -> ht
         return await api.post(f"/api/v1/organizations/{org}/nominations", json=body)
 
 
+WELCOME = "/nominations/welcome"
+
+
 async def accept(identity: IdentityHarness, link: str, username: str) -> httpx.Response:
     path = link.removeprefix(identity.settings.issuer)
     async with identity.client() as browser:
@@ -38,10 +41,13 @@ async def accept(identity: IdentityHarness, link: str, username: str) -> httpx.R
         token = re.search(r'name="token" value="([^"]+)"', page.text)
         assert csrf and token
         form = {"csrf_token": csrf.group(1), "token": token.group(1)}
-        return await browser.post(
+        answer = await browser.post(
             "/nominations/accept",
             data={**form, "username": username, "password": NEW_PASSWORD},
         )
+        if not answer.is_redirect:
+            return answer
+        return await followed(browser, answer, "/nominations/welcome")
 
 
 async def test_nominee_follows_the_link_once_and_gets_exactly_the_chosen_tins(
@@ -113,7 +119,7 @@ async def test_a_person_with_an_account_joins_with_it(
         assert offer.status_code == 200 and "Join Evergreen Family Clinic" in offer.text
         fields = form_fields(offer.text)
         action = fields.pop("__action__")
-        joined = await browser.post(action, data=fields)
+        joined = await followed(browser, await browser.post(action, data=fields), WELCOME)
         again = await browser.post(action, data=fields)
     assert joined.status_code == 200 and "You joined Evergreen Family Clinic" in joined.text
     assert again.status_code == 400, "the link works once"

@@ -15,7 +15,7 @@ from tests.identity.admin_flows import EVIDENCE, admin_token, bearer, operator_d
 from tests.identity.flows import portal_sign_in, portal_tokens
 from tests.identity.harness import IdentityHarness
 from tests.support.digits import arabic_indic, full_width
-from tests.support.oidc import form_fields, jwt_claims, query_of
+from tests.support.oidc import followed, form_fields, jwt_claims, query_of
 from tests.support.smtp import Inbox
 
 NPI = "1234567893"  # the CMS example NPI, valid check digit
@@ -48,7 +48,8 @@ async def submit(browser: httpx.AsyncClient, form: dict[str, str]) -> httpx.Resp
     assert page.status_code == 200
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
-    return await browser.post("/register", data={**form, "csrf_token": token.group(1)})
+    answer = await browser.post("/register", data={**form, "csrf_token": token.group(1)})
+    return await followed(browser, answer, "/register/sent") if answer.is_redirect else answer
 
 
 async def count(identity: IdentityHarness, model: Any) -> int:
@@ -264,3 +265,33 @@ async def test_usernames_ignore_case_and_plus_addresses_are_distinct(
     assert inbox.to("sam.biller+lakeside@evergreen.example"), "the plus-address got its own link"
     signed = await portal_sign_in(identity, "Sam.Biller")
     assert signed.status_code == 302 and "code" in query_of(signed.headers["location"])
+
+
+async def test_registration_redirects_and_a_reload_sends_nothing_again(
+    mailing: tuple[IdentityHarness, Inbox],
+) -> None:
+    """Post/redirect/get: the POST answers 303 to /register/sent; reloading that page
+    shows it again (with the address) and registers nothing more; without the signed
+    cookie (another browser, or tampered) it says something general."""
+    identity, inbox = mailing
+    async with identity.client() as browser:
+        page = await submit(browser, application(7))
+        organizations, users, sent = (
+            await count(identity, Organization),
+            await count(identity, User),
+            len(inbox.to(application(7)["email"])),
+        )
+        reloaded = await browser.get("/register/sent")
+        done = next(c for c in browser.cookies.jar if c.name == "tinpass_done")
+        browser.cookies.clear()
+        browser.cookies.set(done.name, "x" + str(done.value), domain=done.domain, path=done.path)
+        tampered = await browser.get("/register/sent")
+    assert page.status_code == 200 and application(7)["email"] in page.text
+    assert reloaded.text == page.text
+    assert (await count(identity, Organization), await count(identity, User)) == (
+        organizations,
+        users,
+    )
+    assert len(inbox.to(application(7)["email"])) == sent
+    assert tampered.status_code == 200 and "the address you gave" in tampered.text
+    assert application(7)["email"] not in tampered.text

@@ -193,15 +193,26 @@ async def test_the_operator_console_shows_the_evidence_and_decides(
         approve = await operator.post(
             f"/console/operator/tax-ids/{ids['161803398']}/approve", data={"csrf_token": token}
         )
-        reject = await operator.post(
+        replayed = await operator.post(  # each decision's form token works once
             f"/console/operator/tax-ids/{ids['141421356']}/reject",
             data={"csrf_token": token, "reason": "Not this practice's TIN."},
+        )
+        reject = await operator.post(
+            f"/console/operator/tax-ids/{ids['141421356']}/reject",
+            data={
+                "csrf_token": await csrf_of(operator, "/console/operator"),
+                "reason": "Not this practice's TIN.",
+            },
         )
         found = await operator.get("/console/operator", params={"tin": "16-1803398"})
         revoke = await operator.post(
             f"/console/operator/tax-ids/{ids['161803398']}/revoke",
-            data={"csrf_token": token, "reason": "Ownership ended."},
+            data={
+                "csrf_token": await csrf_of(operator, "/console/operator"),
+                "reason": "Ownership ended.",
+            },
         )
+    assert replayed.status_code == 409 and "already sent" in replayed.text
     assert queue.status_code == 200
     for shown in ("16-1803398", "Evergreen Family Clinic PLLC", "I attest that", "ever.admin"):
         assert shown in queue.text, shown

@@ -20,7 +20,7 @@ from tests.identity.admin.test_registration import application, submit
 from tests.identity.admin_flows import org_id_of, user_id_of
 from tests.identity.harness import IdentityHarness, mailing_identity
 from tests.identity.web.test_console import EVERGREEN, csrf_of, signed_in
-from tests.support.oidc import form_fields
+from tests.support.oidc import followed, form_fields
 from tests.support.smtp import Inbox
 
 NEW_PASSWORD = "Joiner.Passw0rd-31"
@@ -145,10 +145,13 @@ async def test_an_invitation_says_what_it_grants_and_the_welcome_where_to_go(
             "/nominations/accept", data={**fields, "username": "nia.n", "password": "short"}
         )
         assert weak.status_code == 400 and 'value="nia.n"' in weak.text
-        welcome = await browser.post(
+        sent = await browser.post(
             "/nominations/accept", data={**fields, "username": "nia.n", "password": NEW_PASSWORD}
         )
+        welcome = await followed(browser, sent, "/nominations/welcome")
+        reloaded = await browser.get("/nominations/welcome")  # a reload sends nothing again
     assert welcome.status_code == 200 and "Your account is ready" in welcome.text
+    assert reloaded.text == welcome.text
     assert "Your TINpass username is <strong>nia.n</strong>" in welcome.text
     assert 'href="/login"' in welcome.text and "Sign in with TINpass" in welcome.text
 
@@ -172,7 +175,7 @@ async def test_a_person_with_an_account_joins_signed_in(
         assert "Evergreen Family Clinic invites you" in page.text
         fields = form_fields(page.text)
         action = fields.pop("__action__")
-        joined = await hana.post(action, data=fields)
+        joined = await followed(hana, await hana.post(action, data=fields), "/nominations/welcome")
     assert joined.status_code == 200 and "You joined Evergreen Family Clinic" in joined.text
     assert "You are signed in to TINpass already" in joined.text
     assert re.search(r"will not show you eligibility or claims", joined.text)

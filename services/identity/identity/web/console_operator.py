@@ -20,7 +20,7 @@ from identity.deps import SettingsDep, StoreDep, request_id, source_address
 from identity.models import Organization
 from identity.security import normalize_tin
 from identity.settings import Settings
-from identity.web import csrf
+from identity.web import csrf, form_tokens
 from identity.web.account import _account
 from identity.web.console import EXPIRED_FORM, error_page, mailer_of, page, to_login
 from identity.web.forms import checked
@@ -161,11 +161,15 @@ async def decide(
     if (kind, verb) not in DECISIONS:
         return error_page(request, settings, 404, "There is no such decision to make.")
     form = checked(await request.form())
-    if not csrf.valid(request, settings.secret_key, str(form.get("csrf_token", ""))):
+    token = str(form.get("csrf_token", ""))
+    if not csrf.once_valid(request, settings.secret_key, token):
         return error_page(request, settings, 400, EXPIRED_FORM)
     by = operator.Decision(account.user, request_id(request), source_address(request))
     reason = str(form.get("reason", ""))
     session = store.session
+    await session.commit()  # the session's last-seen time, apart from the decision
+    if not await form_tokens.use(session, account.user.id, token):  # a replayed decision
+        return error_page(request, settings, 409, form_tokens.REPLAYED)
     try:
         if kind == "registrations":
             org = await operator.decide_registration(session, by, item_id, verb == "verify", reason)

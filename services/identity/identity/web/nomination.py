@@ -17,7 +17,7 @@ from identity.models import Nomination, Organization, User
 from identity.password_policy import PolicyViolation
 from identity.security import format_tin
 from identity.settings import Settings
-from identity.web import csrf
+from identity.web import after_post, csrf
 from identity.web.account import _account
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
@@ -204,13 +204,7 @@ async def accept(request: Request, settings: SettingsDep, session: SessionDep) -
         errors = {"username": [str(error)]}
         return _accept_form(request, settings, token, offer, errors, 400, username)
     await _accepted(request, session, row, user)
-    return render(
-        request,
-        "welcome.html",
-        title="Your account is ready",
-        user=user,
-        offer_text=offer.text(joined=True),
-    )
+    return _welcome(settings, "Your account is ready", user, offer.text(joined=True), False)
 
 
 @router.post("/nominations/join")
@@ -228,11 +222,38 @@ async def join(request: Request, settings: SettingsDep, store: StoreDep) -> Resp
     offer = await _offer(session, row)
     await nominations.join(session, row, account.user)
     await _accepted(request, session, row, account.user)
-    return render(
-        request,
-        "welcome.html",
-        title=f"You joined {offer.org_name}",
-        user=account.user,
-        offer_text=offer.text(joined=True),
-        signed_in=True,
+    return _welcome(
+        settings, f"You joined {offer.org_name}", account.user, offer.text(joined=True), True
     )
+
+
+def _welcome(
+    settings: Settings, title: str, user: User, offer_text: str, signed_in: bool
+) -> Response:
+    """After the invitation is used (post/redirect/get): the welcome page, which a reload
+    shows again instead of sending the used invitation a second time."""
+    data = {
+        "title": title,
+        "username": user.username,
+        "given_name": user.given_name,
+        "offer_text": offer_text,
+        "signed_in": signed_in,
+    }
+    return after_post.redirect(
+        "/nominations/welcome", data, secret_key=settings.secret_key, secure=settings.secure_cookies
+    )
+
+
+@router.get("/nominations/welcome")
+async def welcome(request: Request, settings: SettingsDep) -> Response:
+    done = after_post.read(request, settings.secret_key)
+    if done is None:
+        return render(
+            request,
+            "message.html",
+            title="Welcome to TINpass",
+            message="Your invitation was used. Sign in to TINpass with your username and password.",
+            link="/login",
+            link_text="Sign in",
+        )
+    return render(request, "welcome.html", **done)

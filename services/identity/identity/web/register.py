@@ -13,7 +13,7 @@ from starlette.responses import Response
 from identity import action_tokens, registration
 from identity.deps import MailerDep, SessionDep, SettingsDep, ThrottleDep, source_address
 from identity.settings import Settings
-from identity.web import csrf
+from identity.web import after_post, csrf
 from identity.web.forms import Field, form_page, posted
 from identity.web.pages import render
 
@@ -159,11 +159,21 @@ async def register(
             "which already has an account. If it was you, sign in with your account instead "
             "(use 'Forgot username' if needed). If not, you can ignore this message.\n",
         )
+    return after_post.redirect(
+        "/register/sent",
+        {"email": outcome.email},
+        secret_key=settings.secret_key,
+        secure=settings.secure_cookies,
+    )
+
+
+@router.get("/register/sent")
+async def registration_sent(request: Request, settings: SettingsDep) -> Response:
+    """Where a registration leads (post/redirect/get): reloading it sends nothing again."""
+    done = after_post.read(request, settings.secret_key)
+    email = str(done["email"]) if done else "the address you gave"
     return render(
-        request,
-        "message.html",
-        title="Check your e-mail",
-        message=CHECK_MAIL.format(email=outcome.email),
+        request, "message.html", title="Check your e-mail", message=CHECK_MAIL.format(email=email)
     )
 
 
