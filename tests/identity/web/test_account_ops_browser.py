@@ -95,7 +95,7 @@ async def test_signing_out_another_browser_from_the_account_page(
             )
             await assert_accessible(phone, "account_session_signed_out")
         await desk.goto(f"{world}/account")
-        await expect(desk).to_have_url(re.compile(r"/login$"))
+        await expect(desk).to_have_url(re.compile(r"/login\?next=/account$"))
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await desk.screenshot(path=str(SCREENSHOTS / "account-signed-out-elsewhere.png"))
     finally:
