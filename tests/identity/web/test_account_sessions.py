@@ -121,7 +121,9 @@ async def test_sessions_are_described_and_another_one_signed_out_with_backchanne
         desk_after = await desk.get("/account")
     assert ended.status_code == 303 and "That session is signed out" in shown.text
     assert "Firefox on Windows" not in shown.text
-    assert desk_after.status_code == 303 and desk_after.headers["location"] == "/login"
+    assert (
+        desk_after.status_code == 303 and desk_after.headers["location"] == "/login?next=/account"
+    )
     await identity.app.state.backchannel.deliver_due()
     told = [(await claims_of(identity, token))["sid"] for token in received]
     assert claims["sid"] in told, "the site got a logout token naming the session"
@@ -180,7 +182,7 @@ async def test_signing_out_this_browser_from_its_row_or_the_plain_button(
     assert done.status_code == 200 and "You are signed out" in done.text
     assert after.status_code == 303
     assert out.status_code == 200 and "You are signed out" in out.text
-    assert again.status_code == 303 and again.headers["location"] == "/login"
+    assert again.status_code == 303 and again.headers["location"] == "/login?next=/account"
 
 
 async def test_two_step_sign_in_is_optional_unless_the_organization_requires_it(
